@@ -1,0 +1,5 @@
+module github.com/raftkit/raft
+
+go 1.23
+
+require github.com/gogo/protobuf v1.3.2

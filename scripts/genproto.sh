@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Regenerates raftpb/raft.pb.go from raftpb/raft.proto.
+#
+# Needs: protoc (Debian package protobuf-compiler; installed here when
+# missing and apt-get is available) and protoc-gen-gogofast at the version
+# pinned below, installed with `go install`. The gogo .proto includes come
+# from the module cache, so the result depends only on go.mod.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GOGO_VERSION=v1.3.2
+
+if ! command -v protoc >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq protobuf-compiler >/dev/null
+  else
+    echo "genproto: protoc not found; install Debian's protobuf-compiler" >&2
+    exit 1
+  fi
+fi
+
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+GOBIN="$bin" go install "github.com/gogo/protobuf/protoc-gen-gogofast@${GOGO_VERSION}"
+go mod download github.com/gogo/protobuf
+gogo=$(go list -m -f '{{.Dir}}' github.com/gogo/protobuf)
+
+PATH="$bin:$PATH" protoc \
+  -I raftpb -I "$gogo" -I "$gogo/protobuf" \
+  --gogofast_out=paths=source_relative:raftpb \
+  raftpb/raft.proto
+gofmt -w raftpb/raft.pb.go
+echo "genproto: wrote raftpb/raft.pb.go"

@@ -3,3 +3,11 @@ module github.com/raftkit/raft
 go 1.23
 
 require github.com/gogo/protobuf v1.3.2
+
+require (
+	github.com/davecgh/go-spew v1.1.1 // indirect
+	github.com/pmezard/go-difflib v1.0.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
+)
+
+require github.com/stretchr/testify v1.10.0

@@ -1,0 +1,176 @@
+package progress
+
+import (
+	"slices"
+
+	"github.com/raftkit/raft/quorum"
+	"github.com/raftkit/raft/raftpb"
+)
+
+// Tracker holds a leader's (or candidate's) view of the group: the current
+// configuration, the progress of every member and the votes of the current
+// election. etcd raft calls it ProgressTracker.
+//
+// Every member of the configuration has an entry in Progress, and only
+// members do; confchange maintains that.
+type Tracker struct {
+	Config
+
+	// Progress maps each member, voter or learner, to its progress.
+	Progress ProgressMap
+
+	// Votes holds the votes received in the current election: true for
+	// granted, false for rejected.
+	Votes map[uint64]bool
+
+	// MaxInflight is the count limit of the inflight window of every new
+	// progress.
+	MaxInflight int
+	// MaxInflightBytes is the byte limit of the inflight window of every new
+	// progress; zero means no limit.
+	MaxInflightBytes uint64
+}
+
+// MakeTracker returns a tracker with an empty configuration, whose new
+// progresses get inflight windows of maxInflight messages and maxBytes bytes
+// (0 for no byte limit).
+func MakeTracker(maxInflight int, maxBytes uint64) Tracker {
+	return Tracker{
+		MaxInflight:      maxInflight,
+		MaxInflightBytes: maxBytes,
+		Config: Config{
+			Voters: quorum.JointConfig{quorum.MajorityConfig{}, nil},
+		},
+		Votes:    map[uint64]bool{},
+		Progress: ProgressMap{},
+	}
+}
+
+// ConfState returns the configuration in its wire form, each list sorted
+// and nil when empty.
+func (p *Tracker) ConfState() raftpb.ConfState {
+	return raftpb.ConfState{
+		Voters:         p.Voters[0].Slice(),
+		VotersOutgoing: p.Voters[1].Slice(),
+		Learners:       quorum.MajorityConfig(p.Learners).Slice(),
+		LearnersNext:   quorum.MajorityConfig(p.LearnersNext).Slice(),
+		AutoLeave:      p.AutoLeave,
+	}
+}
+
+// IsSingleton reports whether the group has exactly one voter and is not
+// joint, so that the voter alone forms a quorum.
+func (p *Tracker) IsSingleton() bool {
+	return len(p.Voters[0]) == 1 && len(p.Voters[1]) == 0
+}
+
+// matchAckIndexer reads the voters' Match indexes as their acknowledgements.
+type matchAckIndexer ProgressMap
+
+// AckedIndex implements quorum.AckedIndexer.
+func (l matchAckIndexer) AckedIndex(id uint64) (quorum.Index, bool) {
+	pr, ok := l[id]
+	if !ok {
+		return 0, false
+	}
+	return quorum.Index(pr.Match), true
+}
+
+// Committed returns the largest log index that a quorum of the voters (of
+// both halves, while joint) has in its log, according to their Match.
+func (p *Tracker) Committed() uint64 {
+	return uint64(p.Voters.CommittedIndex(matchAckIndexer(p.Progress)))
+}
+
+// Visit calls f for every member's progress in ascending ID order. It does
+// not allocate for groups of up to seven members. f must not add or remove
+// members.
+func (p *Tracker) Visit(f func(id uint64, pr *Progress)) {
+	n := len(p.Progress)
+	var stk [7]uint64
+	var ids []uint64
+	if n <= len(stk) {
+		ids = stk[:0]
+	} else {
+		ids = make([]uint64, 0, n)
+	}
+	for id := range p.Progress {
+		ids = append(ids, id)
+	}
+	insertionSort(ids)
+	for _, id := range ids {
+		f(id, p.Progress[id])
+	}
+}
+
+// insertionSort sorts a short slice in place without allocating.
+func insertionSort(sl []uint64) {
+	for i := 1; i < len(sl); i++ {
+		for j := i; j > 0 && sl[j-1] > sl[j]; j-- {
+			sl[j-1], sl[j] = sl[j], sl[j-1]
+		}
+	}
+}
+
+// QuorumActive reports whether a quorum of the voters has been recently
+// active (RecentActive). The leader counts only if it marks itself active.
+func (p *Tracker) QuorumActive() bool {
+	votes := map[uint64]bool{}
+	p.Visit(func(id uint64, pr *Progress) {
+		if !pr.IsLearner {
+			votes[id] = pr.RecentActive
+		}
+	})
+	return p.Voters.VoteResult(votes) == quorum.VoteWon
+}
+
+// VoterNodes returns the IDs of the voters of both halves, sorted.
+func (p *Tracker) VoterNodes() []uint64 {
+	m := p.Voters.IDs()
+	ids := make([]uint64, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// LearnerNodes returns the IDs of the learners, sorted, or nil if there are
+// none. Voters due to become learners (LearnersNext) are not included.
+func (p *Tracker) LearnerNodes() []uint64 {
+	return quorum.MajorityConfig(p.Learners).Slice()
+}
+
+// ResetVotes forgets the votes of the previous election.
+func (p *Tracker) ResetVotes() {
+	p.Votes = map[uint64]bool{}
+}
+
+// RecordVote records id's vote: v is true when granted. Only the first vote
+// of a node counts; later ones are ignored.
+func (p *Tracker) RecordVote(id uint64, v bool) {
+	if p.Votes == nil {
+		p.Votes = map[uint64]bool{}
+	}
+	if _, ok := p.Votes[id]; !ok {
+		p.Votes[id] = v
+	}
+}
+
+// TallyVotes counts the granted and rejected votes of the current voters
+// (votes from non-voters are ignored) and tells the election's outcome.
+func (p *Tracker) TallyVotes() (granted int, rejected int, _ quorum.VoteResult) {
+	for id, v := range p.Votes {
+		_, in := p.Voters[0][id]
+		_, out := p.Voters[1][id]
+		if !in && !out {
+			continue
+		}
+		if v {
+			granted++
+		} else {
+			rejected++
+		}
+	}
+	return granted, rejected, p.Voters.VoteResult(p.Votes)
+}

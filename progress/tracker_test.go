@@ -1,0 +1,225 @@
+package progress
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/raftkit/raft/quorum"
+	"github.com/raftkit/raft/raftpb"
+)
+
+func set(ids ...uint64) map[uint64]struct{} {
+	m := map[uint64]struct{}{}
+	for _, id := range ids {
+		m[id] = struct{}{}
+	}
+	return m
+}
+
+// newTracker builds a tracker with the given voters (incoming, outgoing)
+// and learners, each with a fresh progress.
+func newTracker(in, out, learners []uint64) *Tracker {
+	tr := MakeTracker(4, 0)
+	tr.Voters = quorum.JointConfig{set(in...), nil}
+	if len(out) > 0 {
+		tr.Voters[1] = set(out...)
+	}
+	if len(learners) > 0 {
+		tr.Learners = set(learners...)
+	}
+	for _, ids := range [][]uint64{in, out} {
+		for _, id := range ids {
+			tr.Progress[id] = &Progress{Next: 1, Inflights: NewInflights(4, 0)}
+		}
+	}
+	for _, id := range learners {
+		tr.Progress[id] = &Progress{Next: 1, Inflights: NewInflights(4, 0), IsLearner: true}
+	}
+	return &tr
+}
+
+func TestMakeTrackerIsEmpty(t *testing.T) {
+	tr := MakeTracker(7, 100)
+	assert.Equal(t, 7, tr.MaxInflight)
+	assert.Equal(t, uint64(100), tr.MaxInflightBytes)
+	assert.NotNil(t, tr.Voters[0])
+	assert.Empty(t, tr.Progress)
+	assert.NotNil(t, tr.Votes)
+	assert.Equal(t, raftpb.ConfState{}, tr.ConfState())
+	assert.False(t, tr.IsSingleton())
+	assert.Equal(t, uint64(math.MaxUint64), tr.Committed())
+	assert.Equal(t, "voters=()", tr.String())
+}
+
+func TestConfStateIsSorted(t *testing.T) {
+	tr := newTracker([]uint64{3, 1, 2}, []uint64{2, 1, 4}, []uint64{9, 7})
+	tr.LearnersNext = set(4)
+	tr.AutoLeave = true
+	assert.Equal(t, raftpb.ConfState{
+		Voters:         []uint64{1, 2, 3},
+		VotersOutgoing: []uint64{1, 2, 4},
+		Learners:       []uint64{7, 9},
+		LearnersNext:   []uint64{4},
+		AutoLeave:      true,
+	}, tr.ConfState())
+}
+
+func TestIsSingleton(t *testing.T) {
+	assert.True(t, newTracker([]uint64{1}, nil, []uint64{2}).IsSingleton(), "learners do not count")
+	assert.False(t, newTracker([]uint64{1, 2}, nil, nil).IsSingleton())
+	assert.False(t, newTracker([]uint64{1}, []uint64{1, 2}, nil).IsSingleton(), "joint is not a singleton")
+}
+
+func TestCommittedUsesVotersMatchOnly(t *testing.T) {
+	tr := newTracker([]uint64{1, 2, 3}, nil, []uint64{4, 5})
+	for id, m := range map[uint64]uint64{1: 10, 2: 7, 3: 3, 4: 100, 5: 100} {
+		tr.Progress[id].Match = m
+	}
+	assert.Equal(t, uint64(7), tr.Committed())
+
+	// Joint: the incoming half (1 2 3) has committed 7, the outgoing half
+	// (3 4 5) only 5; the joint config commits the smaller.
+	tr = newTracker([]uint64{1, 2, 3}, []uint64{3, 4, 5}, nil)
+	for id, m := range map[uint64]uint64{1: 10, 2: 7, 3: 3, 4: 5, 5: 100} {
+		tr.Progress[id].Match = m
+	}
+	assert.Equal(t, uint64(5), tr.Committed(), "min(7, 5)")
+}
+
+func TestVisitIsOrderedAndDoesNotAllocate(t *testing.T) {
+	tr := newTracker([]uint64{5, 3, 1}, nil, []uint64{4, 2})
+	var ids []uint64
+	tr.Visit(func(id uint64, pr *Progress) {
+		ids = append(ids, id)
+		assert.Same(t, tr.Progress[id], pr)
+	})
+	assert.Equal(t, []uint64{1, 2, 3, 4, 5}, ids)
+
+	var n uint64
+	allocs := testing.AllocsPerRun(100, func() {
+		tr.Visit(func(id uint64, pr *Progress) { n += id })
+	})
+	assert.Zero(t, allocs)
+
+	big := newTracker([]uint64{9, 8, 7, 6, 5, 4, 3, 2, 1}, nil, nil)
+	ids = nil
+	big.Visit(func(id uint64, _ *Progress) { ids = append(ids, id) })
+	assert.Equal(t, []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9}, ids)
+}
+
+func TestQuorumActiveCountsVotersOnly(t *testing.T) {
+	tests := []struct {
+		name   string
+		tr     *Tracker
+		active []uint64
+		want   bool
+	}{
+		{"majority active", newTracker([]uint64{1, 2, 3}, nil, nil), []uint64{1, 2}, true},
+		{"minority active", newTracker([]uint64{1, 2, 3}, nil, nil), []uint64{1}, false},
+		{"learners do not help", newTracker([]uint64{1, 2, 3}, nil, []uint64{4, 5}), []uint64{1, 4, 5}, false},
+		{"joint needs both halves", newTracker([]uint64{1, 2, 3}, []uint64{3, 4, 5}, nil), []uint64{1, 2, 3}, false},
+		{"joint with both halves", newTracker([]uint64{1, 2, 3}, []uint64{3, 4, 5}, nil), []uint64{1, 3, 4}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, id := range tt.active {
+				tt.tr.Progress[id].RecentActive = true
+			}
+			assert.Equal(t, tt.want, tt.tr.QuorumActive())
+		})
+	}
+}
+
+func TestVoterAndLearnerNodesAreSorted(t *testing.T) {
+	tr := newTracker([]uint64{3, 1}, []uint64{1, 5}, []uint64{9, 4})
+	assert.Equal(t, []uint64{1, 3, 5}, tr.VoterNodes())
+	assert.Equal(t, []uint64{4, 9}, tr.LearnerNodes())
+	assert.Nil(t, newTracker([]uint64{1}, nil, nil).LearnerNodes())
+}
+
+func TestRecordVoteKeepsTheFirstVote(t *testing.T) {
+	tr := newTracker([]uint64{1, 2, 3}, nil, nil)
+	tr.RecordVote(1, true)
+	tr.RecordVote(1, false)
+	tr.RecordVote(2, false)
+	tr.RecordVote(2, true)
+	assert.Equal(t, map[uint64]bool{1: true, 2: false}, tr.Votes)
+	tr.ResetVotes()
+	assert.Empty(t, tr.Votes)
+
+	var zero Tracker
+	zero.RecordVote(1, true)
+	assert.Equal(t, map[uint64]bool{1: true}, zero.Votes)
+}
+
+func TestTallyVotes(t *testing.T) {
+	tests := []struct {
+		name         string
+		tr           *Tracker
+		votes        map[uint64]bool
+		granted, rej int
+		want         quorum.VoteResult
+	}{
+		{"no votes", newTracker([]uint64{1, 2, 3}, nil, nil), nil, 0, 0, quorum.VotePending},
+		{"won", newTracker([]uint64{1, 2, 3}, nil, nil), map[uint64]bool{1: true, 2: true}, 2, 0, quorum.VoteWon},
+		{"lost", newTracker([]uint64{1, 2, 3}, nil, nil), map[uint64]bool{1: true, 2: false, 3: false}, 1, 2, quorum.VoteLost},
+		{"non-voters ignored", newTracker([]uint64{1, 2, 3}, nil, []uint64{4}), map[uint64]bool{1: true, 4: true, 9: true}, 1, 0, quorum.VotePending},
+		{"joint counts each voter once", newTracker([]uint64{1, 2, 3}, []uint64{3, 4, 5}, nil), map[uint64]bool{1: true, 3: true, 4: true}, 3, 0, quorum.VoteWon},
+		{"joint lost in outgoing", newTracker([]uint64{1, 2, 3}, []uint64{3, 4, 5}, nil), map[uint64]bool{1: true, 2: true, 4: false, 5: false}, 2, 2, quorum.VoteLost},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.tr.ResetVotes()
+			for id, v := range tt.votes {
+				tt.tr.RecordVote(id, v)
+			}
+			granted, rejected, res := tt.tr.TallyVotes()
+			assert.Equal(t, tt.granted, granted)
+			assert.Equal(t, tt.rej, rejected)
+			assert.Equal(t, tt.want, res)
+		})
+	}
+}
+
+func TestConfigString(t *testing.T) {
+	c := Config{
+		Voters:       quorum.JointConfig{set(1, 2, 3), set(1, 2)},
+		Learners:     set(4),
+		LearnersNext: set(5),
+		AutoLeave:    true,
+	}
+	assert.Equal(t, "voters=(1 2 3)&&(1 2) learners=(4) learners_next=(5) autoleave", c.String())
+	assert.Equal(t, "voters=(1)", Config{Voters: quorum.JointConfig{set(1)}}.String())
+}
+
+func TestConfigCloneIsIndependent(t *testing.T) {
+	c := Config{
+		Voters:       quorum.JointConfig{set(1, 2, 3), set(1, 2)},
+		Learners:     set(4),
+		LearnersNext: set(5),
+		AutoLeave:    true,
+	}
+	cl := c.Clone()
+	require.Equal(t, c, cl)
+	cl.Voters[0][9] = struct{}{}
+	cl.Voters[1][9] = struct{}{}
+	cl.Learners[9] = struct{}{}
+	cl.LearnersNext[9] = struct{}{}
+	assert.Equal(t, "voters=(1 2 3)&&(1 2) learners=(4) learners_next=(5) autoleave", c.String())
+
+	empty := Config{Voters: quorum.JointConfig{set(1)}}
+	ecl := empty.Clone()
+	assert.Nil(t, ecl.Voters[1])
+	assert.Nil(t, ecl.Learners)
+	assert.Nil(t, ecl.LearnersNext)
+}
+
+func TestTrackerPromotesConfigMethods(t *testing.T) {
+	tr := newTracker([]uint64{1, 2}, nil, []uint64{3})
+	assert.Equal(t, "voters=(1 2) learners=(3)", tr.String())
+	cl := tr.Clone()
+	assert.Equal(t, tr.Config, cl)
+}

@@ -55,7 +55,7 @@ func oracleCommitted(c MajorityConfig, l MapAckIndexer) Index {
 		return math.MaxUint64
 	}
 	var best Index
-	for cand := Index(0); cand <= 10; cand++ {
+	for cand := Index(0); cand <= 5; cand++ { // the tests ack at most 5
 		n := 0
 		for id := range c {
 			if l[id] >= cand { // missing voters read as 0
@@ -125,14 +125,15 @@ func TestVoteResultString(t *testing.T) {
 
 func TestMajorityCommittedIndexMatchesOracleExhaustively(t *testing.T) {
 	const n = 5
-	vals := []int{-1, 0, 1, 2, 5}
+	var acks []MapAckIndexer
+	ackAssignments(n, []int{-1, 0, 1, 2, 5}, func(l MapAckIndexer) { acks = append(acks, l) })
 	for _, c := range configs(n) {
-		ackAssignments(n, vals, func(l MapAckIndexer) {
+		for _, l := range acks {
 			want := oracleCommitted(c, l)
 			if got := c.CommittedIndex(l); got != want {
 				require.Equal(t, want, got, "config %s acks %v", c, l)
 			}
-		})
+		}
 	}
 }
 

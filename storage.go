@@ -1,0 +1,319 @@
+package raft
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	pb "github.com/raftkit/raft/raftpb"
+)
+
+// ErrCompacted is returned by Storage.Entries and Storage.Term when the
+// requested index precedes the first index still available, because the log
+// has been compacted up to (or past) it. Raft reacts by sending a snapshot.
+var ErrCompacted = errors.New("requested index is unavailable due to compaction")
+
+// ErrSnapOutOfDate is returned by MemoryStorage.CreateSnapshot and
+// MemoryStorage.ApplySnapshot when the requested snapshot index is not newer
+// than the snapshot the storage already holds.
+var ErrSnapOutOfDate = errors.New("requested index is older than the existing snapshot")
+
+// ErrUnavailable is returned by Storage.Entries and Storage.Term when the
+// requested index lies beyond the last index in the storage.
+var ErrUnavailable = errors.New("requested entry at index is unavailable")
+
+// ErrSnapshotTemporarilyUnavailable is returned by Storage.Snapshot when the
+// snapshot is being prepared and cannot be returned yet. Raft skips this
+// attempt to send a snapshot and tries again later.
+var ErrSnapshotTemporarilyUnavailable = errors.New("snapshot is temporarily unavailable")
+
+// Storage is the interface through which raft reads the persisted log. The
+// application implements it over its own disk (or uses MemoryStorage) and is
+// responsible for writing to it: entries, HardState and snapshots handed out
+// in a Ready must be persisted before the corresponding Advance.
+//
+// Raft keeps the entries it has not yet seen persisted in memory and only
+// asks Storage about indexes below them, so a Storage may briefly hold
+// entries that raft still considers unstable.
+//
+// Errors: ErrCompacted and ErrUnavailable from Entries and Term are part of
+// the protocol (they mean "send a snapshot" and "not there" respectively).
+// ErrSnapshotTemporarilyUnavailable from Snapshot makes raft retry later. Any
+// other error means the storage is broken; raft cannot continue safely and
+// panics.
+//
+// Methods may be called from the goroutine that drives raft while the
+// application writes to the storage from another one; implementations must
+// synchronize accordingly.
+type Storage interface {
+	// InitialState returns the persisted HardState and the ConfState raft
+	// should start from: the configuration that results from applying every
+	// configuration change at or below Config.Applied.
+	InitialState() (pb.HardState, pb.ConfState, error)
+
+	// Entries returns the consecutive log entries in [lo, hi). The total
+	// size of the returned entries, as encoded by Entry.Size, is limited by
+	// maxSize, but at least one entry is returned when lo < hi.
+	//
+	// Ownership: the returned slice belongs to the caller, who may keep it
+	// and append to it; implementations must therefore return a slice whose
+	// capacity does not reach into storage they will write later (for
+	// example by returning s[:len(s):len(s)]). The entries themselves,
+	// including their Data, are shared and must never be mutated by anyone.
+	//
+	// It returns ErrCompacted if lo precedes FirstIndex, and ErrUnavailable
+	// if part of the range is not in the storage.
+	Entries(lo, hi, maxSize uint64) ([]pb.Entry, error)
+
+	// Term returns the term of the entry at index i, which must lie in
+	// [FirstIndex()-1, LastIndex()]. The term of the entry just before
+	// FirstIndex is retained (for matching) even though the entry itself
+	// is not. It returns ErrCompacted below that range and ErrUnavailable
+	// above it.
+	Term(i uint64) (uint64, error)
+
+	// LastIndex returns the index of the last entry in the log, or the
+	// snapshot index if there are no entries after the snapshot.
+	LastIndex() (uint64, error)
+
+	// FirstIndex returns the index of the first entry that may be available
+	// through Entries: the snapshot index plus one, so 1 for a fresh log.
+	FirstIndex() (uint64, error)
+
+	// Snapshot returns the most recent snapshot. If it is temporarily
+	// unavailable it returns ErrSnapshotTemporarilyUnavailable, and raft
+	// tries again later.
+	Snapshot() (pb.Snapshot, error)
+}
+
+// MemoryStorage is a Storage backed by an in-memory slice. It is safe for
+// concurrent use; the embedded mutex is exported so that an application can
+// make several calls atomically, as the reference implementation allows.
+type MemoryStorage struct {
+	// Mutex guards every field below. All methods take it, so a caller
+	// holding it must not call them.
+	sync.Mutex
+
+	hardState pb.HardState
+	snapshot  pb.Snapshot
+	// ents[0] is a dummy entry carrying the index and term of the
+	// compaction point (the snapshot, or 0/0 for a fresh log); the real
+	// entries follow it. Invariant: ents[i].Index == ents[0].Index+i.
+	ents []pb.Entry
+}
+
+// NewMemoryStorage returns an empty MemoryStorage: FirstIndex is 1 and
+// LastIndex is 0.
+func NewMemoryStorage() *MemoryStorage {
+	return &MemoryStorage{ents: make([]pb.Entry, 1)}
+}
+
+// InitialState implements the Storage interface. It returns the HardState set
+// by SetHardState and the ConfState of the current snapshot.
+func (ms *MemoryStorage) InitialState() (pb.HardState, pb.ConfState, error) {
+	ms.Lock()
+	defer ms.Unlock()
+	return ms.hardState, ms.snapshot.Metadata.ConfState, nil
+}
+
+// SetHardState saves the current HardState, replacing the previous one.
+func (ms *MemoryStorage) SetHardState(st pb.HardState) error {
+	ms.Lock()
+	defer ms.Unlock()
+	ms.hardState = st
+	return nil
+}
+
+// offset returns the index of the dummy entry. Callers hold the lock.
+func (ms *MemoryStorage) offset() uint64 { return ms.ents[0].Index }
+
+// lastIndex returns the index of the last entry. Callers hold the lock.
+func (ms *MemoryStorage) lastIndex() uint64 {
+	return ms.ents[0].Index + uint64(len(ms.ents)) - 1
+}
+
+// Entries implements the Storage interface. The returned slice has capacity
+// equal to its length, so appending to it never writes into the storage.
+// Unlike the reference, a range that ends past LastIndex()+1 or with lo > hi
+// is reported as an error instead of a panic.
+func (ms *MemoryStorage) Entries(lo, hi, maxSize uint64) ([]pb.Entry, error) {
+	ms.Lock()
+	defer ms.Unlock()
+	offset := ms.offset()
+	if lo <= offset {
+		return nil, ErrCompacted
+	}
+	if last := ms.lastIndex(); hi > last+1 {
+		return nil, fmt.Errorf("raft: entries [%d, %d) out of bound: last index is %d: %w",
+			lo, hi, last, ErrUnavailable)
+	}
+	if lo > hi {
+		return nil, fmt.Errorf("raft: invalid entries range [%d, %d): lo > hi", lo, hi)
+	}
+	if len(ms.ents) == 1 {
+		// Only the dummy entry is left.
+		return nil, ErrUnavailable
+	}
+	ents := limitSize(ms.ents[lo-offset:hi-offset], maxSize)
+	return ents[:len(ents):len(ents)], nil
+}
+
+// Term implements the Storage interface.
+func (ms *MemoryStorage) Term(i uint64) (uint64, error) {
+	ms.Lock()
+	defer ms.Unlock()
+	offset := ms.offset()
+	if i < offset {
+		return 0, ErrCompacted
+	}
+	if i-offset >= uint64(len(ms.ents)) {
+		return 0, ErrUnavailable
+	}
+	return ms.ents[i-offset].Term, nil
+}
+
+// LastIndex implements the Storage interface.
+func (ms *MemoryStorage) LastIndex() (uint64, error) {
+	ms.Lock()
+	defer ms.Unlock()
+	return ms.lastIndex(), nil
+}
+
+// FirstIndex implements the Storage interface.
+func (ms *MemoryStorage) FirstIndex() (uint64, error) {
+	ms.Lock()
+	defer ms.Unlock()
+	return ms.offset() + 1, nil
+}
+
+// Snapshot implements the Storage interface.
+func (ms *MemoryStorage) Snapshot() (pb.Snapshot, error) {
+	ms.Lock()
+	defer ms.Unlock()
+	return ms.snapshot, nil
+}
+
+// ApplySnapshot replaces the contents of the storage with the given snapshot:
+// every entry is dropped and the snapshot's index and term become the new
+// compaction point. It returns ErrSnapOutOfDate if the snapshot is not newer
+// than the one already held (as in the reference v3.6, this also rejects an
+// index-0 snapshot on a fresh storage).
+func (ms *MemoryStorage) ApplySnapshot(snap pb.Snapshot) error {
+	ms.Lock()
+	defer ms.Unlock()
+	if snap.Metadata.Index <= ms.snapshot.Metadata.Index {
+		return ErrSnapOutOfDate
+	}
+	ms.snapshot = snap
+	ms.ents = []pb.Entry{{Term: snap.Metadata.Term, Index: snap.Metadata.Index}}
+	return nil
+}
+
+// CreateSnapshot records a snapshot at index i, which the application can
+// later read with Snapshot, for example to send it to a lagging follower. cs,
+// when not nil, becomes the snapshot's ConfState (the value is copied, the
+// slices in it are shared); data is the serialized application state at i.
+// It does not compact the log: call Compact for that.
+//
+// It returns ErrSnapOutOfDate if i is not newer than the current snapshot,
+// ErrCompacted if the entry at i has been compacted away, and an error
+// wrapping ErrUnavailable if i is past the last index.
+func (ms *MemoryStorage) CreateSnapshot(i uint64, cs *pb.ConfState, data []byte) (pb.Snapshot, error) {
+	ms.Lock()
+	defer ms.Unlock()
+	if i <= ms.snapshot.Metadata.Index {
+		return pb.Snapshot{}, ErrSnapOutOfDate
+	}
+	offset := ms.offset()
+	if i < offset {
+		return pb.Snapshot{}, ErrCompacted
+	}
+	if last := ms.lastIndex(); i > last {
+		return pb.Snapshot{}, fmt.Errorf("raft: snapshot index %d is out of bound: last index is %d: %w",
+			i, last, ErrUnavailable)
+	}
+	ms.snapshot.Metadata.Index = i
+	ms.snapshot.Metadata.Term = ms.ents[i-offset].Term
+	if cs != nil {
+		ms.snapshot.Metadata.ConfState = *cs
+	}
+	ms.snapshot.Data = data
+	return ms.snapshot, nil
+}
+
+// Compact discards all entries before compactIndex. The entry at
+// compactIndex becomes the new compaction point: its term stays available
+// through Term, and FirstIndex becomes compactIndex+1. The application must
+// not compact past the applied index.
+//
+// It returns ErrCompacted if compactIndex is not after the current
+// compaction point, and an error wrapping ErrUnavailable if compactIndex is
+// past the last index.
+func (ms *MemoryStorage) Compact(compactIndex uint64) error {
+	ms.Lock()
+	defer ms.Unlock()
+	offset := ms.offset()
+	if compactIndex <= offset {
+		return ErrCompacted
+	}
+	if last := ms.lastIndex(); compactIndex > last {
+		return fmt.Errorf("raft: compact index %d is out of bound: last index is %d: %w",
+			compactIndex, last, ErrUnavailable)
+	}
+	i := compactIndex - offset
+	// Allocate anew so the memory of the compacted prefix is released and
+	// slices returned earlier by Entries are never written to.
+	ents := make([]pb.Entry, 1, uint64(len(ms.ents))-i)
+	ents[0].Index = ms.ents[i].Index
+	ents[0].Term = ms.ents[i].Term
+	ents = append(ents, ms.ents[i+1:]...)
+	ms.ents = ents
+	return nil
+}
+
+// Append adds entries to the storage. The entries must have consecutive
+// indexes. Entries below FirstIndex are ignored (they are already covered by
+// the compaction point); any stored entries at or after the first appended
+// index are replaced. Slices returned earlier by Entries are never modified:
+// a truncation copies the kept prefix.
+//
+// It returns an error, and changes nothing, if the entries do not have
+// consecutive indexes or would leave a gap after LastIndex.
+func (ms *MemoryStorage) Append(entries []pb.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	for i := 1; i < len(entries); i++ {
+		if entries[i].Index != entries[i-1].Index+1 {
+			return fmt.Errorf("raft: appended entries are not consecutive: index %d follows %d",
+				entries[i].Index, entries[i-1].Index)
+		}
+	}
+
+	ms.Lock()
+	defer ms.Unlock()
+
+	first := ms.offset() + 1
+	if last := entries[len(entries)-1].Index; last < first {
+		return nil // everything is already compacted
+	}
+	if entries[0].Index < first {
+		entries = entries[first-entries[0].Index:]
+	}
+
+	at := entries[0].Index - ms.offset()
+	switch n := uint64(len(ms.ents)); {
+	case at < n:
+		// Truncate the conflicting suffix. Copy the prefix so that the
+		// array shared with earlier Entries results is left untouched.
+		ents := make([]pb.Entry, at, at+uint64(len(entries)))
+		copy(ents, ms.ents[:at])
+		ms.ents = append(ents, entries...)
+	case at == n:
+		ms.ents = append(ms.ents, entries...)
+	default:
+		return fmt.Errorf("raft: missing log entry [last: %d, append at: %d]",
+			ms.lastIndex(), entries[0].Index)
+	}
+	return nil
+}

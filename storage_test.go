@@ -1,0 +1,410 @@
+package raft
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	pb "github.com/raftkit/raft/raftpb"
+)
+
+// entsAt returns entries at indexes i, i+1, ... with the given terms.
+func entsAt(i uint64, terms ...uint64) []pb.Entry {
+	ents := make([]pb.Entry, 0, len(terms))
+	for n, t := range terms {
+		ents = append(ents, pb.Entry{Index: i + uint64(n), Term: t})
+	}
+	return ents
+}
+
+// newStorageWith returns a MemoryStorage whose dummy entry is ents[0] and
+// whose entries are ents[1:].
+func newStorageWith(ents []pb.Entry) *MemoryStorage {
+	ms := NewMemoryStorage()
+	ms.ents = append([]pb.Entry(nil), ents...)
+	return ms
+}
+
+func TestMemoryStorageFreshIsEmpty(t *testing.T) {
+	ms := NewMemoryStorage()
+	first, err := ms.FirstIndex()
+	require.NoError(t, err)
+	last, err := ms.LastIndex()
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), first)
+	assert.Equal(t, uint64(0), last)
+
+	term, err := ms.Term(0)
+	assert.NoError(t, err)
+	assert.Equal(t, uint64(0), term)
+	_, err = ms.Term(1)
+	assert.Equal(t, ErrUnavailable, err)
+
+	_, err = ms.Entries(1, 1, math.MaxUint64)
+	assert.Equal(t, ErrUnavailable, err)
+
+	hs, cs, err := ms.InitialState()
+	assert.NoError(t, err)
+	assert.Equal(t, pb.HardState{}, hs)
+	assert.Equal(t, pb.ConfState{}, cs)
+
+	snap, err := ms.Snapshot()
+	assert.NoError(t, err)
+	assert.Equal(t, pb.Snapshot{}, snap)
+}
+
+func TestMemoryStorageErrorTexts(t *testing.T) {
+	for err, want := range map[error]string{
+		ErrCompacted:                      "requested index is unavailable due to compaction",
+		ErrSnapOutOfDate:                  "requested index is older than the existing snapshot",
+		ErrUnavailable:                    "requested entry at index is unavailable",
+		ErrSnapshotTemporarilyUnavailable: "snapshot is temporarily unavailable",
+	} {
+		assert.Equal(t, want, err.Error())
+	}
+}
+
+func TestMemoryStorageTermValidOnFirstIndexMinusOneToLastIndex(t *testing.T) {
+	ents := entsAt(3, 3, 4, 5)
+	for _, tt := range []struct {
+		i       uint64
+		wantErr error
+		want    uint64
+	}{
+		{2, ErrCompacted, 0},
+		{3, nil, 3},
+		{4, nil, 4},
+		{5, nil, 5},
+		{6, ErrUnavailable, 0},
+	} {
+		t.Run(fmt.Sprint(tt.i), func(t *testing.T) {
+			ms := newStorageWith(ents)
+			term, err := ms.Term(tt.i)
+			assert.Equal(t, tt.wantErr, err)
+			assert.Equal(t, tt.want, term)
+		})
+	}
+}
+
+func TestMemoryStorageEntries(t *testing.T) {
+	ents := entsAt(3, 3, 4, 5, 6)
+	size := func(n int) uint64 { return entsSize(ents[1 : 1+n]) }
+	for _, tt := range []struct {
+		name        string
+		lo, hi, max uint64
+		wantErr     error
+		want        []pb.Entry
+	}{
+		{"at the dummy entry", 2, 6, math.MaxUint64, ErrCompacted, nil},
+		{"at the compaction point", 3, 4, math.MaxUint64, ErrCompacted, nil},
+		{"single", 4, 5, math.MaxUint64, nil, ents[1:2]},
+		{"all", 4, 7, math.MaxUint64, nil, ents[1:4]},
+		{"empty range", 5, 5, math.MaxUint64, nil, []pb.Entry{}},
+		{"zero size returns one entry", 4, 7, 0, nil, ents[1:2]},
+		{"size of one entry", 4, 7, size(1), nil, ents[1:2]},
+		{"size between one and two entries", 4, 7, size(2) - 1, nil, ents[1:2]},
+		{"size of two entries", 4, 7, size(2), nil, ents[1:3]},
+		{"size between two and three entries", 4, 7, size(3) - 1, nil, ents[1:3]},
+		{"size of three entries", 4, 7, size(3), nil, ents[1:4]},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ms := newStorageWith(ents)
+			got, err := ms.Entries(tt.lo, tt.hi, tt.max)
+			assert.Equal(t, tt.wantErr, err)
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, len(got), cap(got), "capacity must equal length")
+		})
+	}
+}
+
+func TestMemoryStorageEntriesOutOfRangeIsAnError(t *testing.T) {
+	ms := newStorageWith(entsAt(3, 3, 4, 5, 6))
+	for _, tt := range []struct {
+		name   string
+		lo, hi uint64
+		wantIs error
+		inMsg  string
+	}{
+		{"hi past last+1", 4, 8, ErrUnavailable, "[4, 8)"},
+		{"lo > hi", 6, 5, nil, "lo > hi"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ms.Entries(tt.lo, tt.hi, math.MaxUint64)
+			require.Error(t, err)
+			assert.Nil(t, got)
+			assert.Contains(t, err.Error(), tt.inMsg)
+			if tt.wantIs != nil {
+				assert.ErrorIs(t, err, tt.wantIs)
+			}
+		})
+	}
+}
+
+func TestMemoryStorageEntriesOnlyDummyIsUnavailable(t *testing.T) {
+	ms := NewMemoryStorage()
+	require.NoError(t, ms.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: 5, Term: 2}}))
+	_, err := ms.Entries(6, 6, math.MaxUint64)
+	assert.Equal(t, ErrUnavailable, err)
+}
+
+func TestMemoryStorageAppendingToEntriesResultLeavesStorageIntact(t *testing.T) {
+	ms := newStorageWith(entsAt(3, 3, 4, 5, 6))
+	got, err := ms.Entries(4, 6, math.MaxUint64)
+	require.NoError(t, err)
+	_ = append(got, pb.Entry{Index: 6, Term: 99})
+	term, err := ms.Term(6)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(6), term)
+}
+
+func TestMemoryStorageLastAndFirstIndex(t *testing.T) {
+	ms := newStorageWith(entsAt(3, 3, 4, 5))
+	last, err := ms.LastIndex()
+	require.NoError(t, err)
+	assert.Equal(t, uint64(5), last)
+	first, err := ms.FirstIndex()
+	require.NoError(t, err)
+	assert.Equal(t, uint64(4), first)
+
+	require.NoError(t, ms.Append(entsAt(6, 5)))
+	last, err = ms.LastIndex()
+	require.NoError(t, err)
+	assert.Equal(t, uint64(6), last)
+
+	require.NoError(t, ms.Compact(4))
+	first, err = ms.FirstIndex()
+	require.NoError(t, err)
+	assert.Equal(t, uint64(5), first)
+}
+
+func TestMemoryStorageCompact(t *testing.T) {
+	ents := entsAt(3, 3, 4, 5)
+	for _, tt := range []struct {
+		i        uint64
+		wantErr  error
+		wantMsg  string
+		wantDumm pb.Entry
+		wantLen  int
+	}{
+		{2, ErrCompacted, "", pb.Entry{Index: 3, Term: 3}, 3},
+		{3, ErrCompacted, "", pb.Entry{Index: 3, Term: 3}, 3},
+		{4, nil, "", pb.Entry{Index: 4, Term: 4}, 2},
+		{5, nil, "", pb.Entry{Index: 5, Term: 5}, 1},
+		{6, ErrUnavailable, "compact index 6 is out of bound: last index is 5", pb.Entry{Index: 3, Term: 3}, 3},
+	} {
+		t.Run(fmt.Sprint(tt.i), func(t *testing.T) {
+			ms := newStorageWith(ents)
+			err := ms.Compact(tt.i)
+			assert.ErrorIs(t, err, tt.wantErr)
+			if tt.wantMsg != "" {
+				assert.Contains(t, err.Error(), tt.wantMsg)
+			}
+			assert.Equal(t, tt.wantDumm, ms.ents[0])
+			assert.Len(t, ms.ents, tt.wantLen)
+		})
+	}
+}
+
+func TestMemoryStorageCompactKeepsEarlierEntriesResults(t *testing.T) {
+	ms := newStorageWith(entsAt(3, 3, 4, 5, 6))
+	got, err := ms.Entries(4, 7, math.MaxUint64)
+	require.NoError(t, err)
+	want := append([]pb.Entry(nil), got...)
+	require.NoError(t, ms.Compact(5))
+	require.NoError(t, ms.Append(entsAt(6, 9, 9)))
+	assert.Equal(t, want, got)
+}
+
+func TestMemoryStorageCreateSnapshot(t *testing.T) {
+	ents := entsAt(3, 3, 4, 5)
+	cs := &pb.ConfState{Voters: []uint64{1, 2, 3}}
+	data := []byte("data")
+	for _, tt := range []struct {
+		name    string
+		i       uint64
+		wantErr error
+		want    pb.Snapshot
+	}{
+		{"at 4", 4, nil, pb.Snapshot{Data: data, Metadata: pb.SnapshotMetadata{Index: 4, Term: 4, ConfState: *cs}}},
+		{"at last", 5, nil, pb.Snapshot{Data: data, Metadata: pb.SnapshotMetadata{Index: 5, Term: 5, ConfState: *cs}}},
+		{"past last", 6, ErrUnavailable, pb.Snapshot{}},
+		{"compacted", 2, ErrCompacted, pb.Snapshot{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ms := newStorageWith(ents)
+			snap, err := ms.CreateSnapshot(tt.i, cs, data)
+			assert.ErrorIs(t, err, tt.wantErr)
+			assert.Equal(t, tt.want, snap)
+			if err == nil {
+				got, err := ms.Snapshot()
+				require.NoError(t, err)
+				assert.Equal(t, tt.want, got)
+			}
+		})
+	}
+}
+
+func TestMemoryStorageCreateSnapshotAtOrBelowCurrentIsOutOfDate(t *testing.T) {
+	ms := newStorageWith(entsAt(3, 3, 4, 5, 6))
+	_, err := ms.CreateSnapshot(5, nil, nil)
+	require.NoError(t, err)
+	for _, i := range []uint64{4, 5} {
+		_, err := ms.CreateSnapshot(i, nil, nil)
+		assert.Equal(t, ErrSnapOutOfDate, err)
+	}
+}
+
+func TestMemoryStorageCreateSnapshotWithoutConfStateKeepsIt(t *testing.T) {
+	ms := newStorageWith(entsAt(3, 3, 4, 5, 6))
+	cs := pb.ConfState{Voters: []uint64{1}}
+	_, err := ms.CreateSnapshot(4, &cs, nil)
+	require.NoError(t, err)
+	snap, err := ms.CreateSnapshot(5, nil, []byte("x"))
+	require.NoError(t, err)
+	assert.Equal(t, cs, snap.Metadata.ConfState)
+	_, got, err := ms.InitialState()
+	require.NoError(t, err)
+	assert.Equal(t, cs, got)
+}
+
+func TestMemoryStorageApplySnapshot(t *testing.T) {
+	cs := pb.ConfState{Voters: []uint64{1, 2, 3}}
+	snap := func(i, term uint64) pb.Snapshot {
+		return pb.Snapshot{Data: []byte("data"), Metadata: pb.SnapshotMetadata{Index: i, Term: term, ConfState: cs}}
+	}
+	ms := NewMemoryStorage()
+	require.NoError(t, ms.Append(entsAt(1, 1, 1, 2)))
+
+	require.NoError(t, ms.ApplySnapshot(snap(4, 4)))
+	assert.Equal(t, []pb.Entry{{Index: 4, Term: 4}}, ms.ents)
+	got, err := ms.Snapshot()
+	require.NoError(t, err)
+	assert.Equal(t, snap(4, 4), got)
+	first, _ := ms.FirstIndex()
+	last, _ := ms.LastIndex()
+	assert.Equal(t, uint64(5), first)
+	assert.Equal(t, uint64(4), last)
+	_, gotCS, _ := ms.InitialState()
+	assert.Equal(t, cs, gotCS)
+
+	assert.Equal(t, ErrSnapOutOfDate, ms.ApplySnapshot(snap(3, 3)))
+	assert.Equal(t, ErrSnapOutOfDate, ms.ApplySnapshot(snap(4, 4)))
+	require.NoError(t, ms.ApplySnapshot(snap(10, 5)))
+	assert.Equal(t, []pb.Entry{{Index: 10, Term: 5}}, ms.ents)
+}
+
+func TestMemoryStorageApplyIndexZeroSnapshotOnFreshStorageIsOutOfDate(t *testing.T) {
+	// Reference v3.6 behaviour, kept for compatibility.
+	ms := NewMemoryStorage()
+	err := ms.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{ConfState: pb.ConfState{Voters: []uint64{1}}}})
+	assert.Equal(t, ErrSnapOutOfDate, err)
+}
+
+func TestMemoryStorageSetHardState(t *testing.T) {
+	ms := NewMemoryStorage()
+	hs := pb.HardState{Term: 3, Vote: 2, Commit: 5}
+	require.NoError(t, ms.SetHardState(hs))
+	got, _, err := ms.InitialState()
+	require.NoError(t, err)
+	assert.Equal(t, hs, got)
+}
+
+func TestMemoryStorageAppend(t *testing.T) {
+	ents := entsAt(3, 3, 4, 5)
+	for _, tt := range []struct {
+		name    string
+		app     []pb.Entry
+		wantErr string
+		want    []pb.Entry
+	}{
+		{"nothing", nil, "", entsAt(3, 3, 4, 5)},
+		{"same entries", entsAt(3, 3, 4, 5), "", entsAt(3, 3, 4, 5)},
+		{"replace the tail", entsAt(3, 3, 6, 6), "", entsAt(3, 3, 6, 6)},
+		{"extend", entsAt(3, 3, 4, 5, 5), "", entsAt(3, 3, 4, 5, 5)},
+		{"all below first index are ignored", entsAt(1, 1, 1), "", entsAt(3, 3, 4, 5)},
+		{"prefix below first index is ignored", entsAt(2, 3, 3, 6, 6), "", entsAt(3, 3, 6, 6)},
+		{"truncate at first index", entsAt(4, 5), "", entsAt(3, 3, 5)},
+		{"contiguous", entsAt(6, 5), "", entsAt(3, 3, 4, 5, 5)},
+		{"gap", entsAt(7, 5), "missing log entry [last: 5, append at: 7]", entsAt(3, 3, 4, 5)},
+		{"not consecutive", []pb.Entry{{Index: 6, Term: 5}, {Index: 8, Term: 5}},
+			"not consecutive: index 8 follows 6", entsAt(3, 3, 4, 5)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ms := newStorageWith(ents)
+			err := ms.Append(tt.app)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+			} else {
+				assert.NoError(t, err)
+			}
+			assert.Equal(t, tt.want, ms.ents)
+		})
+	}
+}
+
+func TestMemoryStorageAppendTruncationKeepsEarlierEntriesResults(t *testing.T) {
+	ms := NewMemoryStorage()
+	require.NoError(t, ms.Append(entsAt(1, 1, 1, 1, 1)))
+	got, err := ms.Entries(1, 5, math.MaxUint64)
+	require.NoError(t, err)
+	want := append([]pb.Entry(nil), got...)
+
+	require.NoError(t, ms.Append(entsAt(3, 2, 2, 2)))
+	assert.Equal(t, want, got, "a truncating append must not write into returned slices")
+	now, err := ms.Entries(1, 6, math.MaxUint64)
+	require.NoError(t, err)
+	assert.Equal(t, entsAt(1, 1, 1, 2, 2, 2), now)
+}
+
+func TestMemoryStorageConcurrentUse(t *testing.T) {
+	ms := NewMemoryStorage()
+	const n = 200
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := uint64(1); i <= n; i++ {
+			assert.NoError(t, ms.Append([]pb.Entry{{Index: i, Term: 1}}))
+			assert.NoError(t, ms.SetHardState(pb.HardState{Term: 1, Commit: i}))
+			if i%50 == 0 {
+				_, err := ms.CreateSnapshot(i-10, nil, nil)
+				assert.NoError(t, err)
+				assert.NoError(t, ms.Compact(i-10))
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := 0; i < n; i++ {
+			first, err := ms.FirstIndex()
+			assert.NoError(t, err)
+			last, err := ms.LastIndex()
+			assert.NoError(t, err)
+			if last >= first {
+				ents, err := ms.Entries(first, last+1, math.MaxUint64)
+				if !errors.Is(err, ErrCompacted) {
+					assert.NoError(t, err)
+					assert.NotEmpty(t, ents)
+				}
+			}
+			_, err = ms.Term(last)
+			if !errors.Is(err, ErrCompacted) {
+				assert.NoError(t, err)
+			}
+			_, _, err = ms.InitialState()
+			assert.NoError(t, err)
+			_, err = ms.Snapshot()
+			assert.NoError(t, err)
+		}
+	}()
+	wg.Wait()
+	last, err := ms.LastIndex()
+	require.NoError(t, err)
+	assert.Equal(t, uint64(n), last)
+}

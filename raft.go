@@ -1,0 +1,930 @@
+//go:build raftwip
+
+package raft
+
+import (
+	"bytes"
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/raftkit/raft/confchange"
+	"github.com/raftkit/raft/progress"
+	"github.com/raftkit/raft/quorum"
+	pb "github.com/raftkit/raft/raftpb"
+)
+
+// None is a placeholder node ID used when there is no leader or no vote.
+const None uint64 = 0
+
+// LocalAppendThread is the target of MsgStorageAppend messages in
+// asynchronous storage mode: the application's log-writing worker.
+const LocalAppendThread uint64 = math.MaxUint64
+
+// LocalApplyThread is the target of MsgStorageApply messages in asynchronous
+// storage mode: the application's state-machine worker.
+const LocalApplyThread uint64 = math.MaxUint64 - 1
+
+// noLimit stands for "unlimited" in the size settings.
+const noLimit = math.MaxUint64
+
+// StateType is the role of a node: follower, candidate, leader or
+// pre-candidate.
+type StateType uint64
+
+// The roles a node can take.
+const (
+	StateFollower StateType = iota
+	StateCandidate
+	StateLeader
+	StatePreCandidate
+	numStates
+)
+
+var stateNames = [numStates]string{
+	"StateFollower",
+	"StateCandidate",
+	"StateLeader",
+	"StatePreCandidate",
+}
+
+// String returns the name of the role, such as "StateLeader".
+func (st StateType) String() string {
+	if st < numStates {
+		return stateNames[st]
+	}
+	return fmt.Sprintf("StateType(%d)", uint64(st))
+}
+
+// ReadOnlyOption selects how ReadIndex requests are served.
+type ReadOnlyOption int
+
+const (
+	// ReadOnlySafe confirms leadership with a heartbeat round to a quorum
+	// before answering a read: linearizable whatever the clocks do.
+	ReadOnlySafe ReadOnlyOption = iota
+	// ReadOnlyLeaseBased answers at once, trusting that no other leader can
+	// have been elected within the election timeout. It needs CheckQuorum,
+	// and is only as safe as the clocks of the nodes are alike.
+	ReadOnlyLeaseBased
+)
+
+// CampaignType names the kind of election a node runs. It also travels in
+// the Context of vote requests of a leadership transfer.
+type CampaignType string
+
+const (
+	// campaignPreElection is the first phase of an election when PreVote is
+	// on: it asks for votes without raising the term.
+	campaignPreElection CampaignType = "CampaignPreElection"
+	// campaignElection is a normal election (or the second PreVote phase).
+	campaignElection CampaignType = "CampaignElection"
+	// campaignTransfer is an election forced by a leadership transfer; its
+	// votes are granted even inside a leader lease.
+	campaignTransfer CampaignType = "CampaignTransfer"
+)
+
+// ErrProposalDropped is returned when a proposal is ignored: there is no
+// leader to forward it to, forwarding is disabled, a leadership transfer is
+// in progress, the node is not in its own configuration, or the
+// uncommitted-size limit is reached. Errors that refuse a proposal for a more
+// specific reason wrap it, so errors.Is(err, ErrProposalDropped) holds.
+var ErrProposalDropped = errors.New("raft proposal dropped")
+
+// errBadMessage wraps every error that Step returns for a malformed message.
+var errBadMessage = errors.New("raft: malformed message")
+
+func badMessage(format string, args ...interface{}) error {
+	return fmt.Errorf("%w: %s", errBadMessage, fmt.Sprintf(format, args...))
+}
+
+// SoftState is the volatile part of a node's state: who leads and which role
+// this node has. It need not be persisted.
+type SoftState struct {
+	Lead      uint64 // must use atomic operations to access; keep 64-bit aligned.
+	RaftState StateType
+}
+
+func (a *SoftState) equal(b *SoftState) bool {
+	return a.Lead == b.Lead && a.RaftState == b.RaftState
+}
+
+// ReadState answers a ReadIndex request: once the application has applied
+// Index, reading its state machine is linearizable for the request that
+// carried RequestCtx.
+type ReadState struct {
+	Index      uint64
+	RequestCtx []byte
+}
+
+// Config holds the parameters of a raft node.
+type Config struct {
+	// ID is the identity of the local node. It cannot be 0 (None) nor one of
+	// the local storage thread IDs.
+	ID uint64
+
+	// ElectionTick is the number of Tick calls a follower waits without
+	// hearing from a leader before it campaigns. It must be greater than
+	// HeartbeatTick; ten times is a good choice. It is also the CheckQuorum
+	// period and the length of the leader lease.
+	ElectionTick int
+	// HeartbeatTick is the number of Tick calls between two heartbeats of a
+	// leader.
+	HeartbeatTick int
+
+	// Storage is where the node reads its log and state at start and when
+	// it needs entries that are no longer in memory. The application writes
+	// to it what each Ready asks it to persist.
+	Storage Storage
+	// Applied is the index of the last entry the application has applied,
+	// when it restarts. Raft will not hand out entries at or below it. It
+	// must not be greater than the persisted commit index.
+	Applied uint64
+
+	// AsyncStorageWrites turns on the asynchronous storage mode: instead of
+	// Ready fields and Advance, the node emits MsgStorageAppend and
+	// MsgStorageApply messages addressed to LocalAppendThread and
+	// LocalApplyThread, and learns of the work's completion through the
+	// responses they carry. See RawNode.Ready.
+	AsyncStorageWrites bool
+
+	// MaxSizePerMsg limits the encoded size of the entries of one append
+	// message. At least one entry is always sent. 0 means one entry per
+	// message; math.MaxUint64 means no limit.
+	MaxSizePerMsg uint64
+	// MaxCommittedSizePerReady limits the encoded size of the committed
+	// entries handed out for application and not yet applied. 0 means
+	// MaxSizePerMsg.
+	MaxCommittedSizePerReady uint64
+	// MaxUncommittedEntriesSize limits the payload bytes of a leader's
+	// uncommitted log tail; proposals beyond it are dropped with
+	// ErrProposalDropped. An empty tail always admits one proposal. 0 means
+	// no limit. Unlike etcd raft v3.6 the budget survives a change of term:
+	// a new leader counts the uncommitted tail it inherited.
+	MaxUncommittedEntriesSize uint64
+	// MaxInflightMsgs limits the number of append messages in flight to one
+	// follower while it is replicating. It must be greater than 0.
+	MaxInflightMsgs int
+	// MaxInflightBytes limits the payload bytes in flight to one follower. 0
+	// means no limit; otherwise it must be at least MaxSizePerMsg.
+	MaxInflightBytes uint64
+
+	// CheckQuorum makes a leader step down when it has not heard from a
+	// quorum within an election timeout, and makes nodes ignore vote
+	// requests while they have recently heard from a leader (the lease).
+	CheckQuorum bool
+	// PreVote enables the pre-election of the Raft thesis (§9.6): a node
+	// raises its term only when it would win, so a partitioned node that
+	// rejoins does not disrupt the cluster.
+	PreVote bool
+
+	// ReadOnlyOption selects how ReadIndex requests are served.
+	// ReadOnlyLeaseBased needs CheckQuorum.
+	ReadOnlyOption ReadOnlyOption
+
+	// Logger receives the node's log lines. nil means the package logger
+	// (see SetLogger).
+	Logger Logger
+
+	// DisableProposalForwarding makes followers drop proposals (with
+	// ErrProposalDropped) instead of forwarding them to the leader.
+	DisableProposalForwarding bool
+
+	// DisableConfChangeValidation turns off the leader's checks of a
+	// proposed configuration change (one pending at a time, joint rules).
+	// The change is then validated only when applied.
+	DisableConfChangeValidation bool
+
+	// StepDownOnRemoval makes a leader become a follower when it applies a
+	// configuration that removes it or demotes it to learner. Otherwise it
+	// keeps leading (without counting itself) until it hands over.
+	StepDownOnRemoval bool
+
+	// TraceLogger, if set, receives an event at every state change, message
+	// sent or received, and configuration change, for checking runs against
+	// a specification.
+	TraceLogger TraceLogger
+}
+
+// Validate checks the configuration and returns an error that names the
+// first bad field and the rule it breaks. It does not modify c.
+func (c *Config) Validate() error {
+	invalid := func(field string, value interface{}, rule string) error {
+		return fmt.Errorf("raft: invalid Config.%s (%v): %s", field, value, rule)
+	}
+	switch {
+	case c.ID == None:
+		return invalid("ID", c.ID, "cannot use none as id")
+	case IsLocalMsgTarget(c.ID):
+		return invalid("ID", c.ID, "cannot use local target as id")
+	case c.HeartbeatTick <= 0:
+		return invalid("HeartbeatTick", c.HeartbeatTick, "heartbeat tick must be greater than 0")
+	case c.ElectionTick <= c.HeartbeatTick:
+		return invalid("ElectionTick", c.ElectionTick, fmt.Sprintf("election tick must be greater than heartbeat tick (%d)", c.HeartbeatTick))
+	case c.Storage == nil:
+		return invalid("Storage", nil, "storage cannot be nil")
+	case c.MaxInflightMsgs <= 0:
+		return invalid("MaxInflightMsgs", c.MaxInflightMsgs, "max inflight messages must be greater than 0")
+	case c.MaxInflightBytes != 0 && c.MaxInflightBytes < c.MaxSizePerMsg:
+		return invalid("MaxInflightBytes", c.MaxInflightBytes, fmt.Sprintf("max inflight bytes must be >= max message size (%d)", c.MaxSizePerMsg))
+	case c.ReadOnlyOption != ReadOnlySafe && c.ReadOnlyOption != ReadOnlyLeaseBased:
+		return invalid("ReadOnlyOption", c.ReadOnlyOption, "must be ReadOnlySafe or ReadOnlyLeaseBased")
+	case c.ReadOnlyOption == ReadOnlyLeaseBased && !c.CheckQuorum:
+		return invalid("ReadOnlyOption", "ReadOnlyLeaseBased", "CheckQuorum must be enabled when ReadOnlyOption is ReadOnlyLeaseBased")
+	}
+	return nil
+}
+
+// withDefaults returns a validated copy of c with the defaults filled in.
+func (c *Config) withDefaults() (Config, error) {
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	d := *c
+	if d.MaxUncommittedEntriesSize == 0 {
+		d.MaxUncommittedEntriesSize = noLimit
+	}
+	if d.MaxCommittedSizePerReady == 0 {
+		d.MaxCommittedSizePerReady = d.MaxSizePerMsg
+	}
+	if d.Logger == nil {
+		d.Logger = getLogger()
+	}
+	return d, nil
+}
+
+// randIntn returns a number in [0, n) drawn from crypto/rand.Reader, read at
+// call time, so that a program that substitutes the reader gets reproducible
+// elections.
+func randIntn(n int) int {
+	var b [8]byte
+	if _, err := io.ReadFull(crand.Reader, b[:]); err != nil {
+		panic(fmt.Sprintf("raft: crypto/rand failed: %v", err))
+	}
+	return int(binary.LittleEndian.Uint64(b[:]) % uint64(n))
+}
+
+type stepFunc func(r *raft, m pb.Message) error
+
+// raft is the state machine of one node. It does no I/O: it consumes
+// messages and ticks, and collects what must be persisted, sent and applied
+// for RawNode to hand out.
+type raft struct {
+	id uint64
+
+	Term uint64
+	Vote uint64
+
+	readStates []ReadState
+
+	raftLog *raftLog
+
+	maxMsgSize         uint64
+	maxUncommittedSize uint64
+	trk                progress.Tracker
+
+	state StateType
+
+	// isLearner is true when the local node is a learner.
+	isLearner bool
+
+	// msgs are the messages to send at once (no durability needed).
+	msgs []pb.Message
+	// msgsAfterAppend are the messages that may only leave once the
+	// unstable state of the current Ready is durable: vote and append
+	// responses, including those addressed to this node itself.
+	msgsAfterAppend []pb.Message
+
+	lead uint64
+	// leadTransferee is the target of a leadership transfer in progress.
+	leadTransferee uint64
+	// pendingConfIndex is the index of the latest conf change that might be
+	// in the log and unapplied; a new one is refused until applied reaches
+	// it. A new leader sets it to its last index.
+	pendingConfIndex uint64
+	// uncommittedSize counts the payload bytes of the uncommitted tail, for
+	// MaxUncommittedEntriesSize.
+	uncommittedSize uint64
+
+	readOnly *readOnly
+
+	// electionElapsed counts ticks since the last election timeout reset
+	// (as leader or candidate: since the term began; as follower: since the
+	// leader was last heard from).
+	electionElapsed  int
+	heartbeatElapsed int
+
+	checkQuorum bool
+	preVote     bool
+
+	heartbeatTimeout int
+	electionTimeout  int
+	// randomizedElectionTimeout is in [electionTimeout, 2*electionTimeout)
+	// and drawn again whenever the node becomes a follower or candidate.
+	randomizedElectionTimeout int
+
+	disableProposalForwarding   bool
+	disableConfChangeValidation bool
+	stepDownOnRemoval           bool
+
+	tick func()
+	step stepFunc
+
+	logger      Logger
+	traceLogger TraceLogger
+
+	// pendingReadIndexMessages are reads that arrived before this leader
+	// committed an entry of its own term; they wait for it.
+	pendingReadIndexMessages []pb.Message
+
+	// randIntn draws the randomized election timeout; tests replace it.
+	randIntn func(n int) int
+}
+
+func newRaft(c *Config) (*raft, error) {
+	cfg, err := c.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	raftlog, err := newLogWithSize(cfg.Storage, cfg.Logger, cfg.MaxCommittedSizePerReady)
+	if err != nil {
+		return nil, fmt.Errorf("raft: cannot read storage: %w", err)
+	}
+	hs, cs, err := cfg.Storage.InitialState()
+	if err != nil {
+		return nil, fmt.Errorf("raft: cannot read initial state from storage: %w", err)
+	}
+
+	r := &raft{
+		id:                          cfg.ID,
+		lead:                        None,
+		isLearner:                   false,
+		raftLog:                     raftlog,
+		maxMsgSize:                  cfg.MaxSizePerMsg,
+		maxUncommittedSize:          cfg.MaxUncommittedEntriesSize,
+		trk:                         progress.MakeTracker(cfg.MaxInflightMsgs, cfg.MaxInflightBytes),
+		electionTimeout:             cfg.ElectionTick,
+		heartbeatTimeout:            cfg.HeartbeatTick,
+		logger:                      cfg.Logger,
+		checkQuorum:                 cfg.CheckQuorum,
+		preVote:                     cfg.PreVote,
+		readOnly:                    newReadOnly(cfg.ReadOnlyOption),
+		disableProposalForwarding:   cfg.DisableProposalForwarding,
+		disableConfChangeValidation: cfg.DisableConfChangeValidation,
+		stepDownOnRemoval:           cfg.StepDownOnRemoval,
+		traceLogger:                 cfg.TraceLogger,
+		randIntn:                    randIntn,
+	}
+	traceInitState(r)
+
+	lastID := r.raftLog.lastEntryID()
+	conf, prs, err := confchange.Restore(confchange.Changer{
+		Tracker:   r.trk,
+		LastIndex: lastID.index,
+	}, cs)
+	if err != nil {
+		return nil, fmt.Errorf("raft: cannot restore the configuration %s from storage: %w", DescribeConfState(cs), err)
+	}
+	if err := r.switchToConfig(conf, prs).Equivalent(cs); err != nil {
+		return nil, fmt.Errorf("raft: restored configuration differs from the stored one: %w", err)
+	}
+
+	if !IsEmptyHardState(hs) {
+		if err := r.loadState(hs); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Applied > 0 {
+		if cfg.Applied > r.raftLog.committed {
+			return nil, fmt.Errorf("raft: invalid Config.Applied (%d): greater than the committed index %d", cfg.Applied, r.raftLog.committed)
+		}
+		if cfg.Applied > r.raftLog.applied {
+			r.raftLog.appliedTo(cfg.Applied, 0 /* size */)
+		}
+	}
+	r.becomeFollower(r.Term, None)
+
+	var nodesStrs []string
+	for _, n := range r.trk.VoterNodes() {
+		nodesStrs = append(nodesStrs, fmt.Sprintf("%x", n))
+	}
+	r.logger.Infof("newRaft %x [peers: [%s], term: %d, commit: %d, applied: %d, lastindex: %d, lastterm: %d]",
+		r.id, strings.Join(nodesStrs, ","), r.Term, r.raftLog.committed, r.raftLog.applied, lastID.index, lastID.term)
+	return r, nil
+}
+
+func (r *raft) hasLeader() bool { return r.lead != None }
+
+func (r *raft) softState() SoftState { return SoftState{Lead: r.lead, RaftState: r.state} }
+
+func (r *raft) hardState() pb.HardState {
+	return pb.HardState{
+		Term:   r.Term,
+		Vote:   r.Vote,
+		Commit: r.raftLog.committed,
+	}
+}
+
+// send queues a message. It stamps From and, except for proposals and read
+// requests forwarded to the leader, the current term. Vote requests and
+// responses carry the term they were cast in.
+func (r *raft) send(m pb.Message) {
+	if m.From == None {
+		m.From = r.id
+	}
+	switch m.Type {
+	case pb.MsgVote, pb.MsgVoteResp, pb.MsgPreVote, pb.MsgPreVoteResp:
+		// The caller set the term: for a pre-vote it is the future term,
+		// for a granted response the request's term.
+	case pb.MsgProp, pb.MsgReadIndex:
+		// Forwarded requests travel without a term: they are not bound to
+		// the term in which they were made.
+	default:
+		m.Term = r.Term
+	}
+	if m.Type == pb.MsgAppResp || m.Type == pb.MsgVoteResp || m.Type == pb.MsgPreVoteResp {
+		// These vouch for the state this node is about to persist: they may
+		// only leave once the Ready they belong to is durable.
+		r.msgsAfterAppend = append(r.msgsAfterAppend, m)
+		traceSendMessage(r, &m)
+		return
+	}
+	r.msgs = append(r.msgs, m)
+	traceSendMessage(r, &m)
+}
+
+// appliedTo records that the application applied the entries up to index,
+// whose encoded size is size. It releases the apply budget and, on a leader
+// in an auto-leave joint configuration, proposes leaving it.
+func (r *raft) appliedTo(index uint64, size uint64) {
+	oldApplied := r.raftLog.applied
+	newApplied := max(index, oldApplied)
+	r.raftLog.appliedTo(newApplied, size)
+
+	if r.trk.Config.AutoLeave && newApplied >= r.pendingConfIndex && r.state == StateLeader {
+		// The joint configuration is applied, so the leader may propose the
+		// leave entry. Proposing it through Step would be refused by the
+		// validation (a change is pending until applied), hence the direct
+		// append. pendingConfIndex then guards against proposing it twice.
+		m, err := confChangeToMsg(nil)
+		if err != nil {
+			panic(err) // an empty ConfChangeV2 always encodes
+		}
+		if !r.appendEntry(m.Entries...) {
+			r.logger.Warningf("%x cannot propose leaving the joint configuration now (uncommitted size limit); will retry", r.id)
+			return
+		}
+		r.pendingConfIndex = r.raftLog.lastIndex()
+		r.logger.Infof("initiating automatic transition out of joint configuration %s", r.trk.Config)
+		r.bcastAppend()
+	}
+}
+
+func (r *raft) appliedSnap(snap *pb.Snapshot) {
+	index := snap.Metadata.Index
+	r.raftLog.stableSnapTo(index)
+	r.appliedTo(index, 0 /* size */)
+}
+
+func (r *raft) reset(term uint64) {
+	if r.Term != term {
+		r.Term = term
+		r.Vote = None
+	}
+	r.lead = None
+
+	r.electionElapsed = 0
+	r.heartbeatElapsed = 0
+	r.resetRandomizedElectionTimeout()
+
+	r.abortLeaderTransfer()
+
+	r.trk.ResetVotes()
+	last := r.raftLog.lastIndex()
+	r.trk.Visit(func(id uint64, pr *progress.Progress) {
+		*pr = progress.Progress{
+			Match:     0,
+			Next:      last + 1,
+			Inflights: progress.NewInflights(r.trk.MaxInflight, r.trk.MaxInflightBytes),
+			IsLearner: pr.IsLearner,
+		}
+		if id == r.id {
+			pr.Match = last
+		}
+	})
+
+	r.pendingConfIndex = 0
+	r.uncommittedSize = 0
+	r.readOnly = newReadOnly(r.readOnly.option)
+	r.pendingReadIndexMessages = nil
+}
+
+// tickElection is the tick of followers and candidates.
+func (r *raft) tickElection() {
+	r.electionElapsed++
+	if r.promotable() && r.pastElectionTimeout() {
+		r.electionElapsed = 0
+		if err := r.Step(pb.Message{From: r.id, Type: pb.MsgHup}); err != nil {
+			r.logger.Debugf("error occurred during election: %v", err)
+		}
+	}
+}
+
+func (r *raft) becomeFollower(term uint64, lead uint64) {
+	r.step = stepFollower
+	r.reset(term)
+	r.tick = r.tickElection
+	r.lead = lead
+	r.state = StateFollower
+	r.logger.Infof("%x became follower at term %d", r.id, r.Term)
+	traceBecomeFollower(r)
+}
+
+func (r *raft) becomeCandidate() {
+	if r.state == StateLeader {
+		panic("raft: invalid transition [leader -> candidate]")
+	}
+	r.step = stepCandidate
+	r.reset(r.Term + 1)
+	r.tick = r.tickElection
+	r.Vote = r.id
+	r.state = StateCandidate
+	r.logger.Infof("%x became candidate at term %d", r.id, r.Term)
+	traceBecomeCandidate(r)
+}
+
+func (r *raft) becomePreCandidate() {
+	if r.state == StateLeader {
+		panic("raft: invalid transition [leader -> pre-candidate]")
+	}
+	// A pre-candidate changes neither its term nor its vote.
+	r.step = stepCandidate
+	r.trk.ResetVotes()
+	r.tick = r.tickElection
+	r.lead = None
+	r.state = StatePreCandidate
+	r.logger.Infof("%x became pre-candidate at term %d", r.id, r.Term)
+}
+
+func (r *raft) hup(t CampaignType) {
+	if r.state == StateLeader {
+		r.logger.Debugf("%x ignoring MsgHup because already leader", r.id)
+		return
+	}
+	if !r.promotable() {
+		r.logger.Warningf("%x is unpromotable and can not campaign", r.id)
+		return
+	}
+	if r.hasUnappliedConfChanges() {
+		r.logger.Warningf("%x cannot campaign at term %d since there are still pending configuration changes to apply", r.id, r.Term)
+		return
+	}
+	r.logger.Infof("%x is starting a new election at term %d", r.id, r.Term)
+	r.campaign(t)
+}
+
+// hasUnappliedConfChanges reports whether a conf change is committed but not
+// yet applied: such a node must not campaign, since it does not know the
+// configuration it would lead.
+func (r *raft) hasUnappliedConfChanges() bool {
+	if r.raftLog.applied >= r.raftLog.committed {
+		return false
+	}
+	found := false
+	// Page through the committed, unapplied entries, so that a long backlog
+	// is not loaded into memory at once.
+	lo, hi := r.raftLog.applied+1, r.raftLog.committed+1
+	pageSize := r.raftLog.maxApplyingEntsSize
+	if err := r.raftLog.scan(lo, hi, pageSize, func(ents []pb.Entry) error {
+		for i := range ents {
+			if ents[i].Type == pb.EntryConfChange || ents[i].Type == pb.EntryConfChangeV2 {
+				found = true
+				return errBreak
+			}
+		}
+		return nil
+	}); err != nil && err != errBreak {
+		r.logger.Panicf("error scanning unapplied entries [%d, %d): %v", lo, hi, err)
+	}
+	return found
+}
+
+var errBreak = errors.New("break")
+
+// campaign starts an election of the given type. The self vote is queued
+// like any vote response and counts once the vote is durable.
+func (r *raft) campaign(t CampaignType) {
+	if !r.promotable() {
+		r.logger.Warningf("%x is unpromotable; campaign() should have been called", r.id)
+		return
+	}
+	var term uint64
+	var voteMsg pb.MessageType
+	if t == campaignPreElection {
+		r.becomePreCandidate()
+		voteMsg = pb.MsgPreVote
+		// Pre-votes are requested for the term this node would run in.
+		term = r.Term + 1
+	} else {
+		r.becomeCandidate()
+		voteMsg = pb.MsgVote
+		term = r.Term
+	}
+	var ctx []byte
+	if t == campaignTransfer {
+		ctx = []byte(t)
+	}
+	last := r.raftLog.lastEntryID()
+	for _, id := range r.trk.VoterNodes() {
+		if id == r.id {
+			r.send(pb.Message{To: id, Term: term, Type: voteRespMsgType(voteMsg)})
+			continue
+		}
+		r.logger.Infof("%x [logterm: %d, index: %d] sent %s request to %x at term %d",
+			r.id, last.term, last.index, voteMsg, id, r.Term)
+		r.send(pb.Message{To: id, Term: term, Type: voteMsg, Index: last.index, LogTerm: last.term, Context: ctx})
+	}
+}
+
+func (r *raft) poll(id uint64, t pb.MessageType, v bool) (granted int, rejected int, result quorum.VoteResult) {
+	if v {
+		r.logger.Infof("%x received %s from %x at term %d", r.id, t, id, r.Term)
+	} else {
+		r.logger.Infof("%x received %s rejection from %x at term %d", r.id, t, id, r.Term)
+	}
+	r.trk.RecordVote(id, v)
+	return r.trk.TallyVotes()
+}
+
+// Step is the single entry point of the state machine: every message, local
+// or from a peer, goes through it. It first checks the message's shape, then
+// applies the term rules (Raft §5.1), then the steps every role shares, then
+// hands the message to the current role.
+func (r *raft) Step(m pb.Message) error {
+	if err := r.checkMessage(&m); err != nil {
+		r.logger.Warningf("%x dropped %s from %x: %v", r.id, m.Type, m.From, err)
+		return err
+	}
+	traceReceiveMessage(r, &m)
+
+	switch {
+	case m.Term == 0:
+		// Local message, or a proposal or read forwarded without a term.
+	case m.Term > r.Term:
+		if m.Type == pb.MsgVote || m.Type == pb.MsgPreVote {
+			force := bytes.Equal(m.Context, []byte(campaignTransfer))
+			inLease := r.checkQuorum && r.lead != None && r.electionElapsed < r.electionTimeout
+			if !force && inLease {
+				// Within the lease of a leader we heard from, a vote
+				// request is most likely from a node that was cut off; it
+				// must not disrupt the cluster (thesis §4.2.3).
+				last := r.raftLog.lastEntryID()
+				r.logger.Infof("%x [logterm: %d, index: %d, vote: %x] ignored %s from %x [logterm: %d, index: %d] at term %d: lease is not expired (remaining ticks: %d)",
+					r.id, last.term, last.index, r.Vote, m.Type, m.From, m.LogTerm, m.Index, r.Term, r.electionTimeout-r.electionElapsed)
+				return nil
+			}
+		}
+		switch {
+		case m.Type == pb.MsgPreVote:
+			// A pre-vote request never changes the receiver's term.
+		case m.Type == pb.MsgPreVoteResp && !m.Reject:
+			// A granted pre-vote carries the future term; the term changes
+			// only when the pre-candidate wins and campaigns for real. A
+			// rejection at a higher term does make it a follower.
+		default:
+			r.logger.Infof("%x [term: %d] received a %s message with higher term from %x [term: %d]",
+				r.id, r.Term, m.Type, m.From, m.Term)
+			if m.Type == pb.MsgApp || m.Type == pb.MsgHeartbeat || m.Type == pb.MsgSnap {
+				r.becomeFollower(m.Term, m.From)
+			} else {
+				r.becomeFollower(m.Term, None)
+			}
+		}
+
+	case m.Term < r.Term:
+		switch {
+		case (r.checkQuorum || r.preVote) && (m.Type == pb.MsgHeartbeat || m.Type == pb.MsgApp):
+			// A leader cut off by a partition keeps its old term. Tell it
+			// ours so it steps down; otherwise, with CheckQuorum or
+			// PreVote, this node would never hear from it again and it
+			// would never learn that it was deposed.
+			r.send(pb.Message{To: m.From, Type: pb.MsgAppResp})
+		case m.Type == pb.MsgPreVote:
+			// Reject explicitly, so the pre-candidate learns the newer term
+			// and does not wait for a timeout.
+			last := r.raftLog.lastEntryID()
+			r.logger.Infof("%x [logterm: %d, index: %d, vote: %x] rejected %s from %x [logterm: %d, index: %d] at term %d",
+				r.id, last.term, last.index, r.Vote, m.Type, m.From, m.LogTerm, m.Index, r.Term)
+			r.send(pb.Message{To: m.From, Term: r.Term, Type: pb.MsgPreVoteResp, Reject: true})
+		case m.Type == pb.MsgStorageAppendResp:
+			// The log may have changed since the write was handed out at an
+			// older term: only the snapshot part still holds.
+			if m.Index != 0 {
+				r.logger.Infof("%x [term: %d] ignored entry appends from a %s message with lower term [term: %d]",
+					r.id, r.Term, m.Type, m.Term)
+			}
+			if m.Snapshot != nil {
+				r.appliedSnap(m.Snapshot)
+			}
+		default:
+			r.logger.Infof("%x [term: %d] ignored a %s message with lower term from %x [term: %d]",
+				r.id, r.Term, m.Type, m.From, m.Term)
+		}
+		return nil
+	}
+
+	switch m.Type {
+	case pb.MsgHup:
+		if r.preVote {
+			r.hup(campaignPreElection)
+		} else {
+			r.hup(campaignElection)
+		}
+
+	case pb.MsgStorageAppendResp:
+		if m.Index != 0 {
+			r.raftLog.stableTo(entryID{term: m.LogTerm, index: m.Index})
+		}
+		if m.Snapshot != nil {
+			r.appliedSnap(m.Snapshot)
+		}
+
+	case pb.MsgStorageApplyResp:
+		if len(m.Entries) > 0 {
+			index := m.Entries[len(m.Entries)-1].Index
+			r.appliedTo(index, entsSize(m.Entries))
+			r.reduceUncommittedSize(payloadsSize(m.Entries))
+		}
+
+	case pb.MsgVote, pb.MsgPreVote:
+		r.handleVote(m)
+
+	default:
+		return r.step(r, m)
+	}
+	return nil
+}
+
+// handleVote decides a vote or pre-vote request; every role decides the
+// same way (Raft §5.2, §5.4.1; thesis §9.6 for pre-votes).
+func (r *raft) handleVote(m pb.Message) {
+	// We can vote for the candidate we already voted for (a repeated
+	// request), or for anyone if we have not voted and know no leader in
+	// this term; a pre-vote for a later term may be granted regardless,
+	// since it binds nothing.
+	canVote := r.Vote == m.From ||
+		(r.Vote == None && r.lead == None) ||
+		(m.Type == pb.MsgPreVote && m.Term > r.Term)
+	last := r.raftLog.lastEntryID()
+	if canVote && r.raftLog.isUpToDate(entryID{term: m.LogTerm, index: m.Index}) {
+		r.logger.Infof("%x [logterm: %d, index: %d, vote: %x] cast %s for %x [logterm: %d, index: %d] at term %d",
+			r.id, last.term, last.index, r.Vote, m.Type, m.From, m.LogTerm, m.Index, r.Term)
+		// A granted response carries the request's term, so that a
+		// pre-candidate can tell it from a stale one; for a real vote the
+		// terms are equal since the request already raised ours.
+		r.send(pb.Message{To: m.From, Term: m.Term, Type: voteRespMsgType(m.Type)})
+		if m.Type == pb.MsgVote {
+			r.electionElapsed = 0
+			r.Vote = m.From
+		}
+		return
+	}
+	r.logger.Infof("%x [logterm: %d, index: %d, vote: %x] rejected %s from %x [logterm: %d, index: %d] at term %d",
+		r.id, last.term, last.index, r.Vote, m.Type, m.From, m.LogTerm, m.Index, r.Term)
+	r.send(pb.Message{To: m.From, Term: r.Term, Type: voteRespMsgType(m.Type), Reject: true})
+}
+
+// checkMessage rejects messages whose shape no correct sender produces,
+// before they can touch any state. It fills in From for requests the local
+// application stepped without one.
+func (r *raft) checkMessage(m *pb.Message) error {
+	if m.Type < 0 || m.Type > pb.MsgForgetLeader {
+		return badMessage("unknown message type %d", int32(m.Type))
+	}
+	switch m.Type {
+	case pb.MsgHup, pb.MsgBeat, pb.MsgCheckQuorum, pb.MsgUnreachable, pb.MsgSnapStatus,
+		pb.MsgStorageAppend, pb.MsgStorageApply, pb.MsgForgetLeader:
+		// Local messages: no term, no sender to check.
+		if m.Term != 0 {
+			return badMessage("local message %s carries term %d", m.Type, m.Term)
+		}
+		return nil
+	case pb.MsgStorageAppendResp, pb.MsgStorageApplyResp:
+		return nil
+	case pb.MsgProp:
+		if m.Term != 0 {
+			return badMessage("proposal carries term %d", m.Term)
+		}
+		if len(m.Entries) == 0 {
+			return badMessage("proposal without entries")
+		}
+		if m.From == None {
+			m.From = r.id
+		}
+		return nil
+	case pb.MsgReadIndex:
+		if m.Term != 0 {
+			return badMessage("read request carries term %d", m.Term)
+		}
+		if len(m.Entries) != 1 {
+			return badMessage("read request with %d entries, want 1", len(m.Entries))
+		}
+		if m.From == None {
+			m.From = r.id
+		}
+		return nil
+	case pb.MsgTransferLeader:
+		if m.From == None {
+			return badMessage("leadership transfer to node 0")
+		}
+		return nil
+	}
+	// Messages between peers.
+	if m.From == None {
+		return badMessage("%s from node 0", m.Type)
+	}
+	if IsLocalMsgTarget(m.From) {
+		return badMessage("%s claims to come from local storage thread %x", m.Type, m.From)
+	}
+	if m.Term == 0 {
+		return badMessage("%s without a term", m.Type)
+	}
+	switch m.Type {
+	case pb.MsgApp:
+		return checkAppendEntries(m)
+	case pb.MsgSnap:
+		if m.Snapshot == nil || IsEmptySnap(*m.Snapshot) {
+			return badMessage("snapshot message without snapshot metadata")
+		}
+		if m.Snapshot.Metadata.Term > m.Term {
+			return badMessage("snapshot at term %d sent at older term %d", m.Snapshot.Metadata.Term, m.Term)
+		}
+	}
+	return nil
+}
+
+// checkAppendEntries checks that the entries of an append follow its Index,
+// are contiguous, and have non-decreasing terms no newer than the message.
+func checkAppendEntries(m *pb.Message) error {
+	if m.LogTerm > m.Term {
+		return badMessage("append at term %d claims previous entry of term %d", m.Term, m.LogTerm)
+	}
+	prevTerm := m.LogTerm
+	for i := range m.Entries {
+		e := &m.Entries[i]
+		if want := m.Index + 1 + uint64(i); e.Index != want {
+			return badMessage("append entry %d has index %d, want %d", i, e.Index, want)
+		}
+		if e.Term < prevTerm {
+			return badMessage("append entry %d has term %d, below the preceding term %d", e.Index, e.Term, prevTerm)
+		}
+		if e.Term > m.Term {
+			return badMessage("append entry %d has term %d, above the message term %d", e.Index, e.Term, m.Term)
+		}
+		prevTerm = e.Term
+	}
+	return nil
+}
+
+// promotable reports whether this node may campaign: it is a voter, and it
+// is not in the middle of installing a snapshot.
+func (r *raft) promotable() bool {
+	pr := r.trk.Progress[r.id]
+	return pr != nil && !pr.IsLearner && !r.raftLog.hasPendingSnapshot()
+}
+
+func (r *raft) loadState(state pb.HardState) error {
+	if state.Commit < r.raftLog.committed || state.Commit > r.raftLog.lastIndex() {
+		return fmt.Errorf("raft: %x state.commit %d is out of range [%d, %d]: was the raft log corrupted, truncated, or lost?",
+			r.id, state.Commit, r.raftLog.committed, r.raftLog.lastIndex())
+	}
+	r.raftLog.committed = state.Commit
+	r.Term = state.Term
+	r.Vote = state.Vote
+	return nil
+}
+
+// pastElectionTimeout reports whether electionElapsed reached the
+// randomized election timeout.
+func (r *raft) pastElectionTimeout() bool {
+	return r.electionElapsed >= r.randomizedElectionTimeout
+}
+
+func (r *raft) resetRandomizedElectionTimeout() {
+	r.randomizedElectionTimeout = r.electionTimeout + r.randIntn(r.electionTimeout)
+}
+
+func voteRespMsgType(msgt pb.MessageType) pb.MessageType {
+	switch msgt {
+	case pb.MsgVote:
+		return pb.MsgVoteResp
+	case pb.MsgPreVote:
+		return pb.MsgPreVoteResp
+	default:
+		panic(fmt.Sprintf("not a vote message: %s", msgt))
+	}
+}

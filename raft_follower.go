@@ -1,0 +1,257 @@
+//go:build raftwip
+
+package raft
+
+import (
+	"github.com/raftkit/raft/confchange"
+	"github.com/raftkit/raft/progress"
+	"github.com/raftkit/raft/quorum"
+	pb "github.com/raftkit/raft/raftpb"
+)
+
+// stepCandidate is shared by candidates and pre-candidates.
+func stepCandidate(r *raft, m pb.Message) error {
+	// Only the responses of the current phase count; the others are stale.
+	myVoteRespType := pb.MsgVoteResp
+	if r.state == StatePreCandidate {
+		myVoteRespType = pb.MsgPreVoteResp
+	}
+	switch m.Type {
+	case pb.MsgProp:
+		r.logger.Infof("%x no leader at term %d; dropping proposal", r.id, r.Term)
+		return ErrProposalDropped
+	case pb.MsgApp:
+		// A leader exists at our term (Raft §5.2).
+		r.becomeFollower(m.Term, m.From)
+		r.handleAppendEntries(m)
+	case pb.MsgHeartbeat:
+		r.becomeFollower(m.Term, m.From)
+		r.handleHeartbeat(m)
+	case pb.MsgSnap:
+		r.becomeFollower(m.Term, m.From)
+		r.handleSnapshot(m)
+	case myVoteRespType:
+		gr, rj, res := r.poll(m.From, m.Type, !m.Reject)
+		r.logger.Infof("%x has received %d %s votes and %d vote rejections", r.id, gr, m.Type, rj)
+		switch res {
+		case quorum.VoteWon:
+			if r.state == StatePreCandidate {
+				r.campaign(campaignElection)
+			} else {
+				r.becomeLeader()
+				r.bcastAppend()
+			}
+		case quorum.VoteLost:
+			// Pre-candidates and candidates alike go back to following,
+			// at the term they have.
+			r.becomeFollower(r.Term, None)
+		}
+	case pb.MsgTimeoutNow:
+		r.logger.Debugf("%x [term %d state %v] ignored MsgTimeoutNow from %x", r.id, r.Term, r.state, m.From)
+	default:
+		// MsgBeat, MsgCheckQuorum, MsgAppResp, MsgHeartbeatResp,
+		// MsgUnreachable, MsgSnapStatus, MsgTransferLeader, MsgReadIndex
+		// and MsgReadIndexResp, MsgForgetLeader and stale vote responses
+		// mean nothing to a candidate.
+		r.logger.Debugf("%x [term %d state %v] ignored %s from %x", r.id, r.Term, r.state, m.Type, m.From)
+	}
+	return nil
+}
+
+func stepFollower(r *raft, m pb.Message) error {
+	switch m.Type {
+	case pb.MsgProp:
+		if r.lead == None {
+			r.logger.Infof("%x no leader at term %d; dropping proposal", r.id, r.Term)
+			return ErrProposalDropped
+		} else if r.disableProposalForwarding {
+			r.logger.Infof("%x not forwarding to leader %x at term %d; dropping proposal", r.id, r.lead, r.Term)
+			return ErrProposalDropped
+		}
+		m.To = r.lead
+		m.From = r.id
+		r.send(m)
+	case pb.MsgApp:
+		r.electionElapsed = 0
+		r.lead = m.From
+		r.handleAppendEntries(m)
+	case pb.MsgHeartbeat:
+		r.electionElapsed = 0
+		r.lead = m.From
+		r.handleHeartbeat(m)
+	case pb.MsgSnap:
+		r.electionElapsed = 0
+		r.lead = m.From
+		r.handleSnapshot(m)
+	case pb.MsgTransferLeader:
+		if r.lead == None {
+			r.logger.Infof("%x no leader at term %d; dropping leader transfer msg", r.id, r.Term)
+			return nil
+		}
+		m.To = r.lead
+		r.send(m)
+	case pb.MsgForgetLeader:
+		if r.readOnly.option == ReadOnlyLeaseBased {
+			r.logger.Error("ignoring MsgForgetLeader due to ReadOnlyLeaseBased")
+			return nil
+		}
+		if r.lead != None {
+			r.logger.Infof("%x forgetting leader %x at term %d", r.id, r.lead, r.Term)
+			r.lead = None
+		}
+	case pb.MsgTimeoutNow:
+		r.logger.Infof("%x [term %d] received MsgTimeoutNow from %x and starts an election to get leadership", r.id, r.Term, m.From)
+		// A transfer campaign skips the pre-vote: the leader asked for it,
+		// and its vote requests bypass the lease.
+		r.hup(campaignTransfer)
+	case pb.MsgReadIndex:
+		if r.lead == None {
+			r.logger.Infof("%x no leader at term %d; dropping index reading msg", r.id, r.Term)
+			return nil
+		}
+		m.To = r.lead
+		m.From = r.id
+		r.send(m)
+	case pb.MsgReadIndexResp:
+		if len(m.Entries) != 1 {
+			r.logger.Errorf("%x invalid format of MsgReadIndexResp from %x, entries count: %d", r.id, m.From, len(m.Entries))
+			return nil
+		}
+		r.readStates = append(r.readStates, ReadState{Index: m.Index, RequestCtx: m.Entries[0].Data})
+	default:
+		// MsgBeat, MsgCheckQuorum, MsgUnreachable, MsgSnapStatus are leader
+		// business; MsgAppResp, MsgHeartbeatResp and vote responses are
+		// stale here.
+		r.logger.Debugf("%x [term %d state %v] ignored %s from %x", r.id, r.Term, r.state, m.Type, m.From)
+	}
+	return nil
+}
+
+// handleAppendEntries is the follower side of AppendEntries (Raft §5.3).
+func (r *raft) handleAppendEntries(m pb.Message) {
+	if m.Index < r.raftLog.committed {
+		// Everything up to our commit index is known to match the leader's
+		// log (Log Matching): say where we are.
+		r.send(pb.Message{To: m.From, Type: pb.MsgAppResp, Index: r.raftLog.committed})
+		return
+	}
+	lastNew, ok, err := r.raftLog.maybeAppend(entryID{term: m.LogTerm, index: m.Index}, m.Commit, m.Entries)
+	if err != nil {
+		r.logger.Errorf("%x dropped MsgApp from %x [logterm: %d, index: %d]: %v", r.id, m.From, m.LogTerm, m.Index, err)
+		return
+	}
+	if ok {
+		r.send(pb.Message{To: m.From, Type: pb.MsgAppResp, Index: lastNew})
+		return
+	}
+	// Reject, with a hint that lets the leader skip a whole term: our last
+	// entry at or below the probed index whose term is at or below the
+	// probed term. Every entry between it and the probed index has a
+	// higher term than the leader's there, so none can match.
+	hintIndex := min(m.Index, r.raftLog.lastIndex())
+	hintIndex, hintTerm := r.raftLog.findConflictByTerm(hintIndex, m.LogTerm)
+	r.logger.Debugf("%x [logterm: %d, index: %d] rejected MsgApp [logterm: %d, index: %d] from %x",
+		r.id, zeroTermOnOutOfBounds(r.raftLog.term(m.Index)), m.Index, m.LogTerm, m.Index, m.From)
+	r.send(pb.Message{
+		To:         m.From,
+		Type:       pb.MsgAppResp,
+		Index:      m.Index,
+		Reject:     true,
+		RejectHint: hintIndex,
+		LogTerm:    hintTerm,
+	})
+}
+
+func (r *raft) handleHeartbeat(m pb.Message) {
+	if m.Commit > r.raftLog.lastIndex() {
+		// A correct leader never sends a commit index beyond what it knows
+		// we have. Either our storage lost entries we had acknowledged, or
+		// the sender is faulty. Committing what we have could commit
+		// entries the leader does not have: refuse, loudly.
+		r.logger.Errorf("%x ignored commit index %d from %x beyond the last index %d: was the raft log corrupted, truncated, or lost?",
+			r.id, m.Commit, m.From, r.raftLog.lastIndex())
+	} else {
+		r.raftLog.commitTo(m.Commit)
+	}
+	r.send(pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: m.Context})
+}
+
+func (r *raft) handleSnapshot(m pb.Message) {
+	s := *m.Snapshot
+	sindex, sterm := s.Metadata.Index, s.Metadata.Term
+	if r.restore(s) {
+		r.logger.Infof("%x [commit: %d] restored snapshot [index: %d, term: %d]",
+			r.id, r.raftLog.committed, sindex, sterm)
+		r.send(pb.Message{To: m.From, Type: pb.MsgAppResp, Index: r.raftLog.lastIndex()})
+	} else {
+		r.logger.Infof("%x [commit: %d] ignored snapshot [index: %d, term: %d]",
+			r.id, r.raftLog.committed, sindex, sterm)
+		r.send(pb.Message{To: m.From, Type: pb.MsgAppResp, Index: r.raftLog.committed})
+	}
+}
+
+// restore installs a snapshot from the leader and returns whether it did.
+// A snapshot at or below the commit index is stale; one whose last entry we
+// already have only moves the commit index.
+func (r *raft) restore(s pb.Snapshot) bool {
+	if s.Metadata.Index <= r.raftLog.committed {
+		return false
+	}
+	if r.state != StateFollower {
+		// Only a follower installs snapshots; callers make sure of it.
+		r.logger.Warningf("%x attempted to restore snapshot as leader; should never happen", r.id)
+		r.becomeFollower(r.Term+1, None)
+		return false
+	}
+
+	// The snapshot's configuration must contain us, or installing it would
+	// leave us in a group we are not part of.
+	cs := s.Metadata.ConfState
+	found := false
+	for _, set := range [][]uint64{cs.Voters, cs.Learners, cs.VotersOutgoing} {
+		for _, id := range set {
+			if id == r.id {
+				found = true
+				break
+			}
+		}
+		if found {
+			break
+		}
+	}
+	if !found {
+		r.logger.Warningf("%x attempted to restore snapshot but it is not in the ConfState %v; should never happen", r.id, cs)
+		return false
+	}
+
+	id := entryID{term: s.Metadata.Term, index: s.Metadata.Index}
+	if r.raftLog.matchTerm(id.index, id.term) {
+		// We have the snapshot's last entry, hence (Log Matching) all
+		// entries before it: only the commit index moves.
+		last := r.raftLog.lastEntryID()
+		r.logger.Infof("%x [commit: %d, lastindex: %d, lastterm: %d] fast-forwarded commit to snapshot [index: %d, term: %d]",
+			r.id, r.raftLog.committed, last.index, last.term, id.index, id.term)
+		r.raftLog.commitTo(id.index)
+		return false
+	}
+
+	conf, prs, err := confchange.Restore(confchange.Changer{Tracker: r.trk, LastIndex: r.raftLog.lastIndex()}, cs)
+	if err != nil {
+		r.logger.Errorf("%x ignored snapshot [index: %d, term: %d] with an unusable configuration %s: %v",
+			r.id, id.index, id.term, DescribeConfState(cs), err)
+		return false
+	}
+	r.raftLog.restore(s)
+
+	// Progress must be reset for the new configuration; as a follower it
+	// is not used, but it must be well formed.
+	r.trk = progress.MakeTracker(r.trk.MaxInflight, r.trk.MaxInflightBytes)
+	if err := r.switchToConfig(conf, prs).Equivalent(cs); err != nil {
+		r.logger.Errorf("%x restored configuration differs from the snapshot's: %v", r.id, err)
+	}
+
+	last := r.raftLog.lastEntryID()
+	r.logger.Infof("%x [commit: %d, lastindex: %d, lastterm: %d] restored snapshot [index: %d, term: %d]",
+		r.id, r.raftLog.committed, last.index, last.term, id.index, id.term)
+	return true
+}

@@ -1,0 +1,565 @@
+//go:build raftwip
+
+package raft
+
+import (
+	"errors"
+
+	"github.com/raftkit/raft/progress"
+	pb "github.com/raftkit/raft/raftpb"
+)
+
+// ErrStepLocalMsg is returned when a local-only message type (MsgHup,
+// MsgBeat, ...) is stepped into a RawNode from outside.
+var ErrStepLocalMsg = errors.New("raft: cannot step raft local message")
+
+// ErrStepPeerNotFound is returned when a response message comes from a peer
+// that the configuration does not contain.
+var ErrStepPeerNotFound = errors.New("raft: cannot step as peer not found")
+
+// Ready is everything a node has ready at one point: state to persist,
+// messages to send, entries to apply. All fields are read-only for the
+// application, and the slices are handed over: raft does not touch them
+// again, and the application must not modify the entries (it may keep them).
+//
+// The contract, in synchronous mode (Config.AsyncStorageWrites off):
+//
+//  1. Persist HardState (if not empty), Entries and Snapshot (if not
+//     empty). Writing entry i discards any stored entry at i or after it.
+//     If MustSync, the writes must be durable (fsync) before step 3.
+//  2. Send the leader's MsgApp and MsgSnap messages as early as you like;
+//  3. send every other message of Messages only after step 1 is durable:
+//     vote and append responses vouch for exactly that state. Sending all
+//     of Messages after step 1 is always correct.
+//  4. Apply CommittedEntries in order (they may include entries of this
+//     same Ready's Entries; apply them after persisting). For each entry of
+//     type EntryConfChange or EntryConfChangeV2, call ApplyConfChange.
+//  5. Call Advance. The next Ready comes after it.
+//
+// In asynchronous mode the persistence and application fields are left for
+// the storage messages in Messages; see Config.AsyncStorageWrites.
+type Ready struct {
+	// SoftState is non-nil when the leader or the role changed. It need not
+	// be persisted.
+	*SoftState
+
+	// HardState is the state to persist before sending Messages; it is
+	// empty when unchanged.
+	pb.HardState
+
+	// ReadStates answer ReadIndex requests: serve each read once the
+	// applied index reaches its Index.
+	ReadStates []ReadState
+
+	// Entries are to be written to stable storage before Messages are sent.
+	Entries []pb.Entry
+
+	// Snapshot is to be written to stable storage (and installed) when not
+	// empty.
+	Snapshot pb.Snapshot
+
+	// CommittedEntries are to be applied to the state machine, in order.
+	// They have already been committed to stable storage by a quorum.
+	CommittedEntries []pb.Entry
+
+	// Messages are to be sent after Entries, HardState and Snapshot are
+	// persisted (see the contract above). MsgSnap messages must be
+	// followed by a ReportSnapshot call.
+	Messages []pb.Message
+
+	// MustSync is true when HardState's term or vote, or Entries, must be
+	// written durably (fsync) before Messages are sent. A change of the
+	// commit index alone does not need it.
+	MustSync bool
+}
+
+func isHardStateEqual(a, b pb.HardState) bool {
+	return a.Term == b.Term && a.Vote == b.Vote && a.Commit == b.Commit
+}
+
+// RawNode is the synchronous, single-goroutine API of a raft node: the
+// application calls Tick, Step and the proposal methods, and collects what
+// is ready with Ready and Advance. It is not safe for concurrent use; Node
+// wraps it in a goroutine.
+type RawNode struct {
+	raft               *raft
+	asyncStorageWrites bool
+
+	// What the previous Ready handed out, to tell what changed.
+	prevSoftSt SoftState
+	prevHardSt pb.HardState
+
+	// stepsOnAdvance are the self-addressed messages stepped on Advance, in
+	// synchronous mode: they take effect once the Ready is persisted.
+	stepsOnAdvance []pb.Message
+}
+
+// NewRawNode creates a RawNode from the configuration, restoring its state
+// from config.Storage. An invalid configuration, or storage that cannot be
+// read or is inconsistent, makes it return an error that says what is
+// wrong; config is not modified.
+func NewRawNode(config *Config) (*RawNode, error) {
+	r, err := newRaft(config)
+	if err != nil {
+		return nil, err
+	}
+	rn := &RawNode{
+		raft:               r,
+		asyncStorageWrites: config.AsyncStorageWrites,
+	}
+	rn.prevSoftSt = r.softState()
+	rn.prevHardSt = r.hardState()
+	return rn, nil
+}
+
+// Tick advances the logical clock by one tick: election and heartbeat
+// timeouts are counted in ticks.
+func (rn *RawNode) Tick() {
+	rn.raft.tick()
+}
+
+// TickQuiesced advances only the election clock, without the side effects
+// of Tick (no heartbeats, no campaign). An application that stops ticking
+// idle groups uses it to keep their clocks roughly in step; whether that is
+// safe depends on the application.
+//
+// Deprecated: an application that quiesces should stop ticking and wake the
+// group with a proposal or a Campaign.
+func (rn *RawNode) TickQuiesced() {
+	rn.raft.electionElapsed++
+}
+
+// Campaign makes this node start an election (or a pre-election, with
+// PreVote). It returns nil even when the node cannot campaign; the reason
+// is logged.
+func (rn *RawNode) Campaign() error {
+	return rn.raft.Step(pb.Message{Type: pb.MsgHup})
+}
+
+// Propose proposes data to be appended to the log. It returns
+// ErrProposalDropped (or an error wrapping it) when the proposal cannot be
+// taken now; see ErrProposalDropped.
+func (rn *RawNode) Propose(data []byte) error {
+	return rn.raft.Step(pb.Message{
+		Type:    pb.MsgProp,
+		From:    rn.raft.id,
+		Entries: []pb.Entry{{Data: data}},
+	})
+}
+
+// ProposeConfChange proposes a configuration change (ConfChange or
+// ConfChangeV2). A leader refuses it with an error wrapping
+// ErrProposalDropped when another change is pending, when it breaks the
+// joint consensus rules, or when it would remove every voter (unless
+// Config.DisableConfChangeValidation). Once committed, the application must
+// call ApplyConfChange for it.
+func (rn *RawNode) ProposeConfChange(cc pb.ConfChangeI) error {
+	if cc == nil {
+		return errors.New("raft: nil conf change")
+	}
+	m, err := confChangeToMsg(cc)
+	if err != nil {
+		return err
+	}
+	return rn.raft.Step(m)
+}
+
+// ApplyConfChange applies a committed conf change to the node and returns
+// the resulting configuration, which the application persists with its
+// snapshot metadata. Call it for every conf change entry in
+// CommittedEntries, in order. A change that cannot be applied is logged and
+// ignored; the unchanged configuration is returned.
+func (rn *RawNode) ApplyConfChange(cc pb.ConfChangeI) *pb.ConfState {
+	if cc == nil {
+		cs := rn.raft.trk.ConfState()
+		return &cs
+	}
+	cs := rn.raft.applyConfChange(cc.AsV2())
+	return &cs
+}
+
+// Step advances the state machine with a message from a peer (or, in
+// asynchronous storage mode, a response from a storage thread). Local
+// message types return ErrStepLocalMsg; responses from peers not in the
+// configuration return ErrStepPeerNotFound; malformed messages return a
+// descriptive error and change nothing.
+func (rn *RawNode) Step(m pb.Message) error {
+	switch m.Type {
+	case pb.MsgStorageAppendResp:
+		if m.From != LocalAppendThread {
+			return ErrStepLocalMsg
+		}
+		return rn.raft.Step(m)
+	case pb.MsgStorageApplyResp:
+		if m.From != LocalApplyThread {
+			return ErrStepLocalMsg
+		}
+		return rn.raft.Step(m)
+	}
+	if IsLocalMsg(m.Type) {
+		return ErrStepLocalMsg
+	}
+	if IsResponseMsg(m.Type) && rn.raft.trk.Progress[m.From] == nil {
+		return ErrStepPeerNotFound
+	}
+	return rn.raft.Step(m)
+}
+
+// Ready returns what is ready and marks it handed out: the next Ready will
+// not contain it again. In synchronous mode, call Advance once the Ready is
+// processed. Calling Ready again before Advance is allowed: the outcomes of
+// both take effect on the next Advance, which must then follow the
+// processing of both.
+func (rn *RawNode) Ready() Ready {
+	rd := rn.readyWithoutAccept()
+	rn.acceptReady(rd)
+	return rd
+}
+
+// readyWithoutAccept returns a Ready without marking anything handed out.
+func (rn *RawNode) readyWithoutAccept() Ready {
+	r := rn.raft
+
+	rd := Ready{
+		Entries:          r.raftLog.nextUnstableEnts(),
+		CommittedEntries: r.raftLog.nextCommittedEnts(rn.applyUnstableEntries()),
+		Messages:         r.msgs,
+	}
+	if softSt := r.softState(); !softSt.equal(&rn.prevSoftSt) {
+		// Allocate only when it changed: the pointer escapes to the caller.
+		escapingSoftSt := softSt
+		rd.SoftState = &escapingSoftSt
+	}
+	if hardSt := r.hardState(); !isHardStateEqual(hardSt, rn.prevHardSt) {
+		rd.HardState = hardSt
+	}
+	if r.raftLog.hasNextUnstableSnapshot() {
+		rd.Snapshot = *r.raftLog.nextUnstableSnapshot()
+	}
+	if len(r.readStates) != 0 {
+		rd.ReadStates = r.readStates
+	}
+	rd.MustSync = MustSync(r.hardState(), rn.prevHardSt, len(rd.Entries))
+
+	if rn.asyncStorageWrites {
+		// Persistence and application become messages to the storage
+		// threads, each carrying the responses to deliver when done.
+		if needStorageAppendMsg(r, rd) {
+			rd.Messages = append(rd.Messages, newStorageAppendMsg(r, rd))
+		}
+		if len(rd.CommittedEntries) > 0 {
+			rd.Messages = append(rd.Messages, newStorageApplyMsg(r, rd.CommittedEntries))
+		}
+	} else {
+		// Responses that wait for durability go out with the Ready: the
+		// contract makes the application persist before sending. Those
+		// addressed to this node are stepped on Advance.
+		for _, m := range r.msgsAfterAppend {
+			if m.To != r.id {
+				rd.Messages = append(rd.Messages, m)
+			}
+		}
+	}
+	return rd
+}
+
+// needStorageAppendMsg reports whether the append thread has work: state to
+// persist, or responses waiting for durability.
+func needStorageAppendMsg(r *raft, rd Ready) bool {
+	return !IsEmptyHardState(rd.HardState) || len(rd.Entries) > 0 ||
+		!IsEmptySnap(rd.Snapshot) || len(r.msgsAfterAppend) > 0
+}
+
+// needStorageAppendRespMsg reports whether the local node must learn that an
+// append finished: when entries or a snapshot are being written.
+func needStorageAppendRespMsg(r *raft, rd Ready) bool {
+	return r.raftLog.hasNextOrInProgressUnstableEnts() || !IsEmptySnap(rd.Snapshot)
+}
+
+// newStorageAppendMsg builds the MsgStorageAppend of a Ready, in
+// asynchronous mode.
+func newStorageAppendMsg(r *raft, rd Ready) pb.Message {
+	m := pb.Message{
+		Type:    pb.MsgStorageAppend,
+		To:      LocalAppendThread,
+		From:    r.id,
+		Entries: rd.Entries,
+	}
+	if !IsEmptyHardState(rd.HardState) {
+		// Term, Vote and Commit go together, so the worker can build a
+		// HardState; all zero means no change.
+		m.Term = rd.Term
+		m.Vote = rd.Vote
+		m.Commit = rd.Commit
+	}
+	if !IsEmptySnap(rd.Snapshot) {
+		snap := rd.Snapshot
+		m.Snapshot = &snap
+	}
+	// The worker delivers these once the write is durable: responses to
+	// peers, the self-acknowledgements, and the append response to us.
+	m.Responses = r.msgsAfterAppend
+	if needStorageAppendRespMsg(r, rd) {
+		m.Responses = append(m.Responses, newStorageAppendRespMsg(r, rd))
+	}
+	return m
+}
+
+// newStorageAppendRespMsg builds the response that tells raft its unstable
+// log up to the current last entry, and the Ready's snapshot, are durable.
+// It carries the current term: a response from an older term only counts
+// for its snapshot, since the log may have been overwritten since.
+func newStorageAppendRespMsg(r *raft, rd Ready) pb.Message {
+	m := pb.Message{
+		Type: pb.MsgStorageAppendResp,
+		To:   r.id,
+		From: LocalAppendThread,
+		Term: r.Term,
+	}
+	if r.raftLog.hasNextOrInProgressUnstableEnts() {
+		// The (index, term) pair guards against an overwrite of the log
+		// between the write and this response: stableTo only acts if the
+		// entry there still has this term.
+		last := r.raftLog.lastEntryID()
+		m.Index = last.index
+		m.LogTerm = last.term
+	}
+	if !IsEmptySnap(rd.Snapshot) {
+		snap := rd.Snapshot
+		m.Snapshot = &snap
+	}
+	return m
+}
+
+// newStorageApplyMsg builds the MsgStorageApply for committed entries, in
+// asynchronous mode.
+func newStorageApplyMsg(r *raft, ents []pb.Entry) pb.Message {
+	return pb.Message{
+		Type:      pb.MsgStorageApply,
+		To:        LocalApplyThread,
+		From:      r.id,
+		Entries:   ents,
+		Responses: []pb.Message{newStorageApplyRespMsg(r, ents)},
+	}
+}
+
+// newStorageApplyRespMsg builds the response that tells raft the entries
+// were applied.
+func newStorageApplyRespMsg(r *raft, ents []pb.Entry) pb.Message {
+	return pb.Message{
+		Type:    pb.MsgStorageApplyResp,
+		To:      r.id,
+		From:    LocalApplyThread,
+		Entries: ents,
+	}
+}
+
+// acceptReady marks the content of rd handed out.
+func (rn *RawNode) acceptReady(rd Ready) {
+	r := rn.raft
+	if rd.SoftState != nil {
+		rn.prevSoftSt = *rd.SoftState
+	}
+	if !IsEmptyHardState(rd.HardState) {
+		rn.prevHardSt = rd.HardState
+	}
+	if len(rd.ReadStates) != 0 {
+		r.readStates = nil
+	}
+	if !rn.asyncStorageWrites {
+		for _, m := range r.msgsAfterAppend {
+			if m.To == r.id {
+				rn.stepsOnAdvance = append(rn.stepsOnAdvance, m)
+			}
+		}
+		if needStorageAppendRespMsg(r, rd) {
+			rn.stepsOnAdvance = append(rn.stepsOnAdvance, newStorageAppendRespMsg(r, rd))
+		}
+		if len(rd.CommittedEntries) > 0 {
+			rn.stepsOnAdvance = append(rn.stepsOnAdvance, newStorageApplyRespMsg(r, rd.CommittedEntries))
+		}
+	}
+	r.msgs = nil
+	r.msgsAfterAppend = nil
+	r.raftLog.acceptUnstable()
+	if n := len(rd.CommittedEntries); n > 0 {
+		index := rd.CommittedEntries[n-1].Index
+		r.raftLog.acceptApplying(index, entsSize(rd.CommittedEntries), rn.applyUnstableEntries())
+	}
+	traceReady(r)
+}
+
+// applyUnstableEntries reports whether committed entries may be handed out
+// for application before they are durable locally. In synchronous mode
+// they may: the application persists a Ready before applying it.
+func (rn *RawNode) applyUnstableEntries() bool {
+	return !rn.asyncStorageWrites
+}
+
+// HasReady reports whether Ready would return anything.
+func (rn *RawNode) HasReady() bool {
+	r := rn.raft
+	if softSt := r.softState(); !softSt.equal(&rn.prevSoftSt) {
+		return true
+	}
+	if hardSt := r.hardState(); !IsEmptyHardState(hardSt) && !isHardStateEqual(hardSt, rn.prevHardSt) {
+		return true
+	}
+	if r.raftLog.hasNextUnstableSnapshot() {
+		return true
+	}
+	if len(r.msgs) > 0 || len(r.msgsAfterAppend) > 0 {
+		return true
+	}
+	if r.raftLog.hasNextUnstableEnts() || r.raftLog.hasNextCommittedEnts(rn.applyUnstableEntries()) {
+		return true
+	}
+	return len(r.readStates) != 0
+}
+
+// Advance tells the node that the application processed the last Ready
+// (persisted, sent, applied): the self-acknowledgements it held back take
+// effect. The argument is unused. In asynchronous mode there is nothing to
+// advance; a call is logged and ignored.
+func (rn *RawNode) Advance(_ Ready) {
+	if rn.asyncStorageWrites {
+		rn.raft.logger.Error("raft: Advance must not be called when using AsyncStorageWrites; ignored")
+		return
+	}
+	for i, m := range rn.stepsOnAdvance {
+		_ = rn.raft.Step(m)
+		rn.stepsOnAdvance[i] = pb.Message{}
+	}
+	rn.stepsOnAdvance = rn.stepsOnAdvance[:0]
+}
+
+// Status returns the node's status, with a copy of the progress of every
+// peer when it leads.
+func (rn *RawNode) Status() Status {
+	return getStatus(rn.raft)
+}
+
+// BasicStatus returns the node's status without progress and configuration.
+// It does not allocate.
+func (rn *RawNode) BasicStatus() BasicStatus {
+	return getBasicStatus(rn.raft)
+}
+
+// ProgressType says whether a progress belongs to a voter or a learner.
+type ProgressType byte
+
+const (
+	// ProgressTypePeer marks the progress of a voter.
+	ProgressTypePeer ProgressType = iota
+	// ProgressTypeLearner marks the progress of a learner.
+	ProgressTypeLearner
+)
+
+// WithProgress calls visitor for the progress of every peer, in ascending
+// ID order, without allocating. The Progress handed over has no Inflights.
+func (rn *RawNode) WithProgress(visitor func(id uint64, typ ProgressType, pr progress.Progress)) {
+	rn.raft.trk.Visit(func(id uint64, pr *progress.Progress) {
+		typ := ProgressTypePeer
+		if pr.IsLearner {
+			typ = ProgressTypeLearner
+		}
+		p := *pr
+		p.Inflights = nil
+		visitor(id, typ, p)
+	})
+}
+
+// ReportUnreachable tells a leader that the last message to id could not be
+// delivered: a replicating follower goes back to probing.
+func (rn *RawNode) ReportUnreachable(id uint64) {
+	_ = rn.raft.Step(pb.Message{Type: pb.MsgUnreachable, From: id})
+}
+
+// ReportSnapshot tells a leader whether the snapshot it sent to id arrived.
+func (rn *RawNode) ReportSnapshot(id uint64, status SnapshotStatus) {
+	rej := status == SnapshotFailure
+	_ = rn.raft.Step(pb.Message{Type: pb.MsgSnapStatus, From: id, Reject: rej})
+}
+
+// TransferLeader asks the leader (directly, or through this follower) to
+// hand leadership to transferee.
+func (rn *RawNode) TransferLeader(transferee uint64) {
+	_ = rn.raft.Step(pb.Message{Type: pb.MsgTransferLeader, From: transferee})
+}
+
+// ForgetLeader makes a follower forget its leader, without changing its
+// term or campaigning, so that with PreVote and CheckQuorum a new leader
+// can be elected without waiting out the lease. It does nothing on a leader
+// or under ReadOnlyLeaseBased.
+func (rn *RawNode) ForgetLeader() error {
+	return rn.raft.Step(pb.Message{Type: pb.MsgForgetLeader})
+}
+
+// ReadIndex requests a linearizable read. rctx identifies the request: the
+// answer comes back as a ReadState with that RequestCtx in a later Ready.
+// Contexts need not be unique; each request is confirmed on its own.
+func (rn *RawNode) ReadIndex(rctx []byte) {
+	_ = rn.raft.Step(pb.Message{Type: pb.MsgReadIndex, Entries: []pb.Entry{{Data: rctx}}})
+}
+
+// SnapshotStatus is the outcome of sending a snapshot, for ReportSnapshot.
+type SnapshotStatus int
+
+const (
+	// SnapshotFinish means the snapshot arrived.
+	SnapshotFinish SnapshotStatus = 1
+	// SnapshotFailure means it did not.
+	SnapshotFailure SnapshotStatus = 2
+)
+
+// Peer is a member of the initial cluster, for Bootstrap and StartNode.
+type Peer struct {
+	ID      uint64
+	Context []byte
+}
+
+// Bootstrap initializes empty storage with a configuration of the given
+// voters: it fabricates committed ConfChangeAddNode entries at term 1 and
+// applies them. The application must persist them from the next Ready like
+// any entries. Seeding the Storage with a snapshot that carries the
+// ConfState is an alternative that needs no fabricated entries.
+func (rn *RawNode) Bootstrap(peers []Peer) error {
+	if len(peers) == 0 {
+		return errors.New("must provide at least one peer to Bootstrap")
+	}
+	lastIndex, err := rn.raft.raftLog.storage.LastIndex()
+	if err != nil {
+		return err
+	}
+	if lastIndex != 0 {
+		return errors.New("can't bootstrap a nonempty Storage")
+	}
+
+	// Make the HardState appear in the next Ready, even if unchanged from
+	// what the storage returned.
+	rn.prevHardSt = pb.HardState{}
+
+	// The fabricated entries are at term 1, as if a leader of term 1 had
+	// proposed them; a later election starts from there.
+	rn.raft.becomeFollower(1, None)
+	ents := make([]pb.Entry, len(peers))
+	for i, peer := range peers {
+		cc := pb.ConfChange{Type: pb.ConfChangeAddNode, NodeID: peer.ID, Context: peer.Context}
+		data, err := cc.Marshal()
+		if err != nil {
+			return err
+		}
+		ents[i] = pb.Entry{Type: pb.EntryConfChange, Term: 1, Index: uint64(i + 1), Data: data}
+	}
+	rn.raft.raftLog.append(ents...)
+
+	// They are committed, and their configuration takes effect now. The
+	// application still sees them in CommittedEntries and applies them
+	// with ApplyConfChange like any conf change; adding a voter twice is a
+	// no-op.
+	rn.raft.raftLog.committed = uint64(len(ents))
+	for _, peer := range peers {
+		rn.raft.applyConfChange(pb.ConfChange{NodeID: peer.ID, Type: pb.ConfChangeAddNode}.AsV2())
+	}
+	return nil
+}

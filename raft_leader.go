@@ -1,5 +1,3 @@
-//go:build raftwip
-
 package raft
 
 import (
@@ -28,8 +26,7 @@ func (r *raft) maybeSendAppend(to uint64, sendIfEmpty bool) bool {
 	prevIndex := pr.Next - 1
 	prevTerm, err := r.raftLog.term(prevIndex)
 	if err != nil {
-		// The entry preceding Next is compacted: only a snapshot helps.
-		return r.maybeSendSnapshot(to, pr)
+		return r.sendAppendFailed(to, pr, prevIndex, err)
 	}
 
 	var ents []pb.Entry
@@ -41,8 +38,7 @@ func (r *raft) maybeSendAppend(to uint64, sendIfEmpty bool) bool {
 		return false
 	}
 	if err != nil {
-		// Entries from Next on are compacted.
-		return r.maybeSendSnapshot(to, pr)
+		return r.sendAppendFailed(to, pr, pr.Next, err)
 	}
 
 	commit := r.raftLog.committed
@@ -57,6 +53,16 @@ func (r *raft) maybeSendAppend(to uint64, sendIfEmpty bool) bool {
 	pr.SentEntries(len(ents), payloadsSize(ents))
 	pr.SentCommit(commit)
 	return true
+}
+
+// sendAppendFailed handles a failure to read the entries of an append: if
+// they are compacted, only a snapshot can help the follower.
+func (r *raft) sendAppendFailed(to uint64, pr *progress.Progress, index uint64, err error) bool {
+	if errors.Is(err, ErrCompacted) {
+		return r.maybeSendSnapshot(to, pr)
+	}
+	r.logger.Errorf("%x cannot send entries from index %d to %x [%s]: %v", r.id, index, to, pr, err)
+	return false
 }
 
 // maybeSendSnapshot sends the storage's snapshot to a follower that needs

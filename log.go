@@ -541,9 +541,12 @@ func (l *raftLog) slice(lo, hi, maxSize uint64) ([]pb.Entry, error) {
 		// limitSize returned its mandatory first entry, which does not fit.
 		return ents, nil
 	}
-	// The full slice expression makes append allocate: the array behind
-	// ents belongs to storage and must not be written past its length.
-	return append(ents[:len(ents):len(ents)], unst...), nil
+	// Copy into a new array: the one behind ents belongs to storage and
+	// must not be written past its length.
+	out := make([]pb.Entry, len(ents)+len(unst))
+	copy(out, ents)
+	copy(out[len(ents):], unst)
+	return out, nil
 }
 
 // entries returns the entries from index i to the end of the log, limited

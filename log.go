@@ -67,8 +67,9 @@ func newLog(storage Storage, logger Logger) (*raftLog, error) {
 // everything in storage is stable, and committed and applied are set to the
 // compaction point (raft raises them from the HardState and Config.Applied).
 // maxApplyingEntsSize bounds the bytes of entries handed out for application
-// and not yet applied; math.MaxUint64 means no limit. It returns the storage
-// error if FirstIndex or LastIndex fails.
+// and not yet applied; math.MaxUint64 means no limit, and 0 means one
+// entry per batch (application resumes once nothing is outstanding). It
+// returns the storage error if FirstIndex or LastIndex fails.
 func newLogWithSize(storage Storage, logger Logger, maxApplyingEntsSize uint64) (*raftLog, error) {
 	if storage == nil {
 		return nil, errors.New("raft: storage must not be nil")

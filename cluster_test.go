@@ -366,3 +366,174 @@ func TestClusterServesReadIndex(t *testing.T) {
 		})
 	}
 }
+
+// Unit-level helpers: a single node driven by hand.
+
+// testNode is one RawNode whose peers are played by the test: the test steps
+// messages into it and reads what it sends with flush.
+type testNode struct {
+	t testing.TB
+	*RawNode
+	r *raft
+	s *MemoryStorage
+	// applied holds every entry the node handed out for application.
+	applied []pb.Entry
+}
+
+// voters returns a ConfState with the given voters.
+func voters(ids ...uint64) pb.ConfState { return pb.ConfState{Voters: ids} }
+
+// newTestStorage returns a storage with an empty log (first index 1) whose
+// configuration is cs, followed by ents.
+func newTestStorage(t testing.TB, cs pb.ConfState, ents ...pb.Entry) *MemoryStorage {
+	s := NewMemoryStorage()
+	s.snapshot.Metadata.ConfState = cs
+	require.NoError(t, s.Append(ents))
+	return s
+}
+
+// newTestNode starts node id on s (a fresh storage with configuration cs
+// when s is nil), with ElectionTick 10, HeartbeatTick 1, and a randomized
+// election timeout of exactly ElectionTick unless a test changes randIntn.
+func newTestNode(t testing.TB, id uint64, cs pb.ConfState, s *MemoryStorage, opts ...func(*Config)) *testNode {
+	if s == nil {
+		s = newTestStorage(t, cs)
+	}
+	cfg := newTestConfig(id, 10, 1, s)
+	for _, o := range opts {
+		o(cfg)
+	}
+	rn, err := NewRawNode(cfg)
+	require.NoError(t, err)
+	rn.raft.randIntn = func(int) int { return 0 }
+	rn.raft.resetRandomizedElectionTimeout()
+	return &testNode{t: t, RawNode: rn, r: rn.raft, s: s}
+}
+
+// ents returns entries with the given terms at indexes 1, 2, ...
+func ents(terms ...uint64) []pb.Entry {
+	es := make([]pb.Entry, len(terms))
+	for i, term := range terms {
+		es[i] = pb.Entry{Index: uint64(i + 1), Term: term}
+	}
+	return es
+}
+
+// flush processes every Ready of the node as an application would
+// (persist, apply, Advance, which steps the self-addressed responses) until
+// none is left, and returns the messages addressed to others.
+func (n *testNode) flush() []pb.Message {
+	var out []pb.Message
+	for i := 0; n.HasReady(); i++ {
+		require.Less(n.t, i, 100, "node does not settle")
+		rd := n.Ready()
+		if !IsEmptySnap(rd.Snapshot) {
+			require.NoError(n.t, n.s.ApplySnapshot(rd.Snapshot))
+		}
+		require.NoError(n.t, n.s.Append(rd.Entries))
+		if !IsEmptyHardState(rd.HardState) {
+			require.NoError(n.t, n.s.SetHardState(rd.HardState))
+		}
+		for _, e := range rd.CommittedEntries {
+			n.applied = append(n.applied, e)
+			if e.Type == pb.EntryConfChange || e.Type == pb.EntryConfChangeV2 {
+				// An entry that does not decode is skipped, as an
+				// application that cannot read it would.
+				if cc, err := decodeConfChange(e); err == nil {
+					n.ApplyConfChange(cc)
+				}
+			}
+		}
+		out = append(out, rd.Messages...)
+		n.Advance(rd)
+	}
+	return out
+}
+
+// step steps m into the state machine (not through RawNode.Step's checks).
+func (n *testNode) step(m pb.Message) error { return n.r.Step(m) }
+
+// stepFlush steps m, requires no error, and returns what the node sent.
+func (n *testNode) stepFlush(m pb.Message) []pb.Message {
+	require.NoError(n.t, n.r.Step(m))
+	return n.flush()
+}
+
+// becomeLeader makes the node leader of a term of its own through an
+// election it wins with the votes of the given peers, and flushes.
+func (n *testNode) becomeLeader(votes ...uint64) {
+	require.NoError(n.t, n.r.Step(pb.Message{Type: pb.MsgHup}))
+	n.flush()
+	if n.r.state == StatePreCandidate {
+		for _, id := range votes {
+			require.NoError(n.t, n.r.Step(pb.Message{From: id, To: n.r.id, Term: n.r.Term + 1, Type: pb.MsgPreVoteResp}))
+		}
+		n.flush()
+	}
+	for _, id := range votes {
+		if n.r.state == StateLeader {
+			break
+		}
+		require.NoError(n.t, n.r.Step(pb.Message{From: id, To: n.r.id, Term: n.r.Term, Type: pb.MsgVoteResp}))
+	}
+	n.flush()
+	require.Equal(n.t, StateLeader, n.r.state)
+}
+
+// ackAll makes the given followers acknowledge the leader's whole log, and
+// returns what the leader sent in response.
+func (n *testNode) ackAll(ids ...uint64) []pb.Message {
+	for _, id := range ids {
+		require.NoError(n.t, n.r.Step(pb.Message{From: id, To: n.r.id, Term: n.r.Term, Type: pb.MsgAppResp, Index: n.r.raftLog.lastIndex()}))
+	}
+	return n.flush()
+}
+
+// filterMsgs returns the messages of type typ.
+func filterMsgs(msgs []pb.Message, typ pb.MessageType) []pb.Message {
+	var out []pb.Message
+	for _, m := range msgs {
+		if m.Type == typ {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// msgSummary is the part of a message most tests compare.
+type msgSummary struct {
+	To     uint64
+	Type   pb.MessageType
+	Term   uint64
+	Reject bool
+}
+
+func summarize(msgs []pb.Message) []msgSummary {
+	out := []msgSummary{}
+	for _, m := range msgs {
+		out = append(out, msgSummary{To: m.To, Type: m.Type, Term: m.Term, Reject: m.Reject})
+	}
+	return out
+}
+
+// exchange delivers msgs among the nodes, and what they send in turn, until
+// nothing is left; messages to absent nodes are dropped. It returns every
+// message delivered.
+func exchange(t testing.TB, nodes map[uint64]*testNode, msgs []pb.Message) []pb.Message {
+	var delivered []pb.Message
+	for i := 0; len(msgs) > 0; i++ {
+		require.Less(t, i, 1000, "exchange does not settle")
+		var next []pb.Message
+		for _, m := range msgs {
+			n, ok := nodes[m.To]
+			if !ok {
+				continue
+			}
+			delivered = append(delivered, m)
+			_ = n.step(m)
+			next = append(next, n.flush()...)
+		}
+		msgs = next
+	}
+	return delivered
+}

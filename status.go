@@ -1,0 +1,146 @@
+package raft
+
+import (
+	"slices"
+	"strconv"
+
+	"github.com/raftkit/raft/progress"
+	pb "github.com/raftkit/raft/raftpb"
+	"github.com/raftkit/raft/tracker"
+)
+
+// BasicStatus is the state of a node that is cheap to read: its identity,
+// its persistent state (HardState), its role and leader (SoftState), how far
+// it has applied and whether a leadership transfer is under way.
+type BasicStatus struct {
+	// ID is the node's own ID.
+	ID uint64
+
+	pb.HardState
+	SoftState
+
+	// Applied is the index of the last entry handed out for application
+	// (and, in synchronous mode, acknowledged by Advance).
+	Applied uint64
+
+	// LeadTransferee is the node to which this leader is transferring
+	// leadership, or None.
+	LeadTransferee uint64
+}
+
+// Status is BasicStatus plus the membership configuration and, on a leader,
+// the replication progress of every member. It is a copy: the caller may
+// keep and modify it.
+type Status struct {
+	BasicStatus
+	// Config is the current membership configuration.
+	Config tracker.Config
+	// Progress holds the progress of every member, keyed by ID. It is only
+	// filled in on the leader; elsewhere it is nil.
+	Progress map[uint64]tracker.Progress
+}
+
+// getBasicStatus reads the basic status of r without allocating.
+func getBasicStatus(r *raft) BasicStatus {
+	return BasicStatus{
+		ID:             r.id,
+		HardState:      r.hardState(),
+		SoftState:      r.softState(),
+		Applied:        r.raftLog.applied,
+		LeadTransferee: r.leadTransferee,
+	}
+}
+
+// getStatus reads the full status of r. Nothing in it is shared with r.
+func getStatus(r *raft) Status {
+	s := Status{
+		BasicStatus: getBasicStatus(r),
+		Config:      r.trk.Config.Clone(),
+	}
+	if s.RaftState == StateLeader {
+		s.Progress = copyProgress(r.trk.Progress)
+	}
+	return s
+}
+
+// copyProgress returns a deep copy of prs: the inflight windows are cloned
+// so that the copy does not change as the leader keeps replicating.
+func copyProgress(prs progress.ProgressMap) map[uint64]tracker.Progress {
+	m := make(map[uint64]tracker.Progress, len(prs))
+	for id, pr := range prs {
+		p := *pr
+		if p.Inflights != nil {
+			p.Inflights = p.Inflights.Clone()
+		}
+		m[id] = p
+	}
+	return m
+}
+
+// MarshalJSON renders the status as a JSON object with the node IDs in hex:
+//
+//	{"id":"1","term":2,"vote":"1","commit":5,"lead":"1","raftState":"StateLeader",
+//	 "applied":5,"progress":{"1":{"match":5,"next":6,"state":"StateReplicate"}},
+//	 "leadtransferee":"0"}
+//
+// The progress entries are sorted by ID; "progress" is {} when there is
+// none (on followers).
+func (s Status) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 160+64*len(s.Progress))
+	b = append(b, `{"id":"`...)
+	b = strconv.AppendUint(b, s.ID, 16)
+	b = append(b, `","term":`...)
+	b = strconv.AppendUint(b, s.Term, 10)
+	b = append(b, `,"vote":"`...)
+	b = strconv.AppendUint(b, s.Vote, 16)
+	b = append(b, `","commit":`...)
+	b = strconv.AppendUint(b, s.Commit, 10)
+	b = append(b, `,"lead":"`...)
+	b = strconv.AppendUint(b, s.Lead, 16)
+	b = append(b, `","raftState":`...)
+	b = strconv.AppendQuote(b, s.RaftState.String())
+	b = append(b, `,"applied":`...)
+	b = strconv.AppendUint(b, s.Applied, 10)
+	b = append(b, `,"progress":{`...)
+
+	ids := make([]uint64, 0, len(s.Progress))
+	for id := range s.Progress {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for i, id := range ids {
+		pr := s.Progress[id]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = strconv.AppendUint(b, id, 16)
+		b = append(b, `":{"match":`...)
+		b = strconv.AppendUint(b, pr.Match, 10)
+		b = append(b, `,"next":`...)
+		b = strconv.AppendUint(b, pr.Next, 10)
+		b = append(b, `,"state":`...)
+		b = strconv.AppendQuote(b, pr.State.String())
+		b = append(b, '}')
+	}
+
+	b = append(b, `},"leadtransferee":"`...)
+	b = strconv.AppendUint(b, s.LeadTransferee, 16)
+	b = append(b, `"}`...)
+	return b, nil
+}
+
+// String returns the JSON rendering of the status (see MarshalJSON), or a
+// text naming the error if it cannot be rendered.
+func (s Status) String() string {
+	b, err := s.MarshalJSON()
+	if err != nil {
+		return "<raft.Status: cannot marshal: " + err.Error() + ">"
+	}
+	return string(b)
+}
+
+// MarshalJSON renders the role as a JSON string, such as "StateLeader".
+func (st StateType) MarshalJSON() ([]byte, error) {
+	return strconv.AppendQuote(nil, st.String()), nil
+}

@@ -561,7 +561,7 @@ type rawCluster struct {
 	msgs    []pb.Message
 }
 
-func newRawCluster(t testing.TB, n int) *rawCluster {
+func newRawCluster(t testing.TB, n int, configure func(*Config)) *rawCluster {
 	c := &rawCluster{t: t, nodes: map[uint64]*RawNode{}, stores: map[uint64]*MemoryStorage{}, applied: map[uint64][]string{}}
 	var peers []Peer
 	for id := uint64(1); id <= uint64(n); id++ {
@@ -569,7 +569,11 @@ func newRawCluster(t testing.TB, n int) *rawCluster {
 	}
 	for _, p := range peers {
 		s := NewMemoryStorage()
-		rn, err := NewRawNode(ndConfig(p.ID, s))
+		cfg := ndConfig(p.ID, s)
+		if configure != nil {
+			configure(cfg)
+		}
+		rn, err := NewRawNode(cfg)
 		require.NoError(t, err)
 		require.NoError(t, rn.Bootstrap(peers))
 		c.nodes[p.ID], c.stores[p.ID] = rn, s
@@ -628,7 +632,7 @@ func TestNodeClusterAndRawNodeClusterCommitTheSameLog(t *testing.T) {
 				waitFor(t, fmt.Sprintf("node %d to apply", id), func() bool { return len(m.appliedLog()) == last })
 			}
 
-			raw := newRawCluster(t, 3)
+			raw := newRawCluster(t, 3, nil)
 			raw.stabilize() // apply the bootstrap entries
 			require.NoError(t, raw.nodes[1].Campaign())
 			raw.stabilize()

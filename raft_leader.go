@@ -42,6 +42,9 @@ func (r *raft) maybeSendAppend(to uint64, sendIfEmpty bool) bool {
 	}
 
 	commit := r.raftLog.committed
+	if len(ents) > 0 && r.mergeAppend(to, pr, prevIndex, commit) {
+		return true
+	}
 	r.send(pb.Message{
 		To:      to,
 		Type:    pb.MsgApp,
@@ -51,6 +54,51 @@ func (r *raft) maybeSendAppend(to uint64, sendIfEmpty bool) bool {
 		Commit:  commit,
 	})
 	pr.SentEntries(len(ents), payloadsSize(ents))
+	pr.SentCommit(commit)
+	return true
+}
+
+// mergeScan bounds how far back mergeAppend looks for the last message to a
+// peer.
+const mergeScan = 16
+
+// mergeAppend adds the entries from prevIndex+1 on to the last message
+// queued for peer to, when that is an append of this term, not handed out
+// yet, that ends at prevIndex. Proposals stepped one at a time between two
+// Readies then leave as one append per follower, answered by one
+// acknowledgement, instead of one of each per proposal. The merged message
+// obeys the same size limit as a new one (at least the entries it already
+// had); what does not fit is sent in a new message by the caller. It
+// returns whether it merged anything.
+func (r *raft) mergeAppend(to uint64, pr *progress.Progress, prevIndex, commit uint64) bool {
+	if r.traceLogger != nil {
+		// The trace records each message as it is sent.
+		return false
+	}
+	var m *pb.Message
+	for i, n := len(r.msgs)-1, 0; i >= 0 && n < mergeScan; i, n = i-1, n+1 {
+		if r.msgs[i].To == to {
+			m = &r.msgs[i]
+			break
+		}
+	}
+	if m == nil || m.Type != pb.MsgApp || m.Term != r.Term || m.Snapshot != nil ||
+		m.Index+uint64(len(m.Entries)) != prevIndex {
+		return false
+	}
+	merged, err := r.raftLog.entries(m.Index+1, r.maxMsgSize)
+	if err != nil || len(merged) <= len(m.Entries) {
+		return false
+	}
+	added := merged[len(m.Entries):]
+	hadEntries := len(m.Entries) > 0
+	m.Entries = merged
+	m.Commit = commit
+	if hadEntries {
+		pr.SentMoreEntries(len(added), payloadsSize(added))
+	} else {
+		pr.SentEntries(len(added), payloadsSize(added))
+	}
 	pr.SentCommit(commit)
 	return true
 }

@@ -59,6 +59,25 @@ func (in *Inflights) Add(index, bytes uint64) {
 	in.bytes += bytes
 }
 
+// Extend records that the newest message in flight grew: its last entry is
+// now index and it carries bytes more of payload. The leader uses it when it
+// adds entries to an append that it has not handed out yet, so that the
+// window keeps counting messages, not the appends that built them. With
+// nothing in flight, Extend is Add.
+func (in *Inflights) Extend(index, bytes uint64) {
+	if in.count == 0 {
+		in.Add(index, bytes)
+		return
+	}
+	pos := in.start + in.count - 1
+	if pos >= len(in.buffer) {
+		pos -= len(in.buffer)
+	}
+	in.buffer[pos].index = index
+	in.buffer[pos].bytes += bytes
+	in.bytes += bytes
+}
+
 // grow enlarges the backing array: doubling it, up to the count limit, and
 // by one entry at a time past it (only reached when Add is called on a full
 // window). Entries are moved so that the oldest one is at position 0.

@@ -156,6 +156,22 @@ func (pr *Progress) SentEntries(entries int, bytes uint64) {
 	}
 }
 
+// SentMoreEntries records that entries (carrying bytes of payload) were
+// added to the newest append sent to the peer, which had entries of its own
+// and was still unsent: Next moves on, and in StateReplicate the newest
+// inflight message grows instead of a new one being counted.
+func (pr *Progress) SentMoreEntries(entries int, bytes uint64) {
+	if pr.State != StateReplicate {
+		pr.SentEntries(entries, bytes)
+		return
+	}
+	if entries > 0 {
+		pr.Next += uint64(entries)
+		pr.Inflights.Extend(pr.Next-1, bytes)
+	}
+	pr.MsgAppFlowPaused = pr.Inflights.Full()
+}
+
 // CanBumpCommit reports whether the peer should be told about commit index
 // index: it is newer than what the peer was last told, and the peer's log
 // (as far as the leader has sent it) reaches past what it was last told.

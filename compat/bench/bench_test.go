@@ -1,0 +1,606 @@
+//go:build raftwip
+
+package bench
+
+import (
+	"context"
+	"encoding/binary"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	ourpb "github.com/raftkit/raft/raftpb"
+)
+
+// libs are the libraries every scenario runs against, in this order, one
+// after the other inside each count of the benchmark: -count=N interleaves
+// them N times.
+var libs = []Lib{raftkitLib{}, etcdLib{}}
+
+// forEachLib runs f as a sub-benchmark lib=<name> for every library. The
+// library is the last element of the name, so benchstat -col /lib puts the
+// libraries side by side.
+func forEachLib(b *testing.B, f func(b *testing.B, l Lib)) {
+	for _, l := range libs {
+		l := l
+		b.Run("lib="+l.Name(), func(b *testing.B) { f(b, l) })
+	}
+}
+
+func payload(size int) []byte {
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	return data
+}
+
+// wire encodes a message with raftkit's raftpb; the bytes are what etcd's
+// raftpb produces too (compat/link_test.go proves it), so both libraries
+// decode them alike.
+func wire(m ourpb.Message) []byte {
+	b, err := m.Marshal()
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// cluster is a group of RawNodes driven from one goroutine, exchanging
+// marshaled messages through per-node queues.
+type cluster struct {
+	nodes  []RawNode
+	queues [][][]byte // queues[i] holds the messages to node i+1
+	spare  [][][]byte
+	msgs   int // messages sent so far
+	// applied[i] counts the entries node i+1 applied.
+	applied   []int
+	readsDone int
+}
+
+func newCluster(l Lib, n int, o Options) *cluster {
+	c := &cluster{queues: make([][][]byte, n), spare: make([][][]byte, n), applied: make([]int, n)}
+	voters := make([]uint64, n)
+	for i := range voters {
+		voters[i] = uint64(i + 1)
+	}
+	for i := 0; i < n; i++ {
+		o := o
+		o.ID, o.Voters = uint64(i+1), voters
+		c.nodes = append(c.nodes, l.NewRawNode(o))
+	}
+	return c
+}
+
+func (c *cluster) send(to uint64, m []byte) {
+	c.queues[to-1] = append(c.queues[to-1], m)
+	c.msgs++
+}
+
+// pump handles Readies and delivers messages until nothing is left to do.
+func (c *cluster) pump() {
+	for {
+		busy := false
+		for i, n := range c.nodes {
+			for n.HasReady() {
+				busy = true
+				st := n.HandleReady(c.send)
+				c.applied[i] += st.Committed
+				c.readsDone += st.ReadStates
+			}
+		}
+		for i, n := range c.nodes {
+			q := c.queues[i]
+			if len(q) == 0 {
+				continue
+			}
+			busy = true
+			c.queues[i], c.spare[i] = c.spare[i][:0], q
+			for j, m := range q {
+				_ = n.Step(m)
+				q[j] = nil
+			}
+		}
+		if !busy {
+			return
+		}
+	}
+}
+
+// elect makes node 1 campaign and settles the cluster, with its first
+// entry committed everywhere.
+func (c *cluster) elect(b *testing.B) {
+	if err := c.nodes[0].Campaign(); err != nil {
+		b.Fatal(err)
+	}
+	c.pump()
+	if !c.nodes[0].Leader() {
+		b.Fatal("node 1 did not become leader")
+	}
+}
+
+// BenchmarkSingleVoterNode proposes 128 B entries through a one-voter Node
+// whose Ready loop appends to MemoryStorage and advances: ns and allocs
+// per committed proposal.
+func BenchmarkSingleVoterNode(b *testing.B) {
+	forEachLib(b, func(b *testing.B, l Lib) {
+		var applied atomic.Int64
+		var target atomic.Int64
+		target.Store(-1)
+		done := make(chan struct{}, 1)
+		n := l.StartNode(Options{ID: 1, Voters: []uint64{1}}, func(uint64, []byte) {}, func(k int) {
+			if applied.Add(int64(k)) == target.Load() {
+				done <- struct{}{}
+			}
+		})
+		defer n.Stop()
+		ctx := context.Background()
+		if err := n.Campaign(ctx); err != nil {
+			b.Fatal(err)
+		}
+		for n.Lead() != 1 {
+			time.Sleep(time.Millisecond)
+		}
+		for applied.Load() < 1 { // the leader's empty entry
+			time.Sleep(time.Millisecond)
+		}
+		data := payload(128)
+		b.ReportAllocs()
+		b.ResetTimer()
+		target.Store(applied.Load() + int64(b.N))
+		for i := 0; i < b.N; i++ {
+			if err := n.Propose(ctx, data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		<-done
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "proposals/s")
+	})
+}
+
+// BenchmarkSingleVoterRawNodeBatch64 proposes 64 entries of 128 B to a
+// one-voter RawNode per Ready: ns and allocs per proposal.
+func BenchmarkSingleVoterRawNodeBatch64(b *testing.B) {
+	forEachLib(b, func(b *testing.B, l Lib) {
+		c := newCluster(l, 1, Options{})
+		c.elect(b)
+		rn := c.nodes[0]
+		data := payload(128)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; {
+			for k := 0; k < 64 && i < b.N; k, i = k+1, i+1 {
+				if err := rn.Propose(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for rn.HasReady() {
+				rn.HandleReady(nil)
+			}
+		}
+	})
+}
+
+// BenchmarkThreeRawNodes runs three RawNodes in one goroutine, exchanging
+// marshaled messages; the leader proposes batches of 64 entries. One op is
+// one entry committed and applied on all three nodes.
+func BenchmarkThreeRawNodes(b *testing.B) {
+	for _, size := range []int{128, 1024} {
+		b.Run("payload="+itoa(size), func(b *testing.B) {
+			forEachLib(b, func(b *testing.B, l Lib) {
+				c := newCluster(l, 3, Options{})
+				c.elect(b)
+				start := append([]int(nil), c.applied...)
+				data := payload(size)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; {
+					for k := 0; k < 64 && i < b.N; k, i = k+1, i+1 {
+						if err := c.nodes[0].Propose(data); err != nil {
+							b.Fatal(err)
+						}
+					}
+					c.pump()
+				}
+				b.StopTimer()
+				for j := range c.applied {
+					if c.applied[j]-start[j] != b.N {
+						b.Fatalf("node %d applied %d entries, want %d", j+1, c.applied[j]-start[j], b.N)
+					}
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+				b.ReportMetric(float64(c.msgs)/float64(b.N), "msgs/entry")
+			})
+		})
+	}
+}
+
+// BenchmarkThreeNodes runs three Nodes, each with its goroutine and a
+// Ready loop, over a channel transport; four goroutines propose 128 B
+// entries to the leader. One op is one entry applied on all three.
+func BenchmarkThreeNodes(b *testing.B) {
+	forEachLib(b, func(b *testing.B, l Lib) {
+		const proposers = 4
+		var (
+			nodes   [3]Node
+			inboxes [3]chan []byte
+			applied [3]atomic.Int64
+			wg      sync.WaitGroup
+			stop    = make(chan struct{})
+		)
+		ctx := context.Background()
+		for i := range inboxes {
+			inboxes[i] = make(chan []byte, 4096)
+		}
+		send := func(to uint64, m []byte) {
+			select {
+			case inboxes[to-1] <- m:
+			case <-stop:
+			}
+		}
+		for i := range nodes {
+			i := i
+			nodes[i] = l.StartNode(Options{ID: uint64(i + 1), Voters: []uint64{1, 2, 3}}, send,
+				func(k int) { applied[i].Add(int64(k)) })
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case m := <-inboxes[i]:
+						_ = nodes[i].Step(ctx, m)
+					case <-stop:
+						return
+					}
+				}
+			}()
+		}
+		defer func() {
+			close(stop)
+			wg.Wait()
+			for _, n := range nodes {
+				n.Stop()
+			}
+		}()
+		if err := nodes[0].Campaign(ctx); err != nil {
+			b.Fatal(err)
+		}
+		waitFor(b, func() bool {
+			return nodes[0].Lead() == 1 && applied[0].Load() >= 1 && applied[1].Load() >= 1 && applied[2].Load() >= 1
+		})
+		var start [3]int64
+		for i := range start {
+			start[i] = applied[i].Load()
+		}
+		data := payload(128)
+		b.ReportAllocs()
+		b.ResetTimer()
+		var pw sync.WaitGroup
+		for p := 0; p < proposers; p++ {
+			k := b.N / proposers
+			if p < b.N%proposers {
+				k++
+			}
+			pw.Add(1)
+			go func() {
+				defer pw.Done()
+				for j := 0; j < k; j++ {
+					if err := nodes[0].Propose(ctx, data); err != nil {
+						panic(err)
+					}
+				}
+			}()
+		}
+		pw.Wait()
+		waitFor(b, func() bool {
+			for i := range applied {
+				if applied[i].Load()-start[i] < int64(b.N) {
+					return false
+				}
+			}
+			return true
+		})
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+	})
+}
+
+// waitFor polls cond until it holds, failing after ten seconds.
+func waitFor(b *testing.B, cond func() bool) {
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			b.Fatal("timed out")
+		}
+		time.Sleep(20 * time.Microsecond)
+	}
+}
+
+// idleGroups is the number of groups of BenchmarkIdleGroups.
+const idleGroups = 10000
+
+// newIdleLeader returns a RawNode that leads a three-voter group, with its
+// first entry committed and acknowledged by both (simulated) followers.
+func newIdleLeader(b *testing.B, l Lib, voteResp, appResp2, appResp3 []byte) RawNode {
+	rn := l.NewRawNode(Options{ID: 1, Voters: []uint64{1, 2, 3}})
+	if err := rn.Campaign(); err != nil {
+		b.Fatal(err)
+	}
+	for rn.HasReady() {
+		rn.HandleReady(nil)
+	}
+	if err := rn.Step(voteResp); err != nil {
+		b.Fatal(err)
+	}
+	for rn.HasReady() {
+		rn.HandleReady(nil)
+	}
+	_ = rn.Step(appResp2)
+	_ = rn.Step(appResp3)
+	for rn.HasReady() {
+		rn.HandleReady(nil)
+	}
+	if !rn.Leader() {
+		b.Fatal("not leader")
+	}
+	return rn
+}
+
+// BenchmarkIdleGroups holds 10,000 three-voter groups whose leader is
+// local and idle (HeartbeatTick 1, ElectionTick 10, as etcd's server
+// configures them). It reports the heap bytes per RawNode (MemoryStorage
+// included) and, per op, ticks every group once and handles the Readies
+// the ticks produce (heartbeats, dropped): ns per tick per RawNode.
+func BenchmarkIdleGroups(b *testing.B) {
+	voteResp := wire(ourpb.Message{Type: ourpb.MsgVoteResp, From: 2, To: 1, Term: 1})
+	appResp2 := wire(ourpb.Message{Type: ourpb.MsgAppResp, From: 2, To: 1, Term: 1, Index: 2})
+	appResp3 := wire(ourpb.Message{Type: ourpb.MsgAppResp, From: 3, To: 1, Term: 1, Index: 2})
+	forEachLib(b, func(b *testing.B, l Lib) {
+		groups := make([]RawNode, idleGroups)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range groups {
+			groups[i] = newIdleLeader(b, l, voteResp, appResp2, appResp3)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perNode := float64(after.HeapAlloc-before.HeapAlloc) / idleGroups
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			for _, rn := range groups {
+				rn.Tick()
+				if rn.HasReady() {
+					rn.HandleReady(nil)
+				}
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/idleGroups, "ns/tick")
+		b.ReportMetric(perNode, "B/rawnode")
+		runtime.KeepAlive(groups)
+	})
+}
+
+// stepChunk is the number of messages built, untimed, between two timed
+// runs of Step; the node handles its Readies, untimed, after each chunk.
+const stepChunk = 64
+
+// BenchmarkStepMsgAppFollower steps MsgApp messages with 1 and 32 entries
+// of 128 B into a follower: ns and allocs per message. The messages are
+// built outside the timer, so allocs/op counts only the library's own
+// allocations, beyond the entries.
+func BenchmarkStepMsgAppFollower(b *testing.B) {
+	for _, n := range []int{1, 32} {
+		b.Run("entries="+itoa(n), func(b *testing.B) {
+			forEachLib(b, func(b *testing.B, l Lib) {
+				rn := l.NewRawNode(Options{ID: 1, Voters: []uint64{1, 2, 3}})
+				data := payload(128)
+				msgs := make([]any, stepChunk)
+				index, logTerm := uint64(1), uint64(1)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; {
+					b.StopTimer()
+					k := min(stepChunk, b.N-i)
+					for j := 0; j < k; j++ {
+						msgs[j] = l.MsgApp(2, 1, 2, logTerm, index, index, n, data)
+						index, logTerm = index+uint64(n), 2
+					}
+					b.StartTimer()
+					for j := 0; j < k; j++ {
+						if err := rn.StepNative(msgs[j]); err != nil {
+							b.Fatal(err)
+						}
+					}
+					i += k
+					b.StopTimer()
+					for rn.HasReady() {
+						rn.HandleReady(nil)
+					}
+					b.StartTimer()
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkStepMsgAppRespLeader steps acknowledgements, one index at a
+// time, into the leader of three voters whose log holds the entries:
+// ns and allocs per message. Each acknowledgement commits an entry.
+func BenchmarkStepMsgAppRespLeader(b *testing.B) {
+	voteResp := wire(ourpb.Message{Type: ourpb.MsgVoteResp, From: 2, To: 1, Term: 1})
+	appResp2 := wire(ourpb.Message{Type: ourpb.MsgAppResp, From: 2, To: 1, Term: 1, Index: 2})
+	appResp3 := wire(ourpb.Message{Type: ourpb.MsgAppResp, From: 3, To: 1, Term: 1, Index: 2})
+	forEachLib(b, func(b *testing.B, l Lib) {
+		rn := newIdleLeader(b, l, voteResp, appResp2, appResp3)
+		data := payload(128)
+		msgs := make([]any, stepChunk)
+		index := uint64(2)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; {
+			b.StopTimer()
+			k := min(stepChunk, b.N-i)
+			for j := 0; j < k; j++ {
+				if err := rn.Propose(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for rn.HasReady() {
+				rn.HandleReady(nil)
+			}
+			for j := 0; j < k; j++ {
+				msgs[j] = l.MsgAppResp(2, 1, 1, index+uint64(j)+1)
+			}
+			b.StartTimer()
+			for j := 0; j < k; j++ {
+				if err := rn.StepNative(msgs[j]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			_ = rn.StepNative(l.MsgAppResp(3, 1, 1, index+uint64(k)))
+			index += uint64(k)
+			i += k
+			for rn.HasReady() {
+				rn.HandleReady(nil)
+			}
+			b.StartTimer()
+		}
+	})
+}
+
+// BenchmarkCodec marshals and unmarshals a MsgApp with 16 entries of
+// 128 B, beside a plain copy of its encoding as the floor. MB/s is
+// computed over the encoded size.
+func BenchmarkCodec(b *testing.B) {
+	b.Run("op=copy", func(b *testing.B) {
+		forEachLib(b, func(b *testing.B, l Lib) {
+			src, _ := l.MsgAppMessage(16, 128).Marshal()
+			dst := make([]byte, len(src))
+			b.SetBytes(int64(len(src)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				copy(dst, src)
+			}
+		})
+	})
+	b.Run("op=marshal", func(b *testing.B) {
+		forEachLib(b, func(b *testing.B, l Lib) {
+			m := l.MsgAppMessage(16, 128)
+			b.SetBytes(int64(m.Size()))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.Marshal(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+	b.Run("op=marshalto", func(b *testing.B) {
+		forEachLib(b, func(b *testing.B, l Lib) {
+			m := l.MsgAppMessage(16, 128)
+			buf := make([]byte, m.Size())
+			b.SetBytes(int64(len(buf)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.MarshalTo(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+	b.Run("op=unmarshal", func(b *testing.B) {
+		forEachLib(b, func(b *testing.B, l Lib) {
+			src, _ := l.MsgAppMessage(16, 128).Marshal()
+			m := l.NewMessage()
+			b.SetBytes(int64(len(src)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				m.Reset()
+				if err := m.Unmarshal(src); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkReadIndex serves linearizable reads (ReadOnlySafe) on the
+// leader of three RawNodes in one goroutine, 8 outstanding at a time: one
+// op is one read answered.
+func BenchmarkReadIndex(b *testing.B) {
+	forEachLib(b, func(b *testing.B, l Lib) {
+		c := newCluster(l, 3, Options{})
+		c.elect(b)
+		ctxs := make([][]byte, 8)
+		for i := range ctxs {
+			ctxs[i] = binary.BigEndian.AppendUint64(nil, uint64(i+1))
+		}
+		c.readsDone = 0
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; {
+			k := min(len(ctxs), b.N-i)
+			for j := 0; j < k; j++ {
+				c.nodes[0].ReadIndex(ctxs[j])
+			}
+			c.pump()
+			i += k
+		}
+		b.StopTimer()
+		if c.readsDone != b.N {
+			b.Fatalf("%d reads answered, want %d", c.readsDone, b.N)
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
+	})
+}
+
+// BenchmarkElection starts five voters with PreVote and CheckQuorum and
+// ticks them all, delivering every message, until one leads: one op is one
+// election from a cold start (nodes created included). It reports the
+// ticks and the messages it took.
+func BenchmarkElection(b *testing.B) {
+	forEachLib(b, func(b *testing.B, l Lib) {
+		ticks, msgs := 0, 0
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			c := newCluster(l, 5, Options{PreVote: true, CheckQuorum: true})
+			for elected := false; !elected; {
+				for _, n := range c.nodes {
+					n.Tick()
+				}
+				ticks++
+				c.pump()
+				for _, n := range c.nodes {
+					elected = elected || n.Leader()
+				}
+			}
+			msgs += c.msgs
+		}
+		b.ReportMetric(float64(ticks)/float64(b.N), "ticks/election")
+		b.ReportMetric(float64(msgs)/float64(b.N), "msgs/election")
+	})
+}
+
+func itoa(n int) string {
+	var buf [20]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(buf[i:])
+		}
+	}
+}

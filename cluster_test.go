@@ -378,6 +378,9 @@ type testNode struct {
 	s *MemoryStorage
 	// applied holds every entry the node handed out for application.
 	applied []pb.Entry
+	// reads holds the ReadStates handed out and not yet taken by
+	// readStates.
+	reads []ReadState
 }
 
 // voters returns a ConfState with the given voters.
@@ -445,6 +448,7 @@ func (n *testNode) flush() []pb.Message {
 			}
 		}
 		out = append(out, rd.Messages...)
+		n.reads = append(n.reads, rd.ReadStates...)
 		n.Advance(rd)
 	}
 	return out

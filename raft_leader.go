@@ -312,15 +312,10 @@ func stepLeader(r *raft, m pb.Message) error {
 	case pb.MsgProp:
 		return r.propose(m)
 	case pb.MsgReadIndex:
-		// A single voter is its own quorum: answer at once.
-		if r.trk.IsSingleton() {
-			if resp := r.responseToReadIndexReq(m, r.raftLog.committed); resp.To != None {
-				r.send(resp)
-			}
-			return nil
-		}
 		// Until this leader has committed an entry of its term, its commit
-		// index may lag the true one (thesis §6.4): postpone the read.
+		// index may lag the true one (thesis §6.4): postpone the read. This
+		// holds for a single voter too, whose commit index may have been
+		// lost in a restart (it is persisted without sync).
 		if !r.committedEntryInCurrentTerm() {
 			r.pendingReadIndexMessages = append(r.pendingReadIndexMessages, m)
 			return nil
@@ -643,6 +638,13 @@ func releasePendingReadIndexMessages(r *raft) {
 }
 
 func sendMsgReadIndexResponse(r *raft, m pb.Message) {
+	if r.trk.IsSingleton() {
+		// A single voter is its own quorum: answer at once.
+		if resp := r.responseToReadIndexReq(m, r.raftLog.committed); resp.To != None {
+			r.send(resp)
+		}
+		return
+	}
 	switch r.readOnly.option {
 	case ReadOnlySafe:
 		// Confirm leadership with a heartbeat round of its own: the read

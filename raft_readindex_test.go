@@ -303,3 +303,24 @@ func TestMaxUncommittedEntriesSizeLimitsProposals(t *testing.T) {
 	require.NoError(t, n.Propose(make([]byte, 40)))
 	assert.ErrorIs(t, n.Propose(make([]byte, 1)), ErrProposalDropped)
 }
+
+// Thesis §6.4, single voter: a lone leader is its own quorum, but it still
+// serves no read before committing an entry of its term. Its commit index
+// may have been lost in a restart (the commit index is persisted without
+// sync), and entries it had committed and acknowledged would be missing
+// from the read.
+func TestReadIndexSingletonWaitsForCommitInCurrentTerm(t *testing.T) {
+	s := newTestStorage(t, voters(1), ents(1, 1, 1)...)
+	require.NoError(t, s.SetHardState(pb.HardState{Term: 1, Commit: 1}))
+	n := newTestNode(t, 1, pb.ConfState{}, s)
+	require.NoError(t, n.step(pb.Message{Type: pb.MsgHup}))
+	rd := n.Ready()
+	require.NoError(t, s.SetHardState(rd.HardState))
+	n.Advance(rd) // the self vote counts: leader, no-op appended, not committed
+	require.Equal(t, StateLeader, n.r.state)
+	require.Equal(t, uint64(1), n.r.raftLog.committed)
+	n.ReadIndex([]byte("r"))
+	rs := n.readStates()
+	require.Equal(t, uint64(4), n.r.raftLog.committed)
+	assert.Equal(t, []ReadState{{Index: 4, RequestCtx: []byte("r")}}, rs)
+}

@@ -246,6 +246,9 @@ func startSingleLeader(t *testing.T, configure func(*Config)) *ndMember {
 	m := startNdMember(t, 1, n, s, cfg.AsyncStorageWrites, nil)
 	campaignWhenApplied(t, n)
 	waitFor(t, "leadership", func() bool { return n.Status().RaftState == StateLeader })
+	// Let the leader's empty entry (index 2) commit and apply, so that the
+	// tests start from a node at rest.
+	waitFor(t, "the leader's first entry to apply", func() bool { return n.Status().Applied == 2 })
 	return m
 }
 

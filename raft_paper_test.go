@@ -1,5 +1,3 @@
-//go:build raftwip
-
 package raft
 
 // The rules of §5 of the Raft paper ("In Search of an Understandable

@@ -1,5 +1,3 @@
-//go:build raftwip
-
 package raft
 
 import (

@@ -1,0 +1,66 @@
+// Package rafttest is a deterministic simulator of raft clusters, with
+// faults, and the safety and liveness checks that run on it. Use it to hunt
+// for bugs in raft itself, and to test what you build on raft: plug your
+// own StateMachine in through a Service and the simulator checks that its
+// clients see a linearizable history through crashes, partitions and
+// membership changes.
+//
+// # The simulation
+//
+// Run simulates one cluster from one seed. Every choice comes from a
+// math/rand source seeded with it: the cluster's shape and protocol
+// options (PreVote, CheckQuorum, ReadOnlySafe or ReadOnlyLeaseBased,
+// flow-control limits), the faults and the workload. There are no
+// goroutines, sleeps or wall clocks: time is counted in ticks, so the same
+// seed replays the same run byte for byte, and Result.TraceHash proves it.
+// Raft draws its randomized election timeouts from crypto/rand.Reader,
+// which Run replaces with a seeded reader while it runs.
+//
+//   - Nodes. Each node is a Node (RawNode-based nodes come from
+//     NewRawNode; another implementation can join through the same
+//     interface) over its own Disk. Only what the node persisted following
+//     the Ready contract is on the Disk; a crash drops the Node and its
+//     state machine, and a restart builds a fresh one over the Disk. A
+//     crash may land before a Ready is persisted, between persisting the
+//     entries and the HardState, between persisting and sending, and
+//     between sending and applying.
+//   - Network. Messages travel marshaled, as a real transport carries
+//     them, with a delay per link, jitter that reorders them, loss,
+//     duplication, symmetric partitions, one-way cuts and healing.
+//   - Workload. Clients send commands to the leader and to followers
+//     (which forward them), read through ReadIndex and through the log, and
+//     give up after a timeout. The cluster changes membership (voters and
+//     learners added, removed, promoted and demoted, joint changes through
+//     ConfChangeV2), transfers leadership, and compacts its logs so that
+//     lagging and new nodes catch up by snapshot.
+//   - Faults stop after Scenario.FaultTicks: the network heals and every
+//     node restarts, and a leader must then commit a proposal within
+//     Options.LivenessTicks.
+//
+// # The checks
+//
+// As the run goes: at most one leader per term; log matching (an entry at
+// a given index and term has one content and one predecessor); leader
+// completeness (a new leader holds every entry committed in earlier
+// terms); state machine safety (every node applies the same entry at an
+// index, in order, without gaps); no committed entry lost or overwritten
+// on any disk, across crashes; a node's persisted term and commit index
+// never decrease and its vote never changes within a term. At the end: the
+// liveness bound above, and linearizability of the clients' history,
+// checked with porcupine against the service's own state machine. When
+// that check fails, porcupine's HTML visualization of the history is
+// written to Options.OutDir and its path is in the Violation.
+//
+// A Violation names the invariant, the seed and the last events of the
+// trace; Options{Seed: seed} replays it.
+//
+// # In tests
+//
+// The package's own tests run a fixed set of seeds; -short runs fewer, and
+// for a soak:
+//
+//	go test ./rafttest -run TestSeeds -rafttest.seeds=20000 -rafttest.start=1 -timeout 0
+//
+// or RAFTTEST_SEEDS=20000 in the environment. Each seed that ever failed is
+// kept in regression_test.go.
+package rafttest

@@ -1,0 +1,112 @@
+package rafttest
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+
+	"github.com/raftkit/raft"
+)
+
+// Scenario is what a seed chose for a run: the cluster's shape, the
+// protocol options and the rates of faults and workload. Result carries it
+// so that a report says what was being tested.
+type Scenario struct {
+	// Nodes is the number of node IDs (1..Nodes); Voters of them start as
+	// the voters and the others are spares that conf changes may add.
+	Nodes, Voters int
+	// Clients is the number of clients issuing commands.
+	Clients int
+	// ElectionTick and HeartbeatTick are the raft timeouts.
+	ElectionTick, HeartbeatTick int
+	// PreVote, CheckQuorum, ReadOnlyOption and StepDownOnRemoval are the
+	// protocol options.
+	PreVote, CheckQuorum bool
+	ReadOnlyOption       raft.ReadOnlyOption
+	StepDownOnRemoval    bool
+	// MaxSizePerMsg and MaxInflightMsgs are the flow-control limits.
+	MaxSizePerMsg   uint64
+	MaxInflightMsgs int
+	// FaultTicks is how long faults are injected before the network heals.
+	FaultTicks int
+	// MaxDelay and Jitter bound the per-link delay, in ticks.
+	MaxDelay, Jitter int
+	// Loss and Dup are the probabilities of losing and duplicating a
+	// message while faults are on.
+	Loss, Dup float64
+	// Crash is the probability per tick that a node crashes; ReadyCrash
+	// the probability that a node crashes in the middle of handling a
+	// Ready; Restart the probability per tick that a crashed node restarts.
+	Crash, ReadyCrash, Restart float64
+	// Partition and Heal are the probabilities per tick of cutting links
+	// and of healing all cuts.
+	Partition, Heal float64
+	// OpRate is the probability per tick that an idle client issues a
+	// command; ConfChange, Transfer and Campaign are the probabilities per
+	// tick of those actions.
+	OpRate, ConfChange, Transfer, Campaign float64
+	// CompactEvery is how many applied entries a node lets accumulate
+	// before it snapshots; CompactKeep how many it keeps behind the
+	// snapshot.
+	CompactEvery, CompactKeep uint64
+}
+
+func (sc Scenario) String() string {
+	ro := "safe"
+	if sc.ReadOnlyOption == raft.ReadOnlyLeaseBased {
+		ro = "lease"
+	}
+	return fmt.Sprintf("nodes=%d voters=%d clients=%d election=%d heartbeat=%d prevote=%t checkquorum=%t read=%s stepdown=%t "+
+		"maxmsg=%d inflight=%d faultticks=%d delay=%d+%d loss=%.3f dup=%.3f crash=%.4f readycrash=%.4f "+
+		"partition=%.4f confchange=%.4f compact=%d/%d",
+		sc.Nodes, sc.Voters, sc.Clients, sc.ElectionTick, sc.HeartbeatTick, sc.PreVote, sc.CheckQuorum, ro,
+		sc.StepDownOnRemoval, sc.MaxSizePerMsg, sc.MaxInflightMsgs, sc.FaultTicks, sc.MaxDelay, sc.Jitter,
+		sc.Loss, sc.Dup, sc.Crash, sc.ReadyCrash, sc.Partition, sc.ConfChange, sc.CompactEvery, sc.CompactKeep)
+}
+
+// drawScenario draws a scenario from r. Every parameter has a chance to be
+// at its quiet end, so that some seeds test ordinary operation and some
+// test a storm.
+func drawScenario(r *rand.Rand) Scenario {
+	sc := Scenario{}
+	sc.Voters = []int{3, 3, 5}[r.Intn(3)]
+	sc.Nodes = sc.Voters + r.Intn(3)
+	sc.Clients = 2 + r.Intn(3)
+	sc.ElectionTick = 10
+	sc.HeartbeatTick = 1 + r.Intn(3)
+	sc.PreVote = r.Intn(2) == 0
+	sc.CheckQuorum = r.Intn(2) == 0
+	if sc.CheckQuorum && r.Intn(3) == 0 {
+		sc.ReadOnlyOption = raft.ReadOnlyLeaseBased
+	}
+	sc.StepDownOnRemoval = r.Intn(2) == 0
+	sc.MaxSizePerMsg = []uint64{0, 256, 4096, math.MaxUint64}[r.Intn(4)]
+	sc.MaxInflightMsgs = []int{1, 4, 256}[r.Intn(3)]
+	sc.FaultTicks = 300 + r.Intn(500)
+	sc.MaxDelay = 1 + r.Intn(4)
+	sc.Jitter = r.Intn(4)
+	if r.Intn(4) > 0 {
+		sc.Loss = r.Float64() * 0.15
+	}
+	if r.Intn(3) > 0 {
+		sc.Dup = r.Float64() * 0.1
+	}
+	if r.Intn(4) > 0 {
+		sc.Crash = r.Float64() * 0.01
+		sc.ReadyCrash = r.Float64() * 0.004
+	}
+	sc.Restart = 0.02 + r.Float64()*0.08
+	if r.Intn(4) > 0 {
+		sc.Partition = r.Float64() * 0.01
+	}
+	sc.Heal = 0.01 + r.Float64()*0.05
+	sc.OpRate = 0.1 + r.Float64()*0.4
+	if r.Intn(3) > 0 {
+		sc.ConfChange = r.Float64() * 0.01
+	}
+	sc.Transfer = r.Float64() * 0.004
+	sc.Campaign = r.Float64() * 0.002
+	sc.CompactEvery = uint64(10 + r.Intn(150))
+	sc.CompactKeep = uint64(r.Intn(20))
+	return sc
+}

@@ -1,0 +1,817 @@
+package rafttest
+
+import (
+	crand "crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync"
+
+	"github.com/raftkit/raft"
+	pb "github.com/raftkit/raft/raftpb"
+)
+
+// Options configures a run. Only Seed is needed: everything left zero is
+// drawn from the seed or takes its default.
+type Options struct {
+	// Seed drives every choice of the run. The same seed and options give
+	// the same run, byte for byte.
+	Seed int64
+	// Service is the replicated service under test; nil means &KV{}.
+	Service Service
+	// NewNode builds the nodes; nil means NewRawNode.
+	NewNode NodeFactory
+	// Scenario, when not nil, is changed by the caller after the seed drew
+	// it, to pin some parameters: it is called with the drawn scenario.
+	Scenario func(*Scenario)
+	// LivenessTicks bounds how long after the faults heal a leader must be
+	// elected and a proposal commit; 0 means 100 election timeouts.
+	LivenessTicks int
+	// TraceSize is the number of trace events a violation reports; 0
+	// means 60.
+	TraceSize int
+	// OutDir is where a failed linearizability check writes its HTML
+	// visualization; "" means os.TempDir().
+	OutDir string
+
+	// OnCrash, when not nil, is called when node id crashes, after its
+	// volatile state is gone, with its disk. Bug-injection tests use it to
+	// model a disk that loses what it acknowledged.
+	OnCrash func(r *rand.Rand, id uint64, d *Disk)
+	// Tamper, when not nil, may change every message before it is
+	// marshaled onto the network. Bug-injection tests use it to model a
+	// network that corrupts messages.
+	Tamper func(r *rand.Rand, m *pb.Message)
+}
+
+// Faults counts what a run injected and exercised.
+type Faults struct {
+	// Crashes counts crashes, of which ReadyCrashes came in the middle of
+	// handling a Ready; Restarts counts restarts.
+	Crashes, ReadyCrashes, Restarts int
+	// Partitions counts symmetric partitions, OneWayCuts one-way cuts and
+	// Heals the times the network healed.
+	Partitions, OneWayCuts, Heals int
+	// Lost counts messages lost to loss, cuts or down nodes; Duplicated
+	// the messages sent twice; Tampered the messages Options.Tamper saw.
+	Lost, Duplicated, Tampered int
+	// Snapshots counts MsgSnap messages delivered.
+	Snapshots int
+	// ConfChanges, Transfers and Campaigns count those requests.
+	ConfChanges, Transfers, Campaigns int
+}
+
+// Total returns the number of injected faults: crashes, partitions and
+// cuts, and lost and duplicated messages.
+func (f Faults) Total() int {
+	return f.Crashes + f.Partitions + f.OneWayCuts + f.Lost + f.Duplicated + f.Tampered
+}
+
+// Result is the outcome of a run.
+type Result struct {
+	// Seed is the run's seed and Scenario what it drew.
+	Seed     int64
+	Scenario Scenario
+	// TraceHash is a hash of every event of the run: two runs of the same
+	// seed must have the same hash.
+	TraceHash uint64
+	// Events is the number of trace events and Ticks the run's length.
+	Events, Ticks int
+	// Faults counts the faults injected.
+	Faults Faults
+	// Ops is the number of client operations in the checked history.
+	Ops int
+	// Violation is the first invariant that failed, or nil.
+	Violation *Violation
+}
+
+// Violation is a failed invariant: which one, the seed that replays it,
+// and the last events before it.
+type Violation struct {
+	// Seed replays the run.
+	Seed int64
+	// Invariant names the property that failed.
+	Invariant string
+	// Detail says how it failed.
+	Detail string
+	// Tick is when it failed.
+	Tick int
+	// Trace holds the last events of the run, oldest first.
+	Trace []string
+	// Visualization is the path of the HTML history, for a failed
+	// linearizability check.
+	Visualization string
+}
+
+// Error formats the violation with its trace.
+func (v *Violation) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "rafttest: seed %d: invariant %q violated at tick %d: %s\n", v.Seed, v.Invariant, v.Tick, v.Detail)
+	if v.Visualization != "" {
+		fmt.Fprintf(&b, "history visualization: %s\n", v.Visualization)
+	}
+	fmt.Fprintf(&b, "last %d events:\n", len(v.Trace))
+	for _, e := range v.Trace {
+		b.WriteString("  " + e + "\n")
+	}
+	fmt.Fprintf(&b, "replay with: rafttest.Run(rafttest.Options{Seed: %d})", v.Seed)
+	return b.String()
+}
+
+// runMu serializes runs: raft draws its randomized election timeouts from
+// crypto/rand.Reader, which a run replaces with a reader seeded from the
+// run's seed.
+var runMu sync.Mutex
+
+// seededReader is an io.Reader of deterministic bytes.
+type seededReader struct{ r *rand.Rand }
+
+func (s seededReader) Read(p []byte) (int, error) { return s.r.Read(p) }
+
+// Run simulates a cluster under the seed's faults and workload, checks the
+// invariants as it goes and at the end, and returns the result. A
+// violation is in Result.Violation; Run itself does not fail.
+//
+// While it runs, Run replaces crypto/rand.Reader with a reader seeded from
+// the seed, so that raft's randomized election timeouts replay; runs in
+// one process are serialized, and nothing else in the process should read
+// crypto/rand.Reader meanwhile.
+func Run(opts Options) (res Result) {
+	runMu.Lock()
+	defer runMu.Unlock()
+	prev := crand.Reader
+	crand.Reader = seededReader{rand.New(rand.NewSource(opts.Seed ^ 0x5eed))}
+	defer func() { crand.Reader = prev }()
+
+	s := newSim(opts)
+	defer func() {
+		if p := recover(); p != nil {
+			v, ok := p.(*Violation)
+			if !ok {
+				v = s.violation("no panic", fmt.Sprintf("node %d panicked: %v\n%s", s.cur, p, debug.Stack()))
+			}
+			s.res.Violation = v
+		}
+		s.res.TraceHash = s.tr.h.Sum64()
+		s.res.Events = s.tr.count
+		s.res.Ticks = s.tick
+		res = s.res
+	}()
+	s.run()
+	s.finalChecks()
+	s.checkHistory()
+	return s.res
+}
+
+// simNode is a node slot of the cluster: its disk, and while it is up its
+// Node and its volatile state.
+type simNode struct {
+	id   uint64
+	disk *Disk
+	node Node // nil while down
+	gone bool // removed from the configuration and shut down for good
+	inc  int  // incarnation, bumped at every crash
+
+	rep     *replica
+	applied uint64
+	cs      pb.ConfState
+	reads   []*op // ReadIndex requests waiting on this node
+	// confChanged tells that a conf change was applied since the last
+	// snapshot.
+	confChanged bool
+}
+
+func (n *simNode) up() bool { return n.node != nil }
+
+// sim is one run.
+type sim struct {
+	opts Options
+	sc   Scenario
+	r    *rand.Rand
+	svc  Service
+	fac  NodeFactory
+	tr   *trace
+	chk  *checker
+	net  *network
+	res  Result
+
+	tick   int
+	clock  int64 // logical time of client calls and returns
+	cur    uint64
+	nodes  []*simNode // by ID; nodes[0] is unused
+	faulty bool       // faults are on
+
+	clients     []*client
+	history     []opRecord
+	probeClient int
+	probeSeq    uint64
+	probeDone   bool
+
+	nextSpare   uint64
+	memberSince map[uint64]uint64 // node ID -> index of the first config containing it
+}
+
+func newSim(opts Options) *sim {
+	r := rand.New(rand.NewSource(opts.Seed))
+	sc := drawScenario(r)
+	if opts.Scenario != nil {
+		opts.Scenario(&sc)
+	}
+	if opts.Service == nil {
+		opts.Service = &KV{}
+	}
+	if opts.NewNode == nil {
+		opts.NewNode = NewRawNode
+	}
+	if opts.TraceSize == 0 {
+		opts.TraceSize = 60
+	}
+	if opts.LivenessTicks == 0 {
+		opts.LivenessTicks = 100 * sc.ElectionTick
+	}
+	s := &sim{
+		opts:        opts,
+		sc:          sc,
+		r:           r,
+		svc:         opts.Service,
+		fac:         opts.NewNode,
+		tr:          newTrace(opts.TraceSize),
+		net:         newNetwork(sc.Nodes),
+		faulty:      true,
+		probeClient: sc.Clients,
+		nextSpare:   uint64(sc.Voters + 1),
+		memberSince: map[uint64]uint64{},
+	}
+	s.chk = newChecker(s)
+	s.res.Seed = opts.Seed
+	s.res.Scenario = sc
+	s.net.jitter = sc.Jitter
+	s.net.loss = sc.Loss
+	s.net.dup = sc.Dup
+	for i := 1; i <= sc.Nodes; i++ {
+		for j := 1; j <= sc.Nodes; j++ {
+			s.net.delay[i][j] = 1 + r.Intn(sc.MaxDelay)
+		}
+	}
+	for i := 0; i < sc.Clients; i++ {
+		s.clients = append(s.clients, &client{id: i})
+	}
+
+	// The initial voters share a snapshot at index 1 that holds the
+	// configuration; the spares start empty.
+	voters := make([]uint64, sc.Voters)
+	for i := range voters {
+		voters[i] = uint64(i + 1)
+		s.memberSince[voters[i]] = 1
+	}
+	boot := pb.Snapshot{
+		Data:     newReplica(s.svc).snapshot(),
+		Metadata: pb.SnapshotMetadata{Index: 1, Term: 1, ConfState: pb.ConfState{Voters: voters}},
+	}
+	s.nodes = make([]*simNode, sc.Nodes+1)
+	for i := 1; i <= sc.Nodes; i++ {
+		n := &simNode{id: uint64(i), disk: NewDisk()}
+		if i <= sc.Voters {
+			if err := n.disk.ApplySnapshot(boot); err != nil {
+				panic(err)
+			}
+			n.disk.SetHardState(pb.HardState{Term: 1, Commit: 1})
+		}
+		s.nodes[i] = n
+	}
+	s.chk.bootstrapped(boot)
+	return s
+}
+
+func (s *sim) event(node uint64, what string, a, b uint64, c string) {
+	s.tr.add(event{tick: s.tick, node: node, what: what, a: a, b: b, c: c})
+}
+
+// violation builds a Violation at the current point of the run.
+func (s *sim) violation(invariant, detail string) *Violation {
+	return &Violation{
+		Seed:      s.opts.Seed,
+		Invariant: invariant,
+		Detail:    detail,
+		Tick:      s.tick,
+		Trace:     s.tr.last(),
+	}
+}
+
+// fail stops the run with a violation.
+func (s *sim) fail(invariant, format string, args ...interface{}) {
+	panic(s.violation(invariant, fmt.Sprintf(format, args...)))
+}
+
+func (s *sim) run() {
+	for _, n := range s.nodes[1:] {
+		s.restart(n)
+	}
+	healAt := s.sc.FaultTicks
+	for s.tick = 0; ; s.tick++ {
+		if s.tick == healAt {
+			s.healAll()
+		}
+		if s.faulty {
+			s.injectFaults()
+		}
+		s.deliver()
+		for _, n := range s.nodes[1:] {
+			if n.up() {
+				s.cur = n.id
+				n.node.Tick()
+			}
+		}
+		s.workload()
+		for _, n := range s.nodes[1:] {
+			s.processReadies(n)
+		}
+		if !s.faulty {
+			if s.probeDone {
+				return
+			}
+			if s.tick > healAt+s.opts.LivenessTicks {
+				s.fail("liveness", "%d ticks after the faults healed, no proposal has committed (%s)",
+					s.opts.LivenessTicks, s.describeNodes())
+			}
+			s.driveProbe()
+		}
+	}
+}
+
+func (s *sim) describeNodes() string {
+	var parts []string
+	for _, n := range s.nodes[1:] {
+		switch {
+		case n.gone:
+			parts = append(parts, fmt.Sprintf("%d:gone", n.id))
+		case !n.up():
+			parts = append(parts, fmt.Sprintf("%d:down", n.id))
+		default:
+			st := n.node.Status()
+			parts = append(parts, fmt.Sprintf("%d:%s/t%d/lead%d/commit%d/applied%d/conf%v",
+				n.id, st.Role, st.Term, st.Lead, st.Commit, n.applied, n.cs))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// crash drops a node's volatile state: the Node, the state machine and the
+// requests it was serving. Only its disk remains.
+func (s *sim) crash(n *simNode, why string) {
+	s.event(n.id, "crash", uint64(n.inc), 0, why)
+	n.node = nil
+	n.rep = nil
+	n.reads = nil
+	n.inc++
+	s.res.Faults.Crashes++
+	if s.opts.OnCrash != nil {
+		s.opts.OnCrash(s.r, n.id, n.disk)
+	}
+}
+
+// restart builds a fresh node over what the disk holds.
+func (s *sim) restart(n *simNode) {
+	if n.gone || n.up() {
+		return
+	}
+	s.cur = n.id
+	s.chk.recovered(n)
+	snap := n.disk.Snapshot()
+	n.rep = newReplica(s.svc)
+	if err := n.rep.restore(s.svc, snap.Data); err != nil {
+		s.fail("snapshot restores", "node %d cannot restore its snapshot at %d: %v", n.id, snap.Metadata.Index, err)
+	}
+	n.applied = snap.Metadata.Index
+	n.cs = snap.Metadata.ConfState
+	node, err := s.fac(NodeConfig{
+		ID:                n.id,
+		Disk:              n.disk,
+		Applied:           n.applied,
+		ElectionTick:      s.sc.ElectionTick,
+		HeartbeatTick:     s.sc.HeartbeatTick,
+		PreVote:           s.sc.PreVote,
+		CheckQuorum:       s.sc.CheckQuorum,
+		ReadOnlyOption:    s.sc.ReadOnlyOption,
+		MaxSizePerMsg:     s.sc.MaxSizePerMsg,
+		MaxInflightMsgs:   s.sc.MaxInflightMsgs,
+		StepDownOnRemoval: s.sc.StepDownOnRemoval,
+	})
+	if err != nil {
+		s.fail("node restarts", "node %d cannot start over its disk: %v", n.id, err)
+	}
+	n.node = node
+	if s.tick > 0 {
+		s.res.Faults.Restarts++
+	}
+	hs := n.disk.HardState()
+	s.event(n.id, "start", hs.Term, hs.Commit, fmt.Sprintf("inc=%d applied=%d last=%d", n.inc, n.applied, n.disk.LastIndex()))
+}
+
+// injectFaults draws this tick's faults.
+func (s *sim) injectFaults() {
+	r := s.r
+	if r.Float64() < s.sc.Crash {
+		if n := s.randomUpNode(); n != nil {
+			s.crash(n, "tick")
+		}
+	}
+	for _, n := range s.nodes[1:] {
+		if !n.up() && !n.gone && r.Float64() < s.sc.Restart {
+			s.restart(n)
+		}
+	}
+	if r.Float64() < s.sc.Partition {
+		switch r.Intn(3) {
+		case 0: // a random split
+			group := make([]bool, s.sc.Nodes+1)
+			for i := 1; i <= s.sc.Nodes; i++ {
+				group[i] = r.Intn(2) == 0
+			}
+			s.net.partition(group)
+			s.res.Faults.Partitions++
+			s.event(0, "partition", 0, 0, fmt.Sprint(group[1:]))
+		case 1: // isolate one node
+			group := make([]bool, s.sc.Nodes+1)
+			id := 1 + r.Intn(s.sc.Nodes)
+			group[id] = true
+			s.net.partition(group)
+			s.res.Faults.Partitions++
+			s.event(uint64(id), "isolate", 0, 0, "")
+		default: // cut one direction of a link
+			from, to := 1+r.Intn(s.sc.Nodes), 1+r.Intn(s.sc.Nodes)
+			if from != to {
+				s.net.cut[from][to] = true
+				s.res.Faults.OneWayCuts++
+				s.event(uint64(from), "cut", uint64(to), 0, "")
+			}
+		}
+	}
+	if r.Float64() < s.sc.Heal {
+		s.net.heal()
+		s.res.Faults.Heals++
+		s.event(0, "heal", 0, 0, "")
+	}
+	if r.Float64() < 0.002 {
+		from, to := 1+r.Intn(s.sc.Nodes), 1+r.Intn(s.sc.Nodes)
+		d := 1 + r.Intn(s.sc.MaxDelay+4)
+		s.net.delay[from][to] = d
+		s.event(uint64(from), "delay", uint64(to), uint64(d), "")
+	}
+}
+
+// healAll ends the fault phase: every cut heals, no message is lost or
+// duplicated any more, and every crashed node restarts.
+func (s *sim) healAll() {
+	s.faulty = false
+	s.net.heal()
+	s.net.loss = 0
+	s.net.dup = 0
+	s.event(0, "heal-all", 0, 0, "")
+	for _, n := range s.nodes[1:] {
+		s.restart(n)
+	}
+}
+
+func (s *sim) randomUpNode() *simNode {
+	var up []*simNode
+	for _, n := range s.nodes[1:] {
+		if n.up() {
+			up = append(up, n)
+		}
+	}
+	if len(up) == 0 {
+		return nil
+	}
+	return up[s.r.Intn(len(up))]
+}
+
+// leader returns an up node that believes it leads, the one with the
+// highest term if several do, or nil.
+func (s *sim) leader() *simNode {
+	var best *simNode
+	var bestTerm uint64
+	for _, n := range s.nodes[1:] {
+		if !n.up() {
+			continue
+		}
+		if st := n.node.Status(); st.Role == raft.StateLeader && st.Term > bestTerm {
+			best, bestTerm = n, st.Term
+		}
+	}
+	return best
+}
+
+// deliver steps every packet due by now into its destination.
+func (s *sim) deliver() {
+	for p := s.net.next(s.tick); p != nil; p = s.net.next(s.tick) {
+		to := s.nodes[p.to]
+		if !to.up() || s.net.cut[p.from][p.to] {
+			s.res.Faults.Lost++
+			s.event(p.to, "drop", p.from, uint64(p.typ), "")
+			s.packetLost(p)
+			continue
+		}
+		s.cur = to.id
+		err := to.node.Step(p.data)
+		s.event(p.to, "recv", p.from, uint64(p.typ), errString(err))
+		if p.typ == pb.MsgSnap {
+			s.res.Faults.Snapshots++
+			if from := s.nodes[p.from]; from.up() {
+				s.cur = from.id
+				from.node.ReportSnapshot(p.to, true)
+			}
+		}
+	}
+}
+
+// packetLost tells the sender about a lost snapshot, and now and then
+// about an unreachable peer, as a transport would.
+func (s *sim) packetLost(p *packet) {
+	from := s.nodes[p.from]
+	if !from.up() {
+		return
+	}
+	s.cur = from.id
+	if p.typ == pb.MsgSnap {
+		from.node.ReportSnapshot(p.to, false)
+	} else if s.r.Intn(8) == 0 {
+		from.node.ReportUnreachable(p.to)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// processReadies handles a node's Updates until it has none.
+func (s *sim) processReadies(n *simNode) {
+	for i := 0; n.up(); i++ {
+		if i > 1000 {
+			s.fail("ready terminates", "node %d still has a Ready after %d rounds", n.id, i)
+		}
+		s.cur = n.id
+		u, ok := n.node.Ready()
+		if !ok {
+			return
+		}
+		s.processReady(n, u)
+	}
+}
+
+// Crash points inside the handling of a Ready.
+const (
+	crashNone          = iota
+	crashBeforePersist // nothing of the Ready is on disk
+	crashBeforeHard    // entries are on disk, the HardState is not
+	crashBeforeSend    // all is on disk, no message left
+	crashBeforeApply   // messages left, nothing applied
+)
+
+// processReady persists, sends and applies an Update, in the order of the
+// Ready contract, possibly crashing in between.
+func (s *sim) processReady(n *simNode, u Update) {
+	cp := crashNone
+	if s.faulty && s.r.Float64() < s.sc.ReadyCrash {
+		cp = 1 + s.r.Intn(4)
+		s.res.Faults.ReadyCrashes++
+	}
+	if cp == crashBeforePersist {
+		s.crash(n, "before persist")
+		return
+	}
+
+	// Persist. A snapshot goes with its HardState: a commit index below
+	// the snapshot's would not make sense on restart.
+	d := n.disk
+	if !raft.IsEmptySnap(u.Snapshot) {
+		if err := d.ApplySnapshot(u.Snapshot); err != nil {
+			s.fail("storage accepts the Ready", "node %d: apply snapshot %d: %v", n.id, u.Snapshot.Metadata.Index, err)
+		}
+		s.event(n.id, "persist-snap", u.Snapshot.Metadata.Index, u.Snapshot.Metadata.Term, "")
+		s.chk.persistedSnapshot(n, u.Snapshot)
+		if cp == crashBeforeHard {
+			cp = crashBeforeSend
+		}
+	}
+	if len(u.Entries) > 0 {
+		if err := d.Append(u.Entries); err != nil {
+			s.fail("storage accepts the Ready", "node %d: append [%d, %d]: %v",
+				n.id, u.Entries[0].Index, u.Entries[len(u.Entries)-1].Index, err)
+		}
+		last := u.Entries[len(u.Entries)-1]
+		s.event(n.id, "persist-ents", u.Entries[0].Index, last.Index, fmt.Sprintf("term=%d", last.Term))
+		s.chk.persistedEntries(n, u.Entries)
+	}
+	if cp == crashBeforeHard {
+		s.crash(n, "before hardstate")
+		return
+	}
+	if !raft.IsEmptyHardState(u.HardState) {
+		d.SetHardState(u.HardState)
+		hs := u.HardState
+		s.event(n.id, "persist-hs", hs.Term, hs.Commit, fmt.Sprintf("vote=%d", hs.Vote))
+		s.chk.persistedHardState(n, hs)
+	}
+	if cp == crashBeforeSend {
+		s.crash(n, "before send")
+		return
+	}
+
+	// Send.
+	for i := range u.Messages {
+		s.send(n, u.Messages[i])
+	}
+	if cp == crashBeforeApply {
+		s.crash(n, "before apply")
+		return
+	}
+
+	// Apply.
+	if !raft.IsEmptySnap(u.Snapshot) {
+		s.applySnapshot(n, u.Snapshot)
+	}
+	for _, e := range u.CommittedEntries {
+		s.applyEntry(n, e)
+		if !n.up() {
+			return
+		}
+	}
+	for _, rs := range u.ReadStates {
+		s.readState(n, rs)
+	}
+	n.node.Advance()
+	s.serveReads(n)
+	s.maybeCompact(n)
+	s.chk.checkLeader(n)
+}
+
+// send marshals m and puts it on the network.
+func (s *sim) send(n *simNode, m pb.Message) {
+	if m.To == 0 || m.To >= uint64(len(s.nodes)) {
+		s.event(n.id, "send-nowhere", m.To, uint64(m.Type), "")
+		return
+	}
+	if s.opts.Tamper != nil {
+		before := m.Term
+		s.opts.Tamper(s.r, &m)
+		if m.Term != before {
+			s.res.Faults.Tampered++
+		}
+	}
+	data, err := m.Marshal()
+	if err != nil {
+		s.fail("messages marshal", "node %d: marshal %s: %v", n.id, m.Type, err)
+	}
+	copies := s.net.send(s.r, s.tick, m.From, m.To, m.Type, data)
+	s.event(n.id, "send", m.To, uint64(m.Type), fmt.Sprintf("term=%d idx=%d logterm=%d commit=%d n=%d rej=%t",
+		m.Term, m.Index, m.LogTerm, m.Commit, len(m.Entries), m.Reject))
+	switch copies {
+	case 0:
+		s.res.Faults.Lost++
+		s.packetLost(&packet{from: m.From, to: m.To, typ: m.Type})
+	case 2:
+		s.res.Faults.Duplicated++
+	}
+}
+
+// applySnapshot installs a snapshot into the node's state machine.
+func (s *sim) applySnapshot(n *simNode, snap pb.Snapshot) {
+	idx := snap.Metadata.Index
+	if idx <= n.applied {
+		s.fail("state machine safety", "node %d installs snapshot %d at or below its applied index %d", n.id, idx, n.applied)
+	}
+	if err := n.rep.restore(s.svc, snap.Data); err != nil {
+		s.fail("snapshot restores", "node %d cannot restore snapshot %d: %v", n.id, idx, err)
+	}
+	n.applied = idx
+	n.cs = snap.Metadata.ConfState
+	s.event(n.id, "apply-snap", idx, snap.Metadata.Term, "")
+}
+
+// applyEntry applies a committed entry to the node's state machine.
+func (s *sim) applyEntry(n *simNode, e pb.Entry) {
+	s.chk.applied(n, e)
+	n.applied = e.Index
+	switch e.Type {
+	case pb.EntryNormal:
+		env, ok := decodeEnvelope(e.Data)
+		if !ok {
+			return
+		}
+		res, fresh := n.rep.apply(env, s.probeClient)
+		s.event(n.id, "apply", e.Index, e.Term, fmt.Sprintf("c%d.%d fresh=%t", env.client, env.seq, fresh))
+		if env.client == s.probeClient {
+			if fresh {
+				s.probeDone = true
+			}
+			return
+		}
+		c := s.clients[env.client]
+		if o := c.pending; fresh && o != nil && o.seq == env.seq && !o.viaReadIndex && o.node == n.id && o.inc == n.inc {
+			s.complete(c, res)
+		}
+	case pb.EntryConfChange, pb.EntryConfChangeV2:
+		var cc pb.ConfChangeI
+		if e.Type == pb.EntryConfChange {
+			var c1 pb.ConfChange
+			if err := c1.Unmarshal(e.Data); err != nil {
+				s.fail("entries decode", "node %d: conf change at %d: %v", n.id, e.Index, err)
+			}
+			cc = c1
+		} else {
+			var c2 pb.ConfChangeV2
+			if err := c2.Unmarshal(e.Data); err != nil {
+				s.fail("entries decode", "node %d: conf change at %d: %v", n.id, e.Index, err)
+			}
+			cc = c2
+		}
+		n.cs = n.node.ApplyConfChange(cc.AsV2())
+		n.confChanged = true
+		s.event(n.id, "apply-conf", e.Index, e.Term, n.cs.String())
+		s.membershipChanged(e.Index, n.cs)
+	}
+}
+
+// membershipChanged notes new members, and shuts down for good the nodes
+// that a committed configuration removed. Node IDs are never reused, so a
+// removal is final.
+func (s *sim) membershipChanged(index uint64, cs pb.ConfState) {
+	in := map[uint64]bool{}
+	for _, ids := range [][]uint64{cs.Voters, cs.VotersOutgoing, cs.Learners, cs.LearnersNext} {
+		for _, id := range ids {
+			in[id] = true
+			if since, ok := s.memberSince[id]; !ok || index < since {
+				s.memberSince[id] = index
+			}
+		}
+	}
+	for _, n := range s.nodes[1:] {
+		since, ok := s.memberSince[n.id]
+		if n.gone || !ok || since >= index || in[n.id] {
+			continue
+		}
+		s.event(n.id, "removed", index, 0, "")
+		n.gone = true
+		if n.up() {
+			n.node = nil
+			n.rep = nil
+			n.reads = nil
+			n.inc++
+		}
+	}
+}
+
+// maybeCompact snapshots the node's state and compacts its log once enough
+// entries were applied since the last snapshot, and after every conf
+// change: raft refuses a snapshot whose configuration does not contain the
+// receiver, so a leader must not offer a new member a snapshot from before
+// it joined. (etcd's server gets the same effect by building a fresh
+// snapshot for each MsgSnap.)
+func (s *sim) maybeCompact(n *simNode) {
+	if !n.up() {
+		return
+	}
+	snapIdx := n.disk.Snapshot().Metadata.Index
+	if n.applied < snapIdx+s.sc.CompactEvery && !(n.confChanged && n.applied > snapIdx) {
+		return
+	}
+	n.confChanged = false
+	var to uint64
+	if n.applied > snapIdx+s.sc.CompactKeep {
+		to = n.applied - s.sc.CompactKeep
+	}
+	if err := n.disk.Compact(n.applied, n.cs, n.rep.snapshot(), to); err != nil {
+		s.fail("storage compacts", "node %d: snapshot at %d, compact to %d: %v", n.id, n.applied, to, err)
+	}
+	s.event(n.id, "compact", n.applied, to, "")
+}
+
+// errNoLeader is returned by the probe when no node leads.
+var errNoLeader = errors.New("no leader")
+
+// driveProbe proposes, once the faults healed, a command on the leader
+// until one commits: the liveness check.
+func (s *sim) driveProbe() {
+	ld := s.leader()
+	if ld == nil {
+		return
+	}
+	if s.tick%s.sc.ElectionTick != 0 {
+		return
+	}
+	s.probeSeq++
+	s.cur = ld.id
+	err := ld.node.Propose(encodeEnvelope(envelope{client: s.probeClient, seq: s.probeSeq}))
+	s.event(ld.id, "probe", s.probeSeq, 0, errString(err))
+}
+
+var _ = io.EOF
+var _ = os.TempDir

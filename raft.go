@@ -377,7 +377,6 @@ func newRaft(c *Config) (*raft, error) {
 		traceLogger:                 cfg.TraceLogger,
 		randIntn:                    randIntn,
 	}
-	traceInitState(r)
 
 	lastID := r.raftLog.lastEntryID()
 	conf, prs, err := confchange.Restore(confchange.Changer{
@@ -405,6 +404,7 @@ func newRaft(c *Config) (*raft, error) {
 		}
 	}
 	r.becomeFollower(r.Term, None)
+	traceInitState(r)
 
 	var nodesStrs []string
 	for _, n := range r.trk.VoterNodes() {

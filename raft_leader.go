@@ -3,6 +3,7 @@ package raft
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/raftkit/raft/progress"
 	pb "github.com/raftkit/raft/raftpb"
@@ -174,6 +175,9 @@ func (r *raft) bcastHeartbeat() {
 }
 
 func (r *raft) bcastHeartbeatWithCtx(ctx []byte) {
+	// One allocation for all the heartbeats of an idle leader's tick,
+	// not one per append.
+	r.msgs = slices.Grow(r.msgs, max(len(r.trk.Progress)-1, 0))
 	r.trk.Visit(func(id uint64, _ *progress.Progress) {
 		if id != r.id {
 			r.sendHeartbeat(id, ctx)

@@ -113,6 +113,12 @@ func NewRawNode(config *Config) (*RawNode, error) {
 // Tick advances the logical clock by one tick: election and heartbeat
 // timeouts are counted in ticks.
 func (rn *RawNode) Tick() {
+	if len(rn.stepsOnAdvance) == 0 {
+		// The buffer is reused by the Ready cycles between two ticks; an
+		// idle group, whose Readies hold no self-acknowledgements, does not
+		// keep it.
+		rn.stepsOnAdvance = nil
+	}
 	rn.raft.tick()
 }
 

@@ -141,9 +141,11 @@ func (p *Tracker) LearnerNodes() []uint64 {
 	return quorum.MajorityConfig(p.Learners).Slice()
 }
 
-// ResetVotes forgets the votes of the previous election.
+// ResetVotes forgets the votes of the previous election. The map is
+// dropped, not emptied: most resets are of followers and leaders, which
+// hold no votes, and RecordVote makes a new one when an election starts.
 func (p *Tracker) ResetVotes() {
-	p.Votes = map[uint64]bool{}
+	p.Votes = nil
 }
 
 // RecordVote records id's vote: v is true when granted. Only the first vote

@@ -374,7 +374,6 @@ func newRaft(c *Config) (*raft, error) {
 		disableProposalForwarding:   cfg.DisableProposalForwarding,
 		disableConfChangeValidation: cfg.DisableConfChangeValidation,
 		stepDownOnRemoval:           cfg.StepDownOnRemoval,
-		traceLogger:                 cfg.TraceLogger,
 		randIntn:                    randIntn,
 	}
 
@@ -404,6 +403,9 @@ func newRaft(c *Config) (*raft, error) {
 		}
 	}
 	r.becomeFollower(r.Term, None)
+	// Tracing starts from the restored state: the steps that rebuilt it
+	// are not events of the run.
+	r.traceLogger = cfg.TraceLogger
 	traceInitState(r)
 
 	var nodesStrs []string

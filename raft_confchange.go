@@ -36,13 +36,13 @@ func (r *raft) applyConfChange(cc pb.ConfChangeV2) pb.ConfState {
 		r.logger.Errorf("%x ignored conf change %s: %v", r.id, describeConfChange(cc), err)
 		return r.trk.ConfState()
 	}
+	traceConfChangeEvent(cfg, r)
 	return r.switchToConfig(cfg, prs)
 }
 
 // switchToConfig makes the given configuration current and does the
 // bookkeeping a change of membership calls for.
 func (r *raft) switchToConfig(cfg progress.Config, prs progress.ProgressMap) pb.ConfState {
-	traceConfChangeEvent(cfg, r)
 	r.trk.Config = cfg
 	r.trk.Progress = prs
 

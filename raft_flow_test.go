@@ -60,10 +60,13 @@ func TestProbeSendsOneAppendPerResponse(t *testing.T) {
 // MaxInflightMsgs unacknowledged messages; acknowledgements free the window.
 func TestReplicatePipelinesUpToInflightCount(t *testing.T) {
 	n := newFlowLeader(t, true, func(c *Config) { c.MaxInflightMsgs = 3 })
+	// Each proposal leaves in a Ready of its own (proposals within one
+	// Ready are merged into one message).
+	var apps []pb.Message
 	for i := 0; i < 5; i++ {
 		require.NoError(t, n.Propose([]byte("x")))
+		apps = append(apps, appsTo(n.flush(), 2)...)
 	}
-	apps := appsTo(n.flush(), 2)
 	require.Len(t, apps, 3, "three messages in flight, then the window is full")
 	pr := n.r.trk.Progress[2]
 	assert.True(t, pr.Inflights.Full())
@@ -83,10 +86,11 @@ func TestReplicateInflightWindowByBytes(t *testing.T) {
 		c.MaxSizePerMsg = 1000
 		c.MaxInflightBytes = 1000
 	})
+	var apps []pb.Message
 	for i := 0; i < 5; i++ {
 		require.NoError(t, n.Propose(make([]byte, 400)))
+		apps = append(apps, appsTo(n.flush(), 2)...)
 	}
-	apps := appsTo(n.flush(), 2)
 	require.Len(t, apps, 3, "400+400+400 reaches 1000 bytes")
 	assert.True(t, n.r.trk.Progress[2].Inflights.Full())
 	msgs := n.stepFlush(pb.Message{From: 2, To: 1, Type: pb.MsgAppResp, Term: 1, Index: apps[1].Entries[0].Index})

@@ -1,0 +1,376 @@
+package raft_test
+
+import (
+	"context"
+	"encoding/binary"
+	"runtime"
+	"testing"
+
+	"github.com/raftkit/raft"
+	pb "github.com/raftkit/raft/raftpb"
+)
+
+// The benchmarks of this file measure raftkit alone, for profiling; the
+// comparison with etcd raft runs the same scenarios in compat/bench.
+
+// benchQuiet is a Logger that drops everything but panics.
+type benchQuiet struct{}
+
+func (benchQuiet) Debug(...interface{})              {}
+func (benchQuiet) Debugf(string, ...interface{})     {}
+func (benchQuiet) Error(...interface{})              {}
+func (benchQuiet) Errorf(string, ...interface{})     {}
+func (benchQuiet) Info(...interface{})               {}
+func (benchQuiet) Infof(string, ...interface{})      {}
+func (benchQuiet) Warning(...interface{})            {}
+func (benchQuiet) Warningf(string, ...interface{})   {}
+func (benchQuiet) Fatal(v ...interface{})            { panic(v) }
+func (benchQuiet) Fatalf(f string, v ...interface{}) { panic(f) }
+func (benchQuiet) Panic(v ...interface{})            { panic(v) }
+func (benchQuiet) Panicf(f string, v ...interface{}) { panic(f) }
+
+// benchConfig returns the configuration of node id over a storage holding
+// a snapshot at index 1 of the given voters.
+func benchConfig(b *testing.B, id uint64, voters []uint64) (*raft.Config, *raft.MemoryStorage) {
+	ms := raft.NewMemoryStorage()
+	snap := pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: 1, Term: 1, ConfState: pb.ConfState{Voters: voters}}}
+	if err := ms.ApplySnapshot(snap); err != nil {
+		b.Fatal(err)
+	}
+	return &raft.Config{
+		ID: id, ElectionTick: 10, HeartbeatTick: 1, Storage: ms,
+		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256, Logger: benchQuiet{},
+	}, ms
+}
+
+type benchNode struct {
+	*raft.RawNode
+	ms      *raft.MemoryStorage
+	applied int
+	reads   int
+}
+
+func newBenchNode(b *testing.B, id uint64, voters []uint64) *benchNode {
+	c, ms := benchConfig(b, id, voters)
+	rn, err := raft.NewRawNode(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &benchNode{RawNode: rn, ms: ms}
+}
+
+// handle processes one Ready like a synchronous application, passing the
+// messages to send (dropping them when send is nil).
+func (n *benchNode) handle(b *testing.B, send func(m pb.Message)) {
+	rd := n.Ready()
+	if err := n.ms.Append(rd.Entries); err != nil {
+		b.Fatal(err)
+	}
+	if !raft.IsEmptyHardState(rd.HardState) {
+		_ = n.ms.SetHardState(rd.HardState)
+	}
+	if send != nil {
+		for _, m := range rd.Messages {
+			send(m)
+		}
+	}
+	n.applied += len(rd.CommittedEntries)
+	n.reads += len(rd.ReadStates)
+	n.Advance(rd)
+}
+
+// benchCluster runs RawNodes in one goroutine; messages travel marshaled.
+type benchCluster struct {
+	nodes []*benchNode
+	inbox [][][]byte
+}
+
+func newBenchCluster(b *testing.B, n int) *benchCluster {
+	c := &benchCluster{inbox: make([][][]byte, n)}
+	var ids []uint64
+	for i := 1; i <= n; i++ {
+		ids = append(ids, uint64(i))
+	}
+	for _, id := range ids {
+		c.nodes = append(c.nodes, newBenchNode(b, id, ids))
+	}
+	if err := c.nodes[0].Campaign(); err != nil {
+		b.Fatal(err)
+	}
+	c.pump(b)
+	return c
+}
+
+func (c *benchCluster) pump(b *testing.B) {
+	send := func(m pb.Message) {
+		buf, err := m.Marshal()
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.inbox[m.To-1] = append(c.inbox[m.To-1], buf)
+	}
+	for busy := true; busy; {
+		busy = false
+		for _, n := range c.nodes {
+			for n.HasReady() {
+				busy = true
+				n.handle(b, send)
+			}
+		}
+		for i, n := range c.nodes {
+			q := c.inbox[i]
+			c.inbox[i] = nil
+			for _, buf := range q {
+				busy = true
+				var m pb.Message
+				if err := m.Unmarshal(buf); err != nil {
+					b.Fatal(err)
+				}
+				_ = n.Step(m)
+			}
+		}
+	}
+}
+
+func BenchmarkSingleVoterNode(b *testing.B) {
+	c, ms := benchConfig(b, 1, []uint64{1})
+	n := raft.RestartNode(c)
+	defer n.Stop()
+	ctx := context.Background()
+	if err := n.Campaign(ctx); err != nil {
+		b.Fatal(err)
+	}
+	data := make([]byte, 128)
+	done := make(chan struct{})
+	b.ReportAllocs()
+	b.ResetTimer()
+	go func() {
+		defer close(done)
+		for applied := 0; applied < b.N+1; { // +1: the leader's empty entry
+			rd := <-n.Ready()
+			_ = ms.Append(rd.Entries)
+			if !raft.IsEmptyHardState(rd.HardState) {
+				_ = ms.SetHardState(rd.HardState)
+			}
+			applied += len(rd.CommittedEntries)
+			n.Advance()
+		}
+	}()
+	for i := 0; i < b.N; i++ {
+		if err := n.Propose(ctx, data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-done
+}
+
+func BenchmarkSingleVoterRawNodeBatch64(b *testing.B) {
+	c := newBenchCluster(b, 1)
+	n := c.nodes[0]
+	data := make([]byte, 128)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; {
+		for k := 0; k < 64 && i < b.N; k, i = k+1, i+1 {
+			if err := n.Propose(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for n.HasReady() {
+			n.handle(b, nil)
+		}
+	}
+}
+
+func BenchmarkThreeRawNodes(b *testing.B) {
+	for _, size := range []int{128, 1024} {
+		b.Run(map[int]string{128: "payload=128", 1024: "payload=1024"}[size], func(b *testing.B) {
+			c := newBenchCluster(b, 3)
+			data := make([]byte, size)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; {
+				for k := 0; k < 64 && i < b.N; k, i = k+1, i+1 {
+					if err := c.nodes[0].Propose(data); err != nil {
+						b.Fatal(err)
+					}
+				}
+				c.pump(b)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+		})
+	}
+}
+
+func BenchmarkStepMsgAppFollower(b *testing.B) {
+	for _, n := range []int{1, 32} {
+		b.Run(map[int]string{1: "entries=1", 32: "entries=32"}[n], func(b *testing.B) {
+			f := newBenchNode(b, 1, []uint64{1, 2, 3})
+			data := make([]byte, 128)
+			msgs := make([]pb.Message, 64)
+			index, logTerm := uint64(1), uint64(1)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; {
+				b.StopTimer()
+				k := min(len(msgs), b.N-i)
+				for j := range msgs[:k] {
+					ents := make([]pb.Entry, n)
+					for e := range ents {
+						ents[e] = pb.Entry{Term: 2, Index: index + 1 + uint64(e), Data: data}
+					}
+					msgs[j] = pb.Message{Type: pb.MsgApp, From: 2, To: 1, Term: 2, LogTerm: logTerm, Index: index, Commit: index, Entries: ents}
+					index, logTerm = index+uint64(n), 2
+				}
+				b.StartTimer()
+				for j := range msgs[:k] {
+					if err := f.Step(msgs[j]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				i += k
+				b.StopTimer()
+				for f.HasReady() {
+					f.handle(b, nil)
+				}
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// newBenchLeader returns node 1 leading voters 1, 2, 3 whose followers are
+// simulated and have acknowledged its first entry.
+func newBenchLeader(b *testing.B) *benchNode {
+	n := newBenchNode(b, 1, []uint64{1, 2, 3})
+	_ = n.Campaign()
+	for n.HasReady() {
+		n.handle(b, nil)
+	}
+	_ = n.Step(pb.Message{Type: pb.MsgVoteResp, From: 2, To: 1, Term: 1})
+	for n.HasReady() {
+		n.handle(b, nil)
+	}
+	_ = n.Step(pb.Message{Type: pb.MsgAppResp, From: 2, To: 1, Term: 1, Index: 2})
+	_ = n.Step(pb.Message{Type: pb.MsgAppResp, From: 3, To: 1, Term: 1, Index: 2})
+	for n.HasReady() {
+		n.handle(b, nil)
+	}
+	if n.BasicStatus().RaftState != raft.StateLeader {
+		b.Fatal("not leader")
+	}
+	return n
+}
+
+func BenchmarkStepMsgAppRespLeader(b *testing.B) {
+	n := newBenchLeader(b)
+	data := make([]byte, 128)
+	index := uint64(2)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; {
+		b.StopTimer()
+		k := min(64, b.N-i)
+		for j := 0; j < k; j++ {
+			_ = n.Propose(data)
+		}
+		for n.HasReady() {
+			n.handle(b, nil)
+		}
+		b.StartTimer()
+		for j := 0; j < k; j++ {
+			_ = n.Step(pb.Message{Type: pb.MsgAppResp, From: 2, To: 1, Term: 1, Index: index + uint64(j) + 1})
+		}
+		b.StopTimer()
+		index += uint64(k)
+		_ = n.Step(pb.Message{Type: pb.MsgAppResp, From: 3, To: 1, Term: 1, Index: index})
+		for n.HasReady() {
+			n.handle(b, nil)
+		}
+		i += k
+		b.StartTimer()
+	}
+}
+
+func BenchmarkIdleGroups(b *testing.B) {
+	const groups = 10000
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	nodes := make([]*benchNode, groups)
+	for i := range nodes {
+		nodes[i] = newBenchLeader(b)
+		for t := 0; t < 10; t++ {
+			nodes[i].Tick()
+			for nodes[i].HasReady() {
+				nodes[i].handle(b, nil)
+			}
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, n := range nodes {
+			n.Tick()
+			if n.HasReady() {
+				n.handle(b, nil)
+			}
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/groups, "ns/tick")
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/groups, "B/rawnode")
+	runtime.KeepAlive(nodes)
+}
+
+func BenchmarkReadIndex(b *testing.B) {
+	c := newBenchCluster(b, 3)
+	ctxs := make([][]byte, 8)
+	for i := range ctxs {
+		ctxs[i] = binary.BigEndian.AppendUint64(nil, uint64(i+1))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; {
+		k := min(len(ctxs), b.N-i)
+		for _, ctx := range ctxs[:k] {
+			c.nodes[0].ReadIndex(ctx)
+		}
+		c.pump(b)
+		i += k
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
+}
+
+func BenchmarkElection(b *testing.B) {
+	ticks := 0
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		c := &benchCluster{inbox: make([][][]byte, 5)}
+		ids := []uint64{1, 2, 3, 4, 5}
+		for _, id := range ids {
+			conf, _ := benchConfig(b, id, ids)
+			conf.PreVote, conf.CheckQuorum = true, true
+			rn, err := raft.NewRawNode(conf)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.nodes = append(c.nodes, &benchNode{RawNode: rn, ms: conf.Storage.(*raft.MemoryStorage)})
+		}
+		for elected := false; !elected; {
+			for _, n := range c.nodes {
+				n.Tick()
+			}
+			ticks++
+			c.pump(b)
+			for _, n := range c.nodes {
+				elected = elected || n.BasicStatus().RaftState == raft.StateLeader
+			}
+		}
+	}
+	b.ReportMetric(float64(ticks)/float64(b.N), "ticks/election")
+}

@@ -25,6 +25,8 @@ type testCluster struct {
 	inflight  []pb.Message
 	configure func(*Config)
 	rng       *rand.Rand
+	// boot is the configuration the cluster was bootstrapped with.
+	boot pb.ConfState
 }
 
 type testMember struct {
@@ -64,6 +66,7 @@ func newTestCluster(t testing.TB, n int, configure func(*Config)) *testCluster {
 	for i := 1; i <= n; i++ {
 		voters = append(voters, uint64(i))
 	}
+	c.boot = pb.ConfState{Voters: voters}
 	for _, id := range voters {
 		s := NewMemoryStorage()
 		require.NoError(t, s.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{
@@ -541,3 +544,21 @@ func exchange(t testing.TB, nodes map[uint64]*testNode, msgs []pb.Message) []pb.
 	}
 	return delivered
 }
+
+// join starts node id with the cluster's bootstrap snapshot, as a node that
+// is not yet in its own configuration: it learns it from the leader.
+func (c *testCluster) join(id uint64) {
+	s := NewMemoryStorage()
+	require.NoError(c.t, s.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: 1, Term: 1, ConfState: c.boot}}))
+	c.addMember(id, s)
+}
+
+// proposeConfChange proposes cc through node id and stabilizes.
+func (c *testCluster) proposeConfChange(id uint64, cc pb.ConfChangeI) error {
+	err := c.node(id).ProposeConfChange(cc)
+	c.stabilize()
+	return err
+}
+
+// members returns the configuration node id has applied.
+func (c *testCluster) members(id uint64) pb.ConfState { return c.node(id).raft.trk.ConfState() }

@@ -419,7 +419,7 @@ func (m *member) restoreState(snap pb.Snapshot) error {
 	m.confState = snap.Metadata.ConfState
 	m.applied = snap.Metadata.Index
 	m.snapIndex = snap.Metadata.Index
-	m.removed = !inConf(m.confState, m.cfg.ID) && len(m.confState.Voters)+len(m.confState.Learners) > 0
+	m.removed = m.removedIDs[m.cfg.ID]
 	close(m.appliedCh)
 	m.appliedCh = make(chan struct{})
 	members := copyMembers(m.members)
@@ -554,12 +554,12 @@ func (m *member) applyConfChange(index uint64, cc pb.ConfChangeI, reqID uint64) 
 			removed = append(removed, c.NodeID)
 		}
 	}
-	if !inConf(m.confState, m.cfg.ID) {
-		m.removed = true
-	}
+	// A member replaying the log from before it joined is not in the
+	// earlier configurations: only its own removal counts.
+	self := m.removedIDs[m.cfg.ID] && !m.removed
+	m.removed = m.removed || self
 	m.confChanged = true
 	m.applied = index
-	self := m.removed
 	m.mu.Unlock()
 	for id, u := range added {
 		m.transport.AddPeer(id, u)

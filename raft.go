@@ -813,7 +813,20 @@ func (r *raft) checkMessage(m *pb.Message) error {
 			return badMessage("local message %s carries term %d", m.Type, m.Term)
 		}
 		return nil
-	case pb.MsgStorageAppendResp, pb.MsgStorageApplyResp:
+	case pb.MsgStorageAppendResp:
+		// The snapshot it reports was installed (committed) when handed out;
+		// one beyond the commit index was never handed out.
+		if m.Snapshot != nil && m.Snapshot.Metadata.Index > r.raftLog.committed {
+			return badMessage("storage append response for snapshot %d beyond the commit index %d",
+				m.Snapshot.Metadata.Index, r.raftLog.committed)
+		}
+		return nil
+	case pb.MsgStorageApplyResp:
+		// Only entries handed out for application can have been applied.
+		if n := len(m.Entries); n > 0 && m.Entries[n-1].Index > r.raftLog.applying {
+			return badMessage("storage apply response for entry %d beyond the entries handed out (%d)",
+				m.Entries[n-1].Index, r.raftLog.applying)
+		}
 		return nil
 	case pb.MsgProp:
 		if m.Term != 0 {

@@ -556,3 +556,27 @@ func TestRestartWithInconsistentStorageReturnsError(t *testing.T) {
 		}
 	})
 }
+
+// Issue 4, bad input: a message that claims to come from a storage thread
+// with the right type (so RawNode.Step cannot tell it from a real response)
+// but reports work that was never handed out is refused without panicking.
+func TestForgedStorageResponsesRefused(t *testing.T) {
+	for _, role := range stepRoles {
+		for _, m := range []pb.Message{
+			{Type: pb.MsgStorageApplyResp, From: LocalApplyThread, To: 1, Entries: []pb.Entry{{Index: 100, Term: 2}}},
+			{Type: pb.MsgStorageAppendResp, From: LocalAppendThread, To: 1, Term: 3,
+				Snapshot: &pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: 100, Term: 3, ConfState: voters(1, 2, 3)}}},
+		} {
+			t.Run(fmt.Sprintf("%s/%s", role, m.Type), func(t *testing.T) {
+				n := newStepTableNode(t, role)
+				requireUnchangedAfter(t, n, m, errBadMessage)
+			})
+		}
+	}
+	// An append response for entries that are not there marks nothing.
+	n := newStepTableNode(t, StateFollower)
+	before := captureState(n.r)
+	require.NoError(t, n.RawNode.Step(pb.Message{Type: pb.MsgStorageAppendResp, From: LocalAppendThread, To: 1,
+		Term: n.r.Term, Index: 100, LogTerm: 9}))
+	assert.Equal(t, before, captureState(n.r))
+}

@@ -46,6 +46,11 @@ type Options struct {
 	// marshaled onto the network. Bug-injection tests use it to model a
 	// network that corrupts messages.
 	Tamper func(r *rand.Rand, m *pb.Message)
+
+	// skipDiskChecks turns off the checks that compare a restarted node's
+	// disk with what it persisted, so that bug-injection tests can show
+	// that the protocol-level checks catch a lying disk on their own.
+	skipDiskChecks bool
 }
 
 // Faults counts what a run injected and exercised.

@@ -380,3 +380,85 @@ func TestTransferLeaderWithPreVoteAndCheckQuorum(t *testing.T) {
 	require.NoError(t, c.propose(3, "b"))
 	assert.Equal(t, []string{"a", "b"}, c.requireSameApplied(c.ids...))
 }
+
+// snapStorage is a MemoryStorage whose Snapshot can be made temporarily
+// unavailable, as an application that is still creating one would report.
+type snapStorage struct {
+	*MemoryStorage
+	unavailable bool
+}
+
+func (s *snapStorage) Snapshot() (pb.Snapshot, error) {
+	if s.unavailable {
+		return pb.Snapshot{}, ErrSnapshotTemporarilyUnavailable
+	}
+	return s.MemoryStorage.Snapshot()
+}
+
+// When the storage has no snapshot ready yet, the leader sends nothing and
+// tries again on the follower's next response.
+func TestSnapshotTemporarilyUnavailableRetried(t *testing.T) {
+	ms := newTestStorage(t, voters(1, 2, 3))
+	s := &snapStorage{MemoryStorage: ms}
+	rn, err := NewRawNode(newTestConfig(1, 10, 1, s))
+	require.NoError(t, err)
+	rn.raft.randIntn = func(int) int { return 0 }
+	n := &testNode{t: t, RawNode: rn, r: rn.raft, s: ms}
+	n.becomeLeader(2, 3)
+	n.ackAll(2, 3)
+	require.NoError(t, n.Propose([]byte("x")))
+	n.flush()
+	n.ackAll(3)
+	_, err = ms.CreateSnapshot(n.r.raftLog.applied, &pb.ConfState{Voters: []uint64{1, 2, 3}}, nil)
+	require.NoError(t, err)
+	require.NoError(t, ms.Compact(n.r.raftLog.applied))
+	pr := n.r.trk.Progress[2]
+	pr.BecomeProbe()
+	pr.Match, pr.Next = 0, 1
+
+	s.unavailable = true
+	msgs := n.stepFlush(pb.Message{From: 2, To: 1, Type: pb.MsgHeartbeatResp, Term: 1})
+	assert.Empty(t, filterMsgs(msgs, pb.MsgSnap))
+	assert.Equal(t, progress.StateProbe, pr.State)
+
+	s.unavailable = false
+	msgs = n.stepFlush(pb.Message{From: 2, To: 1, Type: pb.MsgHeartbeatResp, Term: 1})
+	assert.Len(t, filterMsgs(msgs, pb.MsgSnap), 1)
+	assert.Equal(t, progress.StateSnapshot, pr.State)
+}
+
+// A transfer to a node that a conf change removes is abandoned.
+func TestTransferLeaderAbortedWhenTransfereeRemoved(t *testing.T) {
+	n := newFlowLeader(t, true)
+	require.NoError(t, n.Propose([]byte("a")))
+	n.flush()
+	n.ackAll(2)
+	n.stepFlush(pb.Message{From: 3, To: 1, Type: pb.MsgTransferLeader})
+	require.Equal(t, uint64(3), n.r.leadTransferee)
+	n.ApplyConfChange(pb.ConfChange{Type: pb.ConfChangeRemoveNode, NodeID: 3}.AsV2())
+	assert.Equal(t, None, n.r.leadTransferee)
+	assert.NoError(t, n.Propose([]byte("b")))
+}
+
+// The RawNode helpers that only read or nudge state: WithProgress visits
+// every peer without inflights, TickQuiesced only advances the election
+// clock, ForgetLeader forgets, ProposeConfChange refuses nil.
+func TestRawNodeSmallHelpers(t *testing.T) {
+	n := newFlowLeader(t, true)
+	seen := map[uint64]ProgressType{}
+	n.WithProgress(func(id uint64, typ ProgressType, pr progress.Progress) {
+		seen[id] = typ
+		assert.Nil(t, pr.Inflights)
+	})
+	assert.Equal(t, map[uint64]ProgressType{1: ProgressTypePeer, 2: ProgressTypePeer, 3: ProgressTypePeer}, seen)
+	assert.Error(t, n.ProposeConfChange(nil))
+
+	f := newFollowerAt(t, 2, 1, 1)
+	for i := 0; i < 3*f.r.electionTimeout; i++ {
+		f.TickQuiesced()
+	}
+	assert.Equal(t, StateFollower, f.r.state, "no campaign while quiesced")
+	assert.Greater(t, f.r.electionElapsed, f.r.electionTimeout)
+	require.NoError(t, f.ForgetLeader())
+	assert.Equal(t, None, f.r.lead)
+}

@@ -2,7 +2,6 @@ package rafttest
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -110,5 +109,3 @@ func (s *sim) checkHistory() {
 	}
 	panic(v)
 }
-
-var _ = math.MaxInt64

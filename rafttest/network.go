@@ -106,12 +106,14 @@ func (nw *network) partition(group []bool) {
 	}
 }
 
-// heal removes every cut and restores the base delays, loss and
-// duplication given.
-func (nw *network) heal() {
+// heal removes every cut and reports whether there was any.
+func (nw *network) heal() bool {
+	healed := false
 	for i := range nw.cut {
 		for j := range nw.cut[i] {
+			healed = healed || nw.cut[i][j]
 			nw.cut[i][j] = false
 		}
 	}
+	return healed
 }

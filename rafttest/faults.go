@@ -31,17 +31,18 @@ func (s *sim) restart(n *simNode) {
 	n.applied = snap.Metadata.Index
 	n.cs = snap.Metadata.ConfState
 	node, err := s.fac(NodeConfig{
-		ID:                n.id,
-		Disk:              n.disk,
-		Applied:           n.applied,
-		ElectionTick:      s.sc.ElectionTick,
-		HeartbeatTick:     s.sc.HeartbeatTick,
-		PreVote:           s.sc.PreVote,
-		CheckQuorum:       s.sc.CheckQuorum,
-		ReadOnlyOption:    s.sc.ReadOnlyOption,
-		MaxSizePerMsg:     s.sc.MaxSizePerMsg,
-		MaxInflightMsgs:   s.sc.MaxInflightMsgs,
-		StepDownOnRemoval: s.sc.StepDownOnRemoval,
+		ID:                 n.id,
+		Disk:               n.disk,
+		Applied:            n.applied,
+		ElectionTick:       s.sc.ElectionTick,
+		HeartbeatTick:      s.sc.HeartbeatTick,
+		PreVote:            s.sc.PreVote,
+		CheckQuorum:        s.sc.CheckQuorum,
+		ReadOnlyOption:     s.sc.ReadOnlyOption,
+		MaxSizePerMsg:      s.sc.MaxSizePerMsg,
+		MaxInflightMsgs:    s.sc.MaxInflightMsgs,
+		StepDownOnRemoval:  s.sc.StepDownOnRemoval,
+		AsyncStorageWrites: s.sc.AsyncStorageWrites,
 	})
 	if err != nil {
 		s.fail("node restarts", "node %d cannot start over its disk: %v", n.id, err)

@@ -110,6 +110,9 @@ type NodeConfig struct {
 	MaxInflightMsgs int
 	// StepDownOnRemoval makes a removed leader step down.
 	StepDownOnRemoval bool
+	// AsyncStorageWrites runs the node in raft's asynchronous storage
+	// mode; NewRawNode then plays the append and apply threads itself.
+	AsyncStorageWrites bool
 }
 
 // NodeFactory builds a Node over the persisted state in cfg.Disk. The
@@ -119,28 +122,34 @@ type NodeFactory func(cfg NodeConfig) (Node, error)
 // NewRawNode is the NodeFactory for this library's raft.RawNode.
 func NewRawNode(cfg NodeConfig) (Node, error) {
 	rn, err := raft.NewRawNode(&raft.Config{
-		ID:                cfg.ID,
-		ElectionTick:      cfg.ElectionTick,
-		HeartbeatTick:     cfg.HeartbeatTick,
-		Storage:           cfg.Disk.Storage(),
-		Applied:           cfg.Applied,
-		MaxSizePerMsg:     cfg.MaxSizePerMsg,
-		MaxInflightMsgs:   cfg.MaxInflightMsgs,
-		CheckQuorum:       cfg.CheckQuorum,
-		PreVote:           cfg.PreVote,
-		ReadOnlyOption:    cfg.ReadOnlyOption,
-		StepDownOnRemoval: cfg.StepDownOnRemoval,
-		Logger:            quietLogger{},
+		ID:                 cfg.ID,
+		ElectionTick:       cfg.ElectionTick,
+		HeartbeatTick:      cfg.HeartbeatTick,
+		Storage:            cfg.Disk.Storage(),
+		Applied:            cfg.Applied,
+		MaxSizePerMsg:      cfg.MaxSizePerMsg,
+		MaxInflightMsgs:    cfg.MaxInflightMsgs,
+		CheckQuorum:        cfg.CheckQuorum,
+		PreVote:            cfg.PreVote,
+		ReadOnlyOption:     cfg.ReadOnlyOption,
+		StepDownOnRemoval:  cfg.StepDownOnRemoval,
+		AsyncStorageWrites: cfg.AsyncStorageWrites,
+		Logger:             quietLogger{},
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &rawNode{rn: rn}, nil
+	return &rawNode{id: cfg.ID, rn: rn, async: cfg.AsyncStorageWrites}, nil
 }
 
 // rawNode adapts raft.RawNode to Node.
 type rawNode struct {
-	rn *raft.RawNode
+	id    uint64
+	rn    *raft.RawNode
+	async bool
+	// local holds, in asynchronous mode, the responses of the storage
+	// threads to step into the node on Advance.
+	local []pb.Message
 }
 
 func (n *rawNode) Tick() { n.rn.Tick() }
@@ -158,6 +167,9 @@ func (n *rawNode) Ready() (Update, bool) {
 		return Update{}, false
 	}
 	rd := n.rn.Ready()
+	if n.async {
+		return n.asyncUpdate(rd), true
+	}
 	return Update{
 		HardState:        rd.HardState,
 		Entries:          rd.Entries,
@@ -169,7 +181,59 @@ func (n *rawNode) Ready() (Update, bool) {
 	}, true
 }
 
-func (n *rawNode) Advance()                    { n.rn.Advance(raft.Ready{}) }
+// asyncUpdate turns an asynchronous-mode Ready into an Update: the
+// simulator then does the storage threads' work, persisting what
+// MsgStorageAppend carries and applying what MsgStorageApply carries, and
+// the threads' responses go out once that is done: those to peers as
+// messages, those to the node itself on Advance.
+func (n *rawNode) asyncUpdate(rd raft.Ready) Update {
+	u := Update{ReadStates: rd.ReadStates}
+	for _, m := range rd.Messages {
+		switch m.To {
+		case raft.LocalAppendThread:
+			if m.Term != 0 || m.Vote != 0 || m.Commit != 0 {
+				u.HardState = pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}
+			}
+			u.Entries = m.Entries
+			if m.Snapshot != nil {
+				u.Snapshot = *m.Snapshot
+			}
+			u.MustSync = true
+			n.route(&u, m.Responses)
+		case raft.LocalApplyThread:
+			u.CommittedEntries = m.Entries
+			n.route(&u, m.Responses)
+		default:
+			u.Messages = append(u.Messages, m)
+		}
+	}
+	return u
+}
+
+// route sends a storage thread's responses to peers out with the Update
+// and keeps those to this node for Advance.
+func (n *rawNode) route(u *Update, resps []pb.Message) {
+	for _, r := range resps {
+		if r.To == n.id {
+			n.local = append(n.local, r)
+		} else {
+			u.Messages = append(u.Messages, r)
+		}
+	}
+}
+
+func (n *rawNode) Advance() {
+	if !n.async {
+		n.rn.Advance(raft.Ready{})
+		return
+	}
+	local := n.local
+	n.local = nil
+	for _, m := range local {
+		_ = n.rn.Step(m)
+	}
+}
+
 func (n *rawNode) Propose(data []byte) error   { return n.rn.Propose(data) }
 func (n *rawNode) ReadIndex(rctx []byte)       { n.rn.ReadIndex(rctx) }
 func (n *rawNode) TransferLeader(to uint64)    { n.rn.TransferLeader(to) }

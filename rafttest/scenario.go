@@ -27,6 +27,9 @@ type Scenario struct {
 	// MaxSizePerMsg and MaxInflightMsgs are the flow-control limits.
 	MaxSizePerMsg   uint64
 	MaxInflightMsgs int
+	// AsyncStorageWrites runs the nodes in raft's asynchronous storage
+	// mode.
+	AsyncStorageWrites bool
 	// FaultTicks is how long faults are injected before the network heals.
 	FaultTicks int
 	// MaxDelay and Jitter bound the per-link delay, in ticks.
@@ -57,10 +60,10 @@ func (sc Scenario) String() string {
 		ro = "lease"
 	}
 	return fmt.Sprintf("nodes=%d voters=%d clients=%d election=%d heartbeat=%d prevote=%t checkquorum=%t read=%s stepdown=%t "+
-		"maxmsg=%d inflight=%d faultticks=%d delay=%d+%d loss=%.3f dup=%.3f crash=%.4f readycrash=%.4f "+
+		"maxmsg=%d inflight=%d async=%t faultticks=%d delay=%d+%d loss=%.3f dup=%.3f crash=%.4f readycrash=%.4f "+
 		"partition=%.4f confchange=%.4f compact=%d/%d",
 		sc.Nodes, sc.Voters, sc.Clients, sc.ElectionTick, sc.HeartbeatTick, sc.PreVote, sc.CheckQuorum, ro,
-		sc.StepDownOnRemoval, sc.MaxSizePerMsg, sc.MaxInflightMsgs, sc.FaultTicks, sc.MaxDelay, sc.Jitter,
+		sc.StepDownOnRemoval, sc.MaxSizePerMsg, sc.MaxInflightMsgs, sc.AsyncStorageWrites, sc.FaultTicks, sc.MaxDelay, sc.Jitter,
 		sc.Loss, sc.Dup, sc.Crash, sc.ReadyCrash, sc.Partition, sc.ConfChange, sc.CompactEvery, sc.CompactKeep)
 }
 
@@ -108,5 +111,7 @@ func drawScenario(r *rand.Rand) Scenario {
 	sc.Campaign = r.Float64() * 0.002
 	sc.CompactEvery = uint64(10 + r.Intn(150))
 	sc.CompactKeep = uint64(r.Intn(20))
+	// Drawn last, so that adding it did not change what older seeds drew.
+	sc.AsyncStorageWrites = r.Intn(2) == 0
 	return sc
 }

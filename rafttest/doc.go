@@ -10,7 +10,8 @@
 // Run simulates one cluster from one seed. Every choice comes from a
 // math/rand source seeded with it: the cluster's shape and protocol
 // options (PreVote, CheckQuorum, ReadOnlySafe or ReadOnlyLeaseBased,
-// flow-control limits), the faults and the workload. There are no
+// StepDownOnRemoval, flow-control limits, synchronous or asynchronous
+// storage writes), the faults and the workload. There are no
 // goroutines, sleeps or wall clocks: time is counted in ticks, so the same
 // seed replays the same run byte for byte, and Result.TraceHash proves it.
 // Raft draws its randomized election timeouts from crypto/rand.Reader,

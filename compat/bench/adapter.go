@@ -1,5 +1,3 @@
-//go:build raftwip
-
 // Package bench runs the same benchmark scenarios against raftkit and
 // against etcd raft v3.6.0, in one binary and one run, so that the ratios
 // between the two are measured under the same conditions.

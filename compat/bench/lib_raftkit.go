@@ -1,5 +1,3 @@
-//go:build raftwip
-
 package bench
 
 import (

@@ -18,16 +18,10 @@ func stepCandidate(r *raft, m pb.Message) error {
 	case pb.MsgProp:
 		r.logger.Infof("%x no leader at term %d; dropping proposal", r.id, r.Term)
 		return ErrProposalDropped
-	case pb.MsgApp:
+	case pb.MsgApp, pb.MsgHeartbeat, pb.MsgSnap:
 		// A leader exists at our term (Raft §5.2).
 		r.becomeFollower(m.Term, m.From)
-		r.handleAppendEntries(m)
-	case pb.MsgHeartbeat:
-		r.becomeFollower(m.Term, m.From)
-		r.handleHeartbeat(m)
-	case pb.MsgSnap:
-		r.becomeFollower(m.Term, m.From)
-		r.handleSnapshot(m)
+		r.handleLeaderMessage(m)
 	case myVoteRespType:
 		gr, rj, res := r.poll(m.From, m.Type, !m.Reject)
 		r.logger.Infof("%x has received %d %s votes and %d vote rejections", r.id, gr, m.Type, rj)
@@ -69,18 +63,10 @@ func stepFollower(r *raft, m pb.Message) error {
 		m.To = r.lead
 		m.From = r.id
 		r.send(m)
-	case pb.MsgApp:
+	case pb.MsgApp, pb.MsgHeartbeat, pb.MsgSnap:
 		r.electionElapsed = 0
 		r.lead = m.From
-		r.handleAppendEntries(m)
-	case pb.MsgHeartbeat:
-		r.electionElapsed = 0
-		r.lead = m.From
-		r.handleHeartbeat(m)
-	case pb.MsgSnap:
-		r.electionElapsed = 0
-		r.lead = m.From
-		r.handleSnapshot(m)
+		r.handleLeaderMessage(m)
 	case pb.MsgTransferLeader:
 		if r.lead == None {
 			r.logger.Infof("%x no leader at term %d; dropping leader transfer msg", r.id, r.Term)
@@ -123,6 +109,19 @@ func stepFollower(r *raft, m pb.Message) error {
 		r.logger.Debugf("%x [term %d state %v] ignored %s from %x", r.id, r.Term, r.state, m.Type, m.From)
 	}
 	return nil
+}
+
+// handleLeaderMessage handles what a follower receives from the leader of
+// its term: appends, heartbeats and snapshots.
+func (r *raft) handleLeaderMessage(m pb.Message) {
+	switch m.Type {
+	case pb.MsgApp:
+		r.handleAppendEntries(m)
+	case pb.MsgHeartbeat:
+		r.handleHeartbeat(m)
+	case pb.MsgSnap:
+		r.handleSnapshot(m)
+	}
 }
 
 // handleAppendEntries is the follower side of AppendEntries (Raft §5.3).

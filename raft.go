@@ -103,7 +103,9 @@ func badMessage(format string, args ...interface{}) error {
 // SoftState is the volatile part of a node's state: who leads and which role
 // this node has. It need not be persisted.
 type SoftState struct {
-	Lead      uint64 // must use atomic operations to access; keep 64-bit aligned.
+	// Lead is the leader this node knows of, or None.
+	Lead uint64
+	// RaftState is this node's role.
 	RaftState StateType
 }
 
@@ -115,7 +117,9 @@ func (a *SoftState) equal(b *SoftState) bool {
 // Index, reading its state machine is linearizable for the request that
 // carried RequestCtx.
 type ReadState struct {
-	Index      uint64
+	// Index is the commit index at which the read was confirmed.
+	Index uint64
+	// RequestCtx is the context the read was requested with.
 	RequestCtx []byte
 }
 

@@ -518,7 +518,10 @@ const (
 
 // Peer is a member of the initial cluster, for Bootstrap and StartNode.
 type Peer struct {
-	ID      uint64
+	// ID is the member's node ID.
+	ID uint64
+	// Context travels in the Context of the member's ConfChangeAddNode
+	// entry, for the application's use (etcd puts the member's URLs there).
 	Context []byte
 }
 

@@ -19,6 +19,8 @@ const StateTraceDeployed = true
 // it must not call back into the node. The event is not reused by the
 // library: the logger may keep it.
 type TraceLogger interface {
+	// TraceEvent receives one event. It is called synchronously from the
+	// node's goroutine, so it should be quick; the event is its to keep.
 	TraceEvent(*TracingEvent)
 }
 

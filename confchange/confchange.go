@@ -22,7 +22,11 @@ import (
 // Tracker's. New members get a progress whose Next is LastIndex (at least 1),
 // the leader's last log index when the change applies.
 type Changer struct {
-	Tracker   progress.Tracker
+	// Tracker holds the current configuration and progress; it is never
+	// modified.
+	Tracker progress.Tracker
+	// LastIndex is the leader's last log index: new members start probing
+	// from there.
 	LastIndex uint64
 }
 

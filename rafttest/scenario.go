@@ -54,6 +54,7 @@ type Scenario struct {
 	CompactEvery, CompactKeep uint64
 }
 
+// String renders the scenario on one line, for violation reports.
 func (sc Scenario) String() string {
 	ro := "safe"
 	if sc.ReadOnlyOption == raft.ReadOnlyLeaseBased {

@@ -1,0 +1,164 @@
+// Package doclint checks that every exported identifier of the module's
+// packages has a doc comment, as `go doc` shows it. Generated files (those
+// with a "Code generated ... DO NOT EDIT." line) and test files are left out.
+package doclint
+
+import (
+	"go/ast"
+	"go/doc"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+var generated = regexp.MustCompile(`(?m)^// Code generated .* DO NOT EDIT\.$`)
+
+// packageDirs returns the module's directories that hold Go packages,
+// leaving out the other modules (compat/) and testdata.
+func packageDirs(t *testing.T, root string) []string {
+	var dirs []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		name := d.Name()
+		if path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "compat") {
+			return filepath.SkipDir
+		}
+		if matches, _ := filepath.Glob(filepath.Join(path, "*.go")); len(matches) > 0 {
+			dirs = append(dirs, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dirs
+}
+
+func TestExportedIdentifiersAreDocumented(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	for _, dir := range packageDirs(t, root) {
+		fset := token.NewFileSet()
+		pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool {
+			if strings.HasSuffix(fi.Name(), "_test.go") {
+				return false
+			}
+			b, err := os.ReadFile(filepath.Join(dir, fi.Name()))
+			return err == nil && !generated.Match(b)
+		}, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pkg := range pkgs {
+			if pkg.Name == "main" {
+				continue
+			}
+			rel, _ := filepath.Rel(root, dir)
+			missing = append(missing, undocumented(rel, pkg)...)
+		}
+	}
+	sort.Strings(missing)
+	for _, m := range missing {
+		t.Errorf("undocumented exported identifier: %s", m)
+	}
+}
+
+// undocumented lists the exported identifiers of pkg without a doc comment.
+func undocumented(rel string, pkg *ast.Package) []string {
+	p := doc.New(pkg, "./"+rel, doc.PreserveAST)
+	var out []string
+	name := func(s string) string { return rel + ": " + s }
+	if strings.TrimSpace(p.Doc) == "" {
+		out = append(out, name("package "+p.Name))
+	}
+	values := func(vs []*doc.Value) {
+		for _, v := range vs {
+			if v.Doc != "" {
+				continue
+			}
+			// A grouped declaration is documented when each exported name
+			// in it has its own comment.
+			for _, spec := range v.Decl.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for _, id := range vs.Names {
+					if id.IsExported() && vs.Doc == nil && vs.Comment == nil {
+						out = append(out, name(id.Name))
+					}
+				}
+			}
+		}
+	}
+	funcs := func(prefix string, fs []*doc.Func) {
+		for _, f := range fs {
+			if f.Doc == "" && ast.IsExported(f.Name) {
+				out = append(out, name(prefix+f.Name))
+			}
+		}
+	}
+	values(p.Consts)
+	values(p.Vars)
+	funcs("", p.Funcs)
+	for _, typ := range p.Types {
+		if typ.Doc == "" {
+			out = append(out, name("type "+typ.Name))
+		}
+		out = append(out, undocumentedMembers(rel, typ)...)
+		values(typ.Consts)
+		values(typ.Vars)
+		funcs("", typ.Funcs)
+		funcs(typ.Name+".", typ.Methods)
+	}
+	return out
+}
+
+// undocumentedMembers lists the exported fields of a struct type and the
+// exported methods of an interface type that have no comment of their own,
+// neither above nor at the end of the line. A field in a group of fields
+// declared on one line shares that line's comment, and a field may be
+// described by the comment of a field just before it that names it ("A and
+// B are ...").
+func undocumentedMembers(rel string, typ *doc.Type) []string {
+	var out []string
+	for _, spec := range typ.Decl.Specs {
+		ts, ok := spec.(*ast.TypeSpec)
+		if !ok {
+			continue
+		}
+		var fields *ast.FieldList
+		switch t := ts.Type.(type) {
+		case *ast.StructType:
+			fields = t.Fields
+		case *ast.InterfaceType:
+			fields = t.Methods
+		default:
+			continue
+		}
+		var prevDoc string
+		for _, f := range fields.List {
+			if f.Doc != nil || f.Comment != nil {
+				prevDoc = f.Doc.Text() + f.Comment.Text()
+				continue
+			}
+			for _, id := range f.Names {
+				if id.IsExported() && !regexp.MustCompile(`\b`+id.Name+`\b`).MatchString(prevDoc) {
+					out = append(out, rel+": "+typ.Name+"."+id.Name)
+				}
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,297 @@
+package mixed
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/raftkit/raft"
+	"github.com/raftkit/raft/rafttest"
+)
+
+var (
+	flagSeeds = flag.Int("mixed.seeds", 0, "seeds per split (per configuration for the other tests); 0 means the fixed CI set")
+	flagStart = flag.Int64("mixed.start", 1, "first seed")
+)
+
+// seeds returns the seeds a test runs: ci of them by default, or
+// -mixed.seeds.
+func seeds(ci int) (start int64, count int) {
+	if *flagSeeds > 0 {
+		return *flagStart, *flagSeeds
+	}
+	return *flagStart, ci
+}
+
+// options pins the protocol options by the seed's position i in its set,
+// so that a set of 16 consecutive seeds covers PreVote and CheckQuorum on
+// and off, safe and lease-based reads and both storage modes; the rest of
+// the scenario (faults, conf changes, compaction, transfers) is drawn from
+// the seed.
+func options(i int, pin func(*rafttest.Scenario)) func(*rafttest.Scenario) {
+	return func(sc *rafttest.Scenario) {
+		sc.PreVote = i&1 != 0
+		sc.CheckQuorum = i&2 != 0
+		sc.ReadOnlyOption = raft.ReadOnlySafe
+		if sc.CheckQuorum && i&4 != 0 {
+			sc.ReadOnlyOption = raft.ReadOnlyLeaseBased
+		}
+		sc.AsyncStorageWrites = i&8 != 0
+		if pin != nil {
+			pin(sc)
+		}
+	}
+}
+
+// setVoters sets the number of voters, keeping the number of spares the
+// seed drew.
+func setVoters(sc *rafttest.Scenario, voters int) {
+	sc.Nodes = voters + sc.Nodes - sc.Voters
+	sc.Voters = voters
+}
+
+// tally sums what a set of runs did.
+type tally struct {
+	runs   int
+	stats  Stats
+	faults rafttest.Faults
+	ops    int
+	// bothLed counts the runs in which both kinds led.
+	bothLed int
+}
+
+func (t *tally) add(res rafttest.Result, st Stats) {
+	t.runs++
+	t.stats.Add(st)
+	f := res.Faults
+	t.faults.Crashes += f.Crashes
+	t.faults.ReadyCrashes += f.ReadyCrashes
+	t.faults.Restarts += f.Restarts
+	t.faults.Partitions += f.Partitions
+	t.faults.OneWayCuts += f.OneWayCuts
+	t.faults.Heals += f.Heals
+	t.faults.Lost += f.Lost
+	t.faults.Duplicated += f.Duplicated
+	t.faults.Snapshots += f.Snapshots
+	t.faults.ConfChanges += f.ConfChanges
+	t.faults.Transfers += f.Transfers
+	t.faults.Campaigns += f.Campaigns
+	t.ops += res.Ops
+	if st.Led[Raftkit] > 0 && st.Led[Etcd] > 0 {
+		t.bothLed++
+	}
+}
+
+func (t *tally) log(tb testing.TB, what string, began time.Time) {
+	tb.Logf("%s: %d runs in %v, %d client ops; terms led raftkit=%d etcd=%d (both kinds led in %d runs); "+
+		"ReadIndex answers served-by/leader-kind %v, by followers %v; nodes started %v, swaps %d",
+		what, t.runs, time.Since(began).Round(time.Millisecond), t.ops, t.stats.Led[Raftkit], t.stats.Led[Etcd], t.bothLed,
+		t.stats.Reads, t.stats.FollowerReads, t.stats.Started, t.stats.Swaps)
+	tb.Logf("%s: faults %+v", what, t.faults)
+}
+
+// run runs one seed on a mixed cluster and fails the test with the seed,
+// the split and the trace on a violation.
+func run(t *testing.T, seed int64, c *Cluster, what string, sc func(*rafttest.Scenario)) rafttest.Result {
+	t.Helper()
+	res := rafttest.Run(rafttest.Options{Seed: seed, NewNode: c.Factory(), Scenario: sc, OutDir: outDir()})
+	if res.Violation != nil {
+		t.Fatalf("%s, seed %d:\n%v\nscenario: %s", what, seed, res.Violation, res.Scenario)
+	}
+	return res
+}
+
+func outDir() string {
+	if d := os.Getenv("RAFTTEST_OUT"); d != "" {
+		return d
+	}
+	return os.TempDir()
+}
+
+// TestMixedThreeVoterClusters runs three-voter clusters in every split of
+// the voters between the libraries (2^3), with the spares that conf
+// changes add of both kinds too, under the simulator's faults, conf
+// changes (v1 and joint), snapshots, transfers and every check.
+func TestMixedThreeVoterClusters(t *testing.T) {
+	start, count := seeds(24)
+	began := time.Now()
+	var all tally
+	for split := uint64(0); split < 8; split++ {
+		var tl tally
+		began := time.Now()
+		for i := 0; i < count; i++ {
+			seed := start + int64(i)
+			// The spares (IDs 4 and 5) take the four assignments in turn.
+			s := Split{Etcd: split | uint64(i%4)<<3}
+			c := &Cluster{KindOf: s.KindOf}
+			res := run(t, seed, c, "split "+s.String(5), options(i, func(sc *rafttest.Scenario) { setVoters(sc, 3) }))
+			tl.add(res, c.Stats)
+			all.add(res, c.Stats)
+		}
+		tl.log(t, "voters "+Split{Etcd: split}.String(3), began)
+		if split != 0 && split != 7 {
+			assert.Greater(t, tl.stats.Led[Raftkit], 0, "split %s: a raftkit node led", Split{Etcd: split}.String(3))
+			assert.Greater(t, tl.stats.Led[Etcd], 0, "split %s: an etcd node led", Split{Etcd: split}.String(3))
+		}
+	}
+	all.log(t, "all three-voter splits", began)
+	assertExercised(t, all)
+}
+
+// fiveSplits is a spread of the ways to split five voters: one, two,
+// three and four etcd nodes in different positions, so that the first
+// and the last IDs (which the workload treats alike, but the network
+// delays do not) are of both kinds.
+var fiveSplits = []uint64{0b00001, 0b10000, 0b00011, 0b11000, 0b00101, 0b10101, 0b01010, 0b00111, 0b11100, 0b01111, 0b11110, 0b11011}
+
+// TestMixedFiveVoterClusters runs five-voter clusters over a spread of
+// splits.
+func TestMixedFiveVoterClusters(t *testing.T) {
+	start, count := seeds(12)
+	began := time.Now()
+	var all tally
+	for k, split := range fiveSplits {
+		var tl tally
+		began := time.Now()
+		for i := 0; i < count; i++ {
+			seed := start + int64(i)
+			// Spares 6 and 7 alternate between the kinds.
+			s := Split{Etcd: split | uint64((i+k)%4)<<5}
+			c := &Cluster{KindOf: s.KindOf}
+			res := run(t, seed, c, "split "+s.String(7), options(i, func(sc *rafttest.Scenario) { setVoters(sc, 5) }))
+			tl.add(res, c.Stats)
+			all.add(res, c.Stats)
+		}
+		tl.log(t, "voters "+Split{Etcd: split}.String(5), began)
+	}
+	all.log(t, "all five-voter splits", began)
+	assertExercised(t, all)
+	assert.Greater(t, all.bothLed, 0, "some run had leaders of both kinds")
+}
+
+// assertExercised requires a set of runs to have exercised what the mixed
+// tests promise: leaders of both kinds, crashes, partitions, lost and
+// duplicated messages, snapshots, conf changes, transfers, and ReadIndex
+// reads served across kinds.
+func assertExercised(t *testing.T, tl tally) {
+	t.Helper()
+	assert.Greater(t, tl.stats.Led[Raftkit], 0, "raftkit led")
+	assert.Greater(t, tl.stats.Led[Etcd], 0, "etcd led")
+	assert.Greater(t, tl.faults.Crashes, 0, "crashes")
+	assert.Greater(t, tl.faults.Partitions, 0, "partitions")
+	assert.Greater(t, tl.faults.Lost, 0, "lost messages")
+	assert.Greater(t, tl.faults.Duplicated, 0, "duplicated messages")
+	assert.Greater(t, tl.faults.Snapshots, 0, "snapshots")
+	assert.Greater(t, tl.faults.ConfChanges, 0, "conf changes")
+	assert.Greater(t, tl.faults.Transfers, 0, "leadership transfers")
+	assert.Greater(t, tl.stats.FollowerReads[Etcd][Raftkit], 0, "etcd followers read through raftkit leaders")
+	assert.Greater(t, tl.stats.FollowerReads[Raftkit][Etcd], 0, "raftkit followers read through etcd leaders")
+}
+
+// TestReadIndexAcrossKinds pins the ReadIndex fix against the reference:
+// a raftkit leader tags each safe read round in its heartbeats' Context,
+// which etcd followers echo as they echo any context, and an etcd leader's
+// rounds are echoed by raftkit followers. Clusters of both splits, read
+// heavy, with safe reads only and then lease-based reads only, must keep
+// every read linearizable (porcupine), and followers of each kind must
+// have been served by leaders of the other.
+func TestReadIndexAcrossKinds(t *testing.T) {
+	start, count := seeds(40)
+	for _, mode := range []raft.ReadOnlyOption{raft.ReadOnlySafe, raft.ReadOnlyLeaseBased} {
+		began := time.Now()
+		var tl tally
+		for i := 0; i < count; i++ {
+			seed := start + int64(i)
+			s := Split{Etcd: []uint64{0b001, 0b110, 0b010, 0b101, 0b01010, 0b10101}[i%6]}
+			c := &Cluster{KindOf: s.KindOf}
+			res := run(t, seed, c, fmt.Sprintf("reads %d, split %s", mode, s.String(5)), options(i, func(sc *rafttest.Scenario) {
+				sc.ReadOnlyOption = mode
+				if mode == raft.ReadOnlyLeaseBased {
+					sc.CheckQuorum = true
+				}
+				sc.OpRate = 0.5
+				sc.Transfer = 0.01
+			}))
+			tl.add(res, c.Stats)
+		}
+		tl.log(t, fmt.Sprintf("read-only option %d", mode), began)
+		assert.Greater(t, tl.stats.FollowerReads[Etcd][Raftkit], 0, "etcd followers read through raftkit leaders")
+		assert.Greater(t, tl.stats.FollowerReads[Raftkit][Etcd], 0, "raftkit followers read through etcd leaders")
+		assert.Greater(t, tl.stats.Reads[Raftkit][Raftkit]-tl.stats.FollowerReads[Raftkit][Raftkit], 0, "raftkit leaders read")
+		assert.Greater(t, tl.stats.Reads[Etcd][Etcd]-tl.stats.FollowerReads[Etcd][Etcd], 0, "etcd leaders read")
+	}
+}
+
+// TestUncommittedSizeCapAcrossKinds runs clusters with
+// MaxUncommittedEntriesSize set on every node while leadership moves
+// often between the kinds: raftkit keeps its cap across a term change
+// where etcd resets it, a leader-local difference that must not show in
+// any safety property.
+func TestUncommittedSizeCapAcrossKinds(t *testing.T) {
+	start, count := seeds(40)
+	began := time.Now()
+	var tl tally
+	for i := 0; i < count; i++ {
+		seed := start + int64(i)
+		s := Split{Etcd: []uint64{0b001, 0b110, 0b010, 0b101, 0b01010, 0b10101, 0b00111}[i%7]}
+		c := &Cluster{KindOf: s.KindOf, Extra: Extra{MaxUncommittedEntriesSize: []uint64{1, 64, 256}[i%3]}}
+		res := run(t, seed, c, "uncommitted cap, split "+s.String(5), options(i, func(sc *rafttest.Scenario) {
+			sc.OpRate = 0.6
+			sc.Clients = 4
+			sc.Transfer = 0.02
+			sc.Campaign = 0.005
+		}))
+		tl.add(res, c.Stats)
+	}
+	tl.log(t, "uncommitted cap", began)
+	assert.Greater(t, tl.bothLed, count/2, "leaders of both kinds alternated in most runs")
+}
+
+// TestRollingUpgrade upgrades running etcd clusters one node at a time to
+// raftkit, each node restarting from what etcd persisted, and rolls them
+// back the same way, under the client workload and the simulator's
+// faults (crashes, partitions, loss), with every rafttest check on: the
+// durability checks compare each disk with what was committed and the
+// linearizability check fails if an acknowledged write is lost. The
+// reverse (raftkit first) runs too.
+func TestRollingUpgrade(t *testing.T) {
+	start, count := seeds(12)
+	for _, dir := range [][2]Kind{{Etcd, Raftkit}, {Raftkit, Etcd}} {
+		for _, voters := range []int{3, 5} {
+			began := time.Now()
+			var tl tally
+			for i := 0; i < count; i++ {
+				seed := start + int64(i)
+				u := &Upgrade{From: dir[0], To: dir[1], Nodes: voters, Start: 100, Gap: 80}
+				opts := options(i, func(sc *rafttest.Scenario) {
+					sc.Voters, sc.Nodes = voters, voters
+					sc.ConfChange = 0
+					sc.FaultTicks = u.End() + 200
+					sc.OpRate = 0.4
+					if i%3 == 0 {
+						// A quiet run: the upgrade alone.
+						sc.Crash, sc.ReadyCrash, sc.Partition, sc.Loss, sc.Dup = 0, 0, 0, 0, 0
+					}
+				})
+				res := rafttest.Run(rafttest.Options{Seed: seed, NewNode: u.Factory(), Scenario: opts, OutDir: outDir()})
+				if res.Violation != nil {
+					t.Fatalf("rolling upgrade %s->%s, %d voters, seed %d:\n%v\nscenario: %s\nswaps:\n%v",
+						dir[0], dir[1], voters, seed, res.Violation, res.Scenario, u.Swaps)
+				}
+				for id := uint64(1); id <= uint64(voters); id++ {
+					require.Equal(t, 2, u.SwapsOf(id), "seed %d: node %d was upgraded and rolled back (swaps %v)", seed, id, u.Swaps)
+				}
+				tl.add(res, u.Cluster.Stats)
+			}
+			tl.log(t, fmt.Sprintf("rolling upgrade %s->%s->%s, %d voters", dir[0], dir[1], dir[0], voters), began)
+			assert.Greater(t, tl.stats.Led[Raftkit], 0, "raftkit led")
+			assert.Greater(t, tl.stats.Led[Etcd], 0, "etcd led")
+			assert.Greater(t, tl.ops, 0, "clients ran")
+		}
+	}
+}

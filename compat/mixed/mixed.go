@@ -9,6 +9,17 @@
 // the same code: every value that crosses from the simulator to a node, or
 // back, is marshaled by one library's raftpb and unmarshaled by the
 // other's, so the tests also pin the wire format.
+//
+// The tests run a fixed set of seeds; for a soak, give the number of seeds
+// per split (and per configuration of the other tests):
+//
+//	go test ./mixed -mixed.seeds=1000 -timeout 0
+//
+// and to replay one failing run with a long trace:
+//
+//	go test ./mixed -run TestReplay -mixed.replay=SEED -mixed.split=0bMASK
+//
+// where bit id-1 of MASK set makes node id an etcd node.
 package mixed
 
 import (
@@ -98,6 +109,9 @@ type Stats struct {
 	// FollowerReads counts those among Reads that a follower served, its
 	// read confirmed by a leader of the other kind or its own.
 	FollowerReads [2][2]int
+	// LeaderDrops counts the proposals a leader of each kind refused,
+	// which the uncommitted-size cap (or a pending transfer) causes.
+	LeaderDrops [2]int
 	// Started counts the nodes started (at start, at restarts and at
 	// upgrades) of each kind.
 	Started [2]int
@@ -112,6 +126,7 @@ func (s *Stats) Add(o Stats) {
 	for k := 0; k < 2; k++ {
 		s.Led[k] += o.Led[k]
 		s.Started[k] += o.Started[k]
+		s.LeaderDrops[k] += o.LeaderDrops[k]
 		for l := 0; l < 2; l++ {
 			s.Reads[k][l] += o.Reads[k][l]
 			s.FollowerReads[k][l] += o.FollowerReads[k][l]
@@ -156,6 +171,14 @@ func (t *tracked) Status() rafttest.Status {
 	st := t.Node.Status()
 	t.c.noteStatus(t.kind, st)
 	return st
+}
+
+func (t *tracked) Propose(data []byte) error {
+	err := t.Node.Propose(data)
+	if err != nil && t.Node.Status().Role == 2 /* raft.StateLeader */ {
+		t.c.Stats.LeaderDrops[t.kind]++
+	}
+	return err
 }
 
 func (t *tracked) Ready() (rafttest.Update, bool) {

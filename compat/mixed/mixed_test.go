@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -19,11 +20,46 @@ var (
 	flagStart = flag.Int64("mixed.start", 1, "first seed")
 )
 
-// seeds returns the seeds a test runs: ci of them by default, or
-// -mixed.seeds.
+var (
+	flagReplay = flag.Int64("mixed.replay", 0, "seed that TestReplay runs with a long trace")
+	flagSplit  = flag.String("mixed.split", "0b10101", "etcd node mask of TestReplay (bit id-1 set: node id is etcd)")
+	flagIndex  = flag.Int("mixed.index", -1, "position of the seed in its test's set, which pins the protocol options; -1 keeps the drawn ones")
+	flagVoters = flag.Int("mixed.voters", 0, "number of voters TestReplay pins; 0 keeps the drawn number")
+)
+
+// TestReplay replays one seed on one split, printing a long trace on a
+// violation: the tool for reading a failure the other tests report.
+func TestReplay(t *testing.T) {
+	if *flagReplay == 0 {
+		t.Skip("no -mixed.replay seed")
+	}
+	mask, err := strconv.ParseUint(*flagSplit, 0, 64)
+	require.NoError(t, err, "-mixed.split")
+	c := &Cluster{KindOf: Split{Etcd: mask}.KindOf}
+	var sc func(*rafttest.Scenario)
+	if *flagIndex >= 0 {
+		sc = options(*flagIndex, func(sc *rafttest.Scenario) {
+			if *flagVoters > 0 {
+				setVoters(sc, *flagVoters)
+			}
+		})
+	}
+	res := rafttest.Run(rafttest.Options{Seed: *flagReplay, NewNode: c.Factory(), Scenario: sc, TraceSize: 400, OutDir: outDir()})
+	t.Logf("scenario: %s", res.Scenario)
+	t.Logf("ticks %d, events %d, ops %d, faults %+v, stats %+v", res.Ticks, res.Events, res.Ops, res.Faults, c.Stats)
+	if res.Violation != nil {
+		t.Fatal(res.Violation)
+	}
+}
+
+// seeds returns the seeds a test runs: ci of them by default (a quarter
+// with -short), or -mixed.seeds.
 func seeds(ci int) (start int64, count int) {
 	if *flagSeeds > 0 {
 		return *flagStart, *flagSeeds
+	}
+	if testing.Short() {
+		ci /= 4
 	}
 	return *flagStart, ci
 }
@@ -101,9 +137,22 @@ func run(t *testing.T, seed int64, c *Cluster, what string, sc func(*rafttest.Sc
 	t.Helper()
 	res := rafttest.Run(rafttest.Options{Seed: seed, NewNode: c.Factory(), Scenario: sc, OutDir: outDir()})
 	if res.Violation != nil {
-		t.Fatalf("%s, seed %d:\n%v\nscenario: %s", what, seed, res.Violation, res.Scenario)
+		t.Fatalf("%s, seed %d:\n%v\nscenario: %s\nreplay: go test -run TestReplay -mixed.replay=%d -mixed.split=%#b "+
+			"-mixed.index=%d -mixed.voters=%d (plus the test's other pins, shown in the scenario)",
+			what, seed, res.Violation, res.Scenario, seed, splitMask(c), seed-*flagStart, res.Scenario.Voters)
 	}
 	return res
+}
+
+// splitMask recovers a cluster's etcd mask from its KindOf.
+func splitMask(c *Cluster) uint64 {
+	var m uint64
+	for id := uint64(1); id <= 8; id++ {
+		if c.KindOf(id) == Etcd {
+			m |= 1 << (id - 1)
+		}
+	}
+	return m
 }
 
 func outDir() string {
@@ -118,7 +167,7 @@ func outDir() string {
 // changes add of both kinds too, under the simulator's faults, conf
 // changes (v1 and joint), snapshots, transfers and every check.
 func TestMixedThreeVoterClusters(t *testing.T) {
-	start, count := seeds(24)
+	start, count := seeds(64)
 	began := time.Now()
 	var all tally
 	for split := uint64(0); split < 8; split++ {
@@ -152,7 +201,7 @@ var fiveSplits = []uint64{0b00001, 0b10000, 0b00011, 0b11000, 0b00101, 0b10101, 
 // TestMixedFiveVoterClusters runs five-voter clusters over a spread of
 // splits.
 func TestMixedFiveVoterClusters(t *testing.T) {
-	start, count := seeds(12)
+	start, count := seeds(40)
 	began := time.Now()
 	var all tally
 	for k, split := range fiveSplits {
@@ -201,7 +250,7 @@ func assertExercised(t *testing.T, tl tally) {
 // every read linearizable (porcupine), and followers of each kind must
 // have been served by leaders of the other.
 func TestReadIndexAcrossKinds(t *testing.T) {
-	start, count := seeds(40)
+	start, count := seeds(120)
 	for _, mode := range []raft.ReadOnlyOption{raft.ReadOnlySafe, raft.ReadOnlyLeaseBased} {
 		began := time.Now()
 		var tl tally
@@ -233,7 +282,7 @@ func TestReadIndexAcrossKinds(t *testing.T) {
 // where etcd resets it, a leader-local difference that must not show in
 // any safety property.
 func TestUncommittedSizeCapAcrossKinds(t *testing.T) {
-	start, count := seeds(40)
+	start, count := seeds(120)
 	began := time.Now()
 	var tl tally
 	for i := 0; i < count; i++ {
@@ -249,6 +298,9 @@ func TestUncommittedSizeCapAcrossKinds(t *testing.T) {
 		tl.add(res, c.Stats)
 	}
 	tl.log(t, "uncommitted cap", began)
+	t.Logf("proposals refused by leaders: raftkit %d, etcd %d", tl.stats.LeaderDrops[Raftkit], tl.stats.LeaderDrops[Etcd])
+	assert.Greater(t, tl.stats.LeaderDrops[Raftkit], 0, "the cap refused proposals on raftkit leaders")
+	assert.Greater(t, tl.stats.LeaderDrops[Etcd], 0, "the cap refused proposals on etcd leaders")
 	assert.Greater(t, tl.bothLed, count/2, "leaders of both kinds alternated in most runs")
 }
 
@@ -260,18 +312,22 @@ func TestUncommittedSizeCapAcrossKinds(t *testing.T) {
 // linearizability check fails if an acknowledged write is lost. The
 // reverse (raftkit first) runs too.
 func TestRollingUpgrade(t *testing.T) {
-	start, count := seeds(12)
+	start, count := seeds(32)
 	for _, dir := range [][2]Kind{{Etcd, Raftkit}, {Raftkit, Etcd}} {
 		for _, voters := range []int{3, 5} {
 			began := time.Now()
 			var tl tally
 			for i := 0; i < count; i++ {
 				seed := start + int64(i)
-				u := &Upgrade{From: dir[0], To: dir[1], Nodes: voters, Start: 100, Gap: 80}
+				u := &Upgrade{From: dir[0], To: dir[1], Nodes: voters, Start: 100, Gap: 60}
 				opts := options(i, func(sc *rafttest.Scenario) {
 					sc.Voters, sc.Nodes = voters, voters
 					sc.ConfChange = 0
-					sc.FaultTicks = u.End() + 200
+					// Room for the schedule and for the waits of nodes
+					// that are down when their turn comes, which
+					// restart quickly.
+					sc.FaultTicks = u.Start + 2*voters*u.Gap + 400
+					sc.Restart = 0.1
 					sc.OpRate = 0.4
 					if i%3 == 0 {
 						// A quiet run: the upgrade alone.
@@ -283,8 +339,9 @@ func TestRollingUpgrade(t *testing.T) {
 					t.Fatalf("rolling upgrade %s->%s, %d voters, seed %d:\n%v\nscenario: %s\nswaps:\n%v",
 						dir[0], dir[1], voters, seed, res.Violation, res.Scenario, u.Swaps)
 				}
+				require.True(t, u.Done(), "seed %d: the upgrade and roll-back finished (swaps %v)", seed, u.Swaps)
 				for id := uint64(1); id <= uint64(voters); id++ {
-					require.Equal(t, 2, u.SwapsOf(id), "seed %d: node %d was upgraded and rolled back (swaps %v)", seed, id, u.Swaps)
+					require.Equal(t, 2, u.ChangesOf(id), "seed %d: node %d was upgraded and rolled back (swaps %v)", seed, id, u.Swaps)
 				}
 				tl.add(res, u.Cluster.Stats)
 			}

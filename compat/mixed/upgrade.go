@@ -8,14 +8,16 @@ import (
 )
 
 // Upgrade is a rolling upgrade of a running cluster, and its roll-back:
-// every node starts as From; node id is stopped and restarted as To over
-// its own disk once it has ticked Start+(id-1)*Gap times, and back as From
-// at Start+(Nodes+id-1)*Gap ticks, one node at a time. The simulator's
-// workload and faults go on meanwhile, and a node that crashes restarts as
-// the kind its schedule says.
+// every node starts as From; at tick Start node 1 is stopped and
+// restarted as To over its own disk, Gap ticks later node 2, and so on,
+// then node 1 is rolled back to From, and so on, one node at a time. A
+// node that is down when its turn comes is replaced when it restarts, and
+// the next step waits Gap ticks after that. The simulator's workload and
+// faults go on meanwhile, and a node that crashes restarts as the kind
+// the upgrade reached for it.
 //
-// The restart keeps the node's state machine, as a server whose state
-// machine is itself durable (etcd's backend, say) does: the new node
+// A live replacement keeps the node's state machine, as a server whose
+// state machine is itself durable (etcd's backend, say) does: the new node
 // starts from the disk's hard state, snapshot and entries with Applied at
 // the snapshot, and the entries it hands out again up to what the state
 // machine already applied are withheld from the simulator, their
@@ -23,49 +25,86 @@ import (
 type Upgrade struct {
 	// From and To are the kinds before and during the upgrade.
 	From, To Kind
-	// Nodes is the number of node IDs scheduled (1..Nodes).
+	// Nodes is the number of node IDs upgraded (1..Nodes).
 	Nodes int
-	// Start and Gap place the schedule, in the node's own ticks.
+	// Start and Gap place the schedule, in simulator ticks.
 	Start, Gap int
 	// Extra holds options for every node.
 	Extra Extra
 
-	// Cluster counts what the nodes did; its KindOf is the schedule.
+	// Cluster counts what the nodes did; its KindOf is where the upgrade
+	// is.
 	Cluster Cluster
 	// Swaps lists the replacements done, in order.
 	Swaps []string
 
-	ticks   map[uint64]int
-	swapped map[uint64]int
+	clock, lastID int
+	step, nextAt  int
+	kinds         map[uint64]Kind
+	changes       map[uint64]int
 }
 
-// End is the tick count by which every node was rolled back.
-func (u *Upgrade) End() int { return u.Start + 2*u.Nodes*u.Gap }
+// Done tells whether every node was upgraded and rolled back.
+func (u *Upgrade) Done() bool { return u.step == 2*u.Nodes }
 
-// kindAt is the kind node id runs after ticks of its own.
-func (u *Upgrade) kindAt(id uint64, ticks int) Kind {
-	if id < 1 || int(id) > u.Nodes {
-		return u.From
-	}
-	up := u.Start + (int(id)-1)*u.Gap
-	down := u.Start + (u.Nodes+int(id)-1)*u.Gap
-	if ticks >= up && ticks < down {
-		return u.To
+// ChangesOf returns how many times node id changed library.
+func (u *Upgrade) ChangesOf(id uint64) int { return u.changes[id] }
+
+// KindOf returns the kind node id runs now.
+func (u *Upgrade) KindOf(id uint64) Kind {
+	if k, ok := u.kinds[id]; ok {
+		return k
 	}
 	return u.From
 }
 
-// SwapsOf returns how many times node id was replaced.
-func (u *Upgrade) SwapsOf(id uint64) int { return u.swapped[id] }
+// tick advances the upgrade's clock as node id ticks: the simulator ticks
+// the up nodes in ID order, so a tick of a node at or below the last one
+// ticked starts a new simulator tick.
+func (u *Upgrade) tick(id uint64) {
+	if int(id) <= u.lastID {
+		u.clock++
+	}
+	u.lastID = int(id)
+}
+
+// due returns the node whose replacement is due now, or 0.
+func (u *Upgrade) due() uint64 {
+	if u.Done() || u.clock < u.nextAt {
+		return 0
+	}
+	return uint64(u.step%u.Nodes + 1)
+}
+
+// advance records that node id is replaced now and returns its new kind.
+func (u *Upgrade) advance(id uint64, how string) Kind {
+	from := u.KindOf(id)
+	to := u.To
+	if u.step >= u.Nodes {
+		to = u.From
+	}
+	u.kinds[id] = to
+	u.changes[id]++
+	u.step++
+	u.nextAt = u.clock + u.Gap
+	u.Swaps = append(u.Swaps, fmt.Sprintf("tick %d: node %d %s -> %s %s", u.clock, id, from, to, how))
+	return to
+}
 
 // Factory returns the NodeFactory to hand rafttest.Run.
 func (u *Upgrade) Factory() rafttest.NodeFactory {
-	u.ticks = map[uint64]int{}
-	u.swapped = map[uint64]int{}
+	u.kinds = map[uint64]Kind{}
+	u.changes = map[uint64]int{}
+	u.nextAt = u.Start
 	u.Cluster.Extra = u.Extra
-	u.Cluster.KindOf = func(id uint64) Kind { return u.kindAt(id, u.ticks[id]) }
+	u.Cluster.KindOf = u.KindOf
 	inner := u.Cluster.Factory()
 	return func(cfg rafttest.NodeConfig) (rafttest.Node, error) {
+		if id := u.due(); id == cfg.ID {
+			hs := cfg.Disk.HardState()
+			u.advance(id, fmt.Sprintf("at its restart (disk: hs %d/%d/%d, snapshot %d, last %d)",
+				hs.Term, hs.Vote, hs.Commit, cfg.Disk.Snapshot().Metadata.Index, cfg.Disk.LastIndex()))
+		}
 		n, err := inner(cfg)
 		if err != nil {
 			return nil, err
@@ -74,7 +113,7 @@ func (u *Upgrade) Factory() rafttest.NodeFactory {
 			Node:    n,
 			u:       u,
 			cfg:     cfg,
-			kind:    u.Cluster.KindOf(cfg.ID),
+			kind:    u.KindOf(cfg.ID),
 			applied: cfg.Applied,
 		}, nil
 	}
@@ -100,26 +139,26 @@ type swapNode struct {
 // old node has nothing persisted that was not processed: the replacement
 // is a clean stop and start.
 func (n *swapNode) Tick() {
-	n.u.ticks[n.cfg.ID]++
-	if want := n.u.Cluster.KindOf(n.cfg.ID); want != n.kind {
-		n.swap(want)
+	n.u.tick(n.cfg.ID)
+	if n.u.due() == n.cfg.ID {
+		n.swap()
 	}
 	n.Node.Tick()
 }
 
-func (n *swapNode) swap(to Kind) {
+func (n *swapNode) swap() {
 	cfg := n.cfg
 	cfg.Applied = cfg.Disk.Snapshot().Metadata.Index
 	if cfg.Applied > n.applied {
 		panic(fmt.Sprintf("mixed: node %d: disk snapshot %d beyond the applied index %d", cfg.ID, cfg.Applied, n.applied))
 	}
+	hs := cfg.Disk.HardState()
+	to := n.u.advance(cfg.ID, fmt.Sprintf("live (disk: hs %d/%d/%d, snapshot %d, last %d; state machine at %d)",
+		hs.Term, hs.Vote, hs.Commit, cfg.Applied, cfg.Disk.LastIndex(), n.applied))
 	node, err := n.u.Cluster.Factory()(cfg)
 	if err != nil {
 		panic(fmt.Sprintf("mixed: node %d cannot restart as %s over its disk: %v", cfg.ID, to, err))
 	}
-	n.u.Swaps = append(n.u.Swaps, fmt.Sprintf("node %d at its tick %d: %s -> %s (disk: hs %v, snapshot %d, last %d; applied %d)",
-		cfg.ID, n.u.ticks[cfg.ID], n.kind, to, cfg.Disk.HardState(), cfg.Applied, cfg.Disk.LastIndex(), n.applied))
-	n.u.swapped[cfg.ID]++
 	n.u.Cluster.Stats.Swaps++
 	n.Node, n.kind, n.skipTo = node, to, n.applied
 }

@@ -300,6 +300,10 @@ type raft struct {
 	// unstable state of the current Ready is durable: vote and append
 	// responses, including those addressed to this node itself.
 	msgsAfterAppend []pb.Message
+	// appSizes remembers the encoded size of the entries of appends still
+	// queued in msgs, so that merging into them (mergeAppend) does not
+	// measure their entries again. Emptied when msgs are handed out.
+	appSizes []appendSize
 
 	lead uint64
 	// leadTransferee is the target of a leadership transfer in progress.

@@ -43,7 +43,7 @@ func (r *raft) maybeSendAppend(to uint64, sendIfEmpty bool) bool {
 	}
 
 	commit := r.raftLog.committed
-	if len(ents) > 0 && r.mergeAppend(to, pr, prevIndex, commit) {
+	if len(ents) > 0 && r.mergeAppend(to, pr, prevIndex, commit, ents) {
 		return true
 	}
 	r.send(pb.Message{
@@ -63,15 +63,24 @@ func (r *raft) maybeSendAppend(to uint64, sendIfEmpty bool) bool {
 // peer.
 const mergeScan = 16
 
-// mergeAppend adds the entries from prevIndex+1 on to the last message
+// appendSize is the encoded size of the entries of a queued append to a
+// peer: the one of term term whose entries are [first, first+count).
+// Within a term a leader's log only grows, so the same term and range
+// always mean the same entries.
+type appendSize struct {
+	to, term, first uint64
+	count           int
+	size            uint64
+}
+
+// mergeAppend adds ents, which follow prevIndex, to the last message
 // queued for peer to, when that is an append of this term, not handed out
 // yet, that ends at prevIndex. Proposals stepped one at a time between two
 // Readies then leave as one append per follower, answered by one
 // acknowledgement, instead of one of each per proposal. The merged message
-// obeys the same size limit as a new one (at least the entries it already
-// had); what does not fit is sent in a new message by the caller. It
-// returns whether it merged anything.
-func (r *raft) mergeAppend(to uint64, pr *progress.Progress, prevIndex, commit uint64) bool {
+// obeys MaxSizePerMsg like a new one; what does not fit is sent in a new
+// message by the caller. It returns whether it merged anything.
+func (r *raft) mergeAppend(to uint64, pr *progress.Progress, prevIndex, commit uint64, ents []pb.Entry) bool {
 	if r.traceLogger != nil {
 		// The trace records each message as it is sent.
 		return false
@@ -87,18 +96,56 @@ func (r *raft) mergeAppend(to uint64, pr *progress.Progress, prevIndex, commit u
 		m.Index+uint64(len(m.Entries)) != prevIndex {
 		return false
 	}
-	merged, err := r.raftLog.entries(m.Index+1, r.maxMsgSize)
-	if err != nil || len(merged) <= len(m.Entries) {
+	add := len(ents)
+	var rec *appendSize
+	var size uint64
+	if r.maxMsgSize != noLimit {
+		// The size of what the message holds: remembered from the last
+		// merge into it, or measured once.
+		for i := range r.appSizes {
+			if a := &r.appSizes[i]; a.to == to {
+				rec = a
+				break
+			}
+		}
+		if rec == nil {
+			r.appSizes = append(r.appSizes, appendSize{to: to})
+			rec = &r.appSizes[len(r.appSizes)-1]
+		}
+		if rec.term != r.Term || rec.first != m.Index+1 || rec.count != len(m.Entries) {
+			*rec = appendSize{to: to, term: r.Term, first: m.Index + 1, count: len(m.Entries), size: entsSize(m.Entries)}
+		}
+		size = rec.size
+		for add = 0; add < len(ents); add++ {
+			es := uint64(ents[add].Size())
+			if size+es > r.maxMsgSize && (add > 0 || len(m.Entries) > 0) {
+				break
+			}
+			size += es
+		}
+		if add == 0 {
+			return false
+		}
+	}
+	added := ents[:add]
+	// The merged entries come from the log again, which slices its unstable
+	// part without copying: appending to m.Entries could write into an
+	// array that the log or an earlier Ready shares.
+	merged, err := r.raftLog.slice(m.Index+1, prevIndex+uint64(add)+1, noLimit)
+	if err != nil || len(merged) != len(m.Entries)+add {
 		return false
 	}
-	added := merged[len(m.Entries):]
+	if rec != nil {
+		rec.count += add
+		rec.size = size
+	}
 	hadEntries := len(m.Entries) > 0
 	m.Entries = merged
 	m.Commit = commit
 	if hadEntries {
-		pr.SentMoreEntries(len(added), payloadsSize(added))
+		pr.SentMoreEntries(add, payloadsSize(added))
 	} else {
-		pr.SentEntries(len(added), payloadsSize(added))
+		pr.SentEntries(add, payloadsSize(added))
 	}
 	pr.SentCommit(commit)
 	return true

@@ -385,6 +385,7 @@ func (rn *RawNode) acceptReady(rd Ready) {
 	}
 	r.msgs = nil
 	r.msgsAfterAppend = nil
+	r.appSizes = r.appSizes[:0]
 	r.raftLog.acceptUnstable()
 	if n := len(rd.CommittedEntries); n > 0 {
 		index := rd.CommittedEntries[n-1].Index

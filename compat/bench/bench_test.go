@@ -306,9 +306,9 @@ func BenchmarkThreeNodes(b *testing.B) {
 	})
 }
 
-// waitFor polls cond until it holds, failing after ten seconds.
+// waitFor polls cond until it holds, failing after a minute.
 func waitFor(b *testing.B, cond func() bool) {
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			b.Fatal("timed out")

@@ -106,11 +106,14 @@ func (s *sim) injectFaults() {
 	}
 }
 
-// healAll ends the fault phase: every cut heals, no message is lost or
-// duplicated any more, and every crashed node restarts.
+// healAll ends the fault phase: every cut heals, links get their drawn
+// delays back (a delay fault can make a round trip longer than the
+// election timeout, under which no leader survives CheckQuorum), no
+// message is lost or duplicated any more, and every crashed node restarts.
 func (s *sim) healAll() {
 	s.faulty = false
 	s.net.heal()
+	s.net.restoreDelays()
 	s.net.loss = 0
 	s.net.dup = 0
 	s.event(0, "heal-all", 0, 0, "")

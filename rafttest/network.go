@@ -42,7 +42,8 @@ func (q *packetQueue) Pop() interface{} {
 // symmetric partition is two cuts per pair of nodes.
 type network struct {
 	n      int
-	delay  [][]int  // base delay per link, in ticks (>= 1)
+	delay  [][]int  // delay per link, in ticks (>= 1)
+	base   [][]int  // the delays the scenario drew, restored when faults end
 	cut    [][]bool // cut[from][to]
 	jitter int      // extra random delay in [0, jitter]
 	loss   float64  // probability that a packet is lost
@@ -103,6 +104,22 @@ func (nw *network) partition(group []bool) {
 				nw.cut[i][j] = true
 			}
 		}
+	}
+}
+
+// setBase records the current delays as the ones restoreDelays returns to.
+func (nw *network) setBase() {
+	nw.base = make([][]int, len(nw.delay))
+	for i := range nw.delay {
+		nw.base[i] = append([]int(nil), nw.delay[i]...)
+	}
+}
+
+// restoreDelays undoes the delay faults: every link gets back the delay
+// the scenario drew for it.
+func (nw *network) restoreDelays() {
+	for i := range nw.base {
+		copy(nw.delay[i], nw.base[i])
 	}
 }
 

@@ -259,6 +259,7 @@ func newSim(opts Options) *sim {
 			s.net.delay[i][j] = 1 + r.Intn(sc.MaxDelay)
 		}
 	}
+	s.net.setBase()
 	for i := 0; i < sc.Clients; i++ {
 		s.clients = append(s.clients, &client{id: i})
 	}

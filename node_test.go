@@ -772,6 +772,122 @@ func TestNodeTransferLeadership(t *testing.T) {
 	waitFor(t, "node 1 to follow", func() bool { return members[1].node.Status().Lead == 3 })
 }
 
+// TestNodeClusterUnderConcurrentCallers drives three Nodes from many
+// goroutines at once: a ticker, proposers that find the leader through
+// Status, a reader, and a leadership transfer halfway. The members must
+// apply the same log, with no entry twice; with no election beyond the
+// transfer, every acknowledged proposal is in it. Run it with -race.
+func TestNodeClusterUnderConcurrentCallers(t *testing.T) {
+	const proposers, perProposer = 4, 250
+	for _, async := range []bool{false, true} {
+		t.Run(fmt.Sprintf("async=%v", async), func(t *testing.T) {
+			members := startNdCluster(t, 3, async)
+			campaignWhenApplied(t, members[1].node)
+			waitFor(t, "node 1 to lead", func() bool { return members[1].node.Status().RaftState == StateLeader })
+
+			stop := make(chan struct{})
+			var bg sync.WaitGroup
+			bg.Add(2)
+			go func() { // the clock
+				defer bg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(2 * time.Millisecond):
+						for id := uint64(1); id <= 3; id++ {
+							members[id].node.Tick()
+						}
+					}
+				}
+			}()
+			go func() { // linearizable reads on whoever leads
+				defer bg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					case <-time.After(time.Millisecond):
+					}
+					for id := uint64(1); id <= 3; id++ {
+						_ = members[id].node.ReadIndex(context.Background(), []byte(fmt.Sprintf("r%d", i)))
+					}
+				}
+			}()
+
+			var (
+				mu    sync.Mutex
+				acked []string
+				wg    sync.WaitGroup
+			)
+			leader := func() Node {
+				for id := uint64(1); id <= 3; id++ {
+					if members[id].node.Status().RaftState == StateLeader {
+						return members[id].node
+					}
+				}
+				return nil
+			}
+			for p := 0; p < proposers; p++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < perProposer; i++ {
+						v := fmt.Sprintf("p%d-%d", p, i)
+						for attempt := 0; attempt < 1000; attempt++ {
+							n := leader()
+							if n == nil {
+								time.Sleep(time.Millisecond)
+								continue
+							}
+							ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+							err := n.Propose(ctx, []byte(v))
+							cancel()
+							if err == nil {
+								mu.Lock()
+								acked = append(acked, v)
+								if len(acked) == proposers*perProposer/2 {
+									members[1].node.TransferLeadership(context.Background(), 1, 3)
+								}
+								mu.Unlock()
+								break
+							}
+							time.Sleep(time.Millisecond)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(stop)
+			bg.Wait()
+
+			total := func(m *ndMember) int { return len(m.appliedData()) }
+			waitFor(t, "the members to apply the same number of entries", func() bool {
+				return total(members[1]) >= len(acked) && total(members[1]) == total(members[2]) && total(members[2]) == total(members[3])
+			})
+			want := members[1].appliedLog()
+			for id := uint64(2); id <= 3; id++ {
+				assert.Equal(t, want, members[id].appliedLog(), "node %d applied another log", id)
+			}
+			seen := map[string]bool{}
+			for _, v := range members[1].appliedData() {
+				assert.False(t, seen[v], "%s applied twice", v)
+				seen[v] = true
+			}
+			if members[1].node.Status().Term == 3 { // the transfer, no other election
+				for _, v := range acked {
+					assert.True(t, seen[v], "acknowledged %s was lost", v)
+				}
+			} else {
+				t.Logf("%d elections beyond the transfer: not every acknowledged proposal must commit", members[1].node.Status().Term-3)
+			}
+			t.Logf("term %d, %d acknowledged, %d applied, %d reads", members[1].node.Status().Term, len(acked), len(seen), len(members[1].snapshotReadStates()))
+			assert.Len(t, acked, proposers*perProposer)
+			assert.NotEmpty(t, members[1].snapshotReadStates(), "some read was answered")
+		})
+	}
+}
+
 func BenchmarkNodePropose(b *testing.B) {
 	s := NewMemoryStorage()
 	n := StartNode(ndConfig(1, s), []Peer{{ID: 1}})

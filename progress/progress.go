@@ -81,13 +81,14 @@ type Progress struct {
 	// see the type's documentation for when it is set and cleared.
 	MsgAppFlowPaused bool
 
+	// IsLearner tells whether the peer is a learner: it receives the log but
+	// does not vote and counts for no quorum. (It sits with the other flags
+	// so that they share one word.)
+	IsLearner bool
+
 	// Inflights is the window of unacknowledged MsgApps, used in
 	// StateReplicate. It must be set before the progress enters that state.
 	Inflights *Inflights
-
-	// IsLearner tells whether the peer is a learner: it receives the log but
-	// does not vote and counts for no quorum.
-	IsLearner bool
 }
 
 // ResetState moves the progress to state, clearing the flow-control pause,

@@ -2,6 +2,7 @@ package progress
 
 import (
 	"slices"
+	"unsafe"
 
 	"github.com/raftkit/raft/quorum"
 	"github.com/raftkit/raft/raftpb"
@@ -17,6 +18,11 @@ type Tracker struct {
 	Config
 
 	// Progress maps each member, voter or learner, to its progress.
+	//
+	// Replace the map as a whole (confchange returns a new one) and then
+	// call Reindex; the entries of a map that Reindex has seen must not be
+	// replaced in place, or Visit would still walk the old ones. A map that
+	// Reindex has not seen is walked correctly, only more slowly.
 	Progress ProgressMap
 
 	// Votes holds the votes received in the current election: true for
@@ -29,6 +35,23 @@ type Tracker struct {
 	// MaxInflightBytes is the byte limit of the inflight window of every new
 	// progress; zero means no limit.
 	MaxInflightBytes uint64
+
+	// members holds the progress of every member in ascending ID order,
+	// each with its inflight window, in one array: after Reindex the
+	// pointers in Progress point into it. Visit walks it instead of
+	// iterating over the map and sorting the IDs, and the whole
+	// replication state of a group sits in one allocation.
+	members []member
+	// membersOf identifies the map that members was built from; Visit
+	// falls back to the map when Progress is another one.
+	membersOf unsafe.Pointer
+}
+
+// member is one entry of Tracker.members.
+type member struct {
+	id uint64
+	pr Progress
+	in Inflights
 }
 
 // MakeTracker returns a tracker with an empty configuration, whose new
@@ -86,6 +109,12 @@ func (p *Tracker) Committed() uint64 {
 // not allocate for groups of up to seven members. f must not add or remove
 // members.
 func (p *Tracker) Visit(f func(id uint64, pr *Progress)) {
+	if p.indexed() {
+		for i := range p.members {
+			f(p.members[i].id, &p.members[i].pr)
+		}
+		return
+	}
 	n := len(p.Progress)
 	var stk [7]uint64
 	var ids []uint64
@@ -101,6 +130,65 @@ func (p *Tracker) Visit(f func(id uint64, pr *Progress)) {
 	for _, id := range ids {
 		f(id, p.Progress[id])
 	}
+}
+
+// mapID returns the identity of a map: the pointer that a map value is.
+func mapID(m ProgressMap) unsafe.Pointer {
+	return *(*unsafe.Pointer)(unsafe.Pointer(&m))
+}
+
+// indexed reports whether members is the ordered view of Progress.
+func (p *Tracker) indexed() bool {
+	return p.membersOf != nil && p.membersOf == mapID(p.Progress) && len(p.members) == len(p.Progress)
+}
+
+// Reindex rebuilds the ordered view of the members that Visit walks, after
+// Progress was replaced. It moves every progress, with a copy of its
+// inflight window, into one array owned by the tracker and points the
+// entries of Progress at the moved copies: pointers to the progresses
+// taken before the call no longer refer to the tracker's state. The map
+// itself is changed in place, so it must not be shared with another
+// tracker.
+func (p *Tracker) Reindex() {
+	if len(p.Progress) == 0 {
+		p.members, p.membersOf = nil, nil
+		return
+	}
+	var stk [7]uint64
+	ids := stk[:0]
+	for id := range p.Progress {
+		ids = append(ids, id)
+	}
+	insertionSort(ids)
+	ms := make([]member, len(ids))
+	for i, id := range ids {
+		m := &ms[i]
+		old := p.Progress[id]
+		m.id = id
+		m.pr = *old
+		if old.Inflights != nil {
+			m.in = *old.Inflights
+			m.pr.Inflights = &m.in
+		}
+		p.Progress[id] = &m.pr
+	}
+	p.members, p.membersOf = ms, mapID(p.Progress)
+}
+
+// NewInflights returns an empty inflight window with the tracker's limits
+// for member id: once Reindex has run, the member's own window is emptied
+// and reused in place (its ring buffer released) rather than a new one
+// allocated.
+func (p *Tracker) NewInflights(id uint64) *Inflights {
+	if p.indexed() {
+		for i := range p.members {
+			if m := &p.members[i]; m.id == id {
+				m.in = Inflights{size: p.MaxInflight, maxBytes: p.MaxInflightBytes}
+				return &m.in
+			}
+		}
+	}
+	return NewInflights(p.MaxInflight, p.MaxInflightBytes)
 }
 
 // insertionSort sorts a short slice in place without allocating.

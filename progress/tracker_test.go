@@ -223,3 +223,80 @@ func TestTrackerPromotesConfigMethods(t *testing.T) {
 	cl := tr.Clone()
 	assert.Equal(t, tr.Config, cl)
 }
+
+func TestReindexVisitsTheMovedProgressInIDOrder(t *testing.T) {
+	tr := newTracker([]uint64{5, 1, 3}, nil, []uint64{4})
+	tr.Progress[3].Match = 7
+	tr.Progress[3].Inflights.Add(9, 2)
+	oldInflights := tr.Progress[3].Inflights
+	tr.Reindex()
+
+	var ids []uint64
+	tr.Visit(func(id uint64, pr *Progress) {
+		ids = append(ids, id)
+		assert.Same(t, tr.Progress[id], pr, "Visit hands out the progress the map holds")
+	})
+	assert.Equal(t, []uint64{1, 3, 4, 5}, ids)
+	pr := tr.Progress[3]
+	assert.Equal(t, uint64(7), pr.Match, "the progress keeps its values when moved")
+	assert.Equal(t, 1, pr.Inflights.Count(), "and its inflight window")
+	assert.NotSame(t, oldInflights, pr.Inflights, "the window is a copy owned by the tracker")
+	assert.True(t, tr.Progress[4].IsLearner)
+}
+
+func TestVisitFallsBackToAMapItHasNotIndexed(t *testing.T) {
+	tr := newTracker([]uint64{1, 2, 3}, nil, nil)
+	tr.Reindex()
+	// A new map, as confchange returns, with another member.
+	prs := ProgressMap{}
+	for id, pr := range tr.Progress {
+		prs[id] = pr
+	}
+	prs[9] = &Progress{Next: 1, Inflights: NewInflights(4, 0)}
+	prs[0] = &Progress{Next: 1, Inflights: NewInflights(4, 0)}
+	delete(prs, 2)
+	tr.Progress = prs
+	var ids []uint64
+	tr.Visit(func(id uint64, pr *Progress) {
+		ids = append(ids, id)
+		assert.Same(t, prs[id], pr)
+	})
+	assert.Equal(t, []uint64{0, 1, 3, 9}, ids, "Visit walks the new map until Reindex")
+
+	tr.Reindex()
+	ids = ids[:0]
+	tr.Visit(func(id uint64, _ *Progress) { ids = append(ids, id) })
+	assert.Equal(t, []uint64{0, 1, 3, 9}, ids)
+}
+
+func TestVisitOfAnIndexedTrackerDoesNotAllocate(t *testing.T) {
+	tr := newTracker([]uint64{1, 2, 3, 4, 5, 6, 7, 8, 9}, nil, nil)
+	tr.Reindex()
+	n := 0
+	allocs := testing.AllocsPerRun(10, func() {
+		tr.Visit(func(uint64, *Progress) { n++ })
+	})
+	assert.Zero(t, allocs)
+	assert.Equal(t, 90+9, n)
+}
+
+func TestTrackerNewInflightsReusesTheMembersWindow(t *testing.T) {
+	tr := newTracker([]uint64{1, 2}, nil, nil)
+	tr.MaxInflight, tr.MaxInflightBytes = 8, 100
+	tr.Reindex()
+	pr := tr.Progress[2]
+	pr.Inflights.Add(3, 10)
+
+	in := tr.NewInflights(2)
+	assert.Same(t, pr.Inflights, in, "an indexed member's window is reused in place")
+	assert.Zero(t, in.Count(), "emptied")
+	for i := uint64(0); i < 8; i++ {
+		require.False(t, in.Full())
+		in.Add(i, 1)
+	}
+	assert.True(t, in.Full(), "with the tracker's limits")
+
+	other := tr.NewInflights(42)
+	assert.NotSame(t, pr.Inflights, other, "a non-member gets a new window")
+	assert.Zero(t, other.Count())
+}

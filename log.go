@@ -38,8 +38,6 @@ type raftLog struct {
 	// applied is the highest index the application reports as applied.
 	applied uint64
 
-	logger Logger
-
 	// maxApplyingEntsSize limits the encoded size of the entries handed out
 	// for application and not yet reported applied (math.MaxUint64 means no
 	// limit). Each batch holds at least one entry regardless.
@@ -71,24 +69,34 @@ func newLog(storage Storage, logger Logger) (*raftLog, error) {
 // entry per batch (application resumes once nothing is outstanding). It
 // returns the storage error if FirstIndex or LastIndex fails.
 func newLogWithSize(storage Storage, logger Logger, maxApplyingEntsSize uint64) (*raftLog, error) {
+	l := new(raftLog)
+	if err := l.init(storage, logger, maxApplyingEntsSize); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// init sets up l as newLogWithSize describes; it lets raft place the log in
+// the same allocation as itself.
+func (l *raftLog) init(storage Storage, logger Logger, maxApplyingEntsSize uint64) error {
 	if storage == nil {
-		return nil, errors.New("raft: storage must not be nil")
+		return errors.New("raft: storage must not be nil")
 	}
 	if logger == nil {
 		logger = getLogger()
 	}
 	first, err := storage.FirstIndex()
 	if err != nil {
-		return nil, fmt.Errorf("raft: reading the first index from storage: %w", err)
+		return fmt.Errorf("raft: reading the first index from storage: %w", err)
 	}
 	last, err := storage.LastIndex()
 	if err != nil {
-		return nil, fmt.Errorf("raft: reading the last index from storage: %w", err)
+		return fmt.Errorf("raft: reading the last index from storage: %w", err)
 	}
 	if first == 0 || last+1 < first {
-		return nil, fmt.Errorf("raft: storage reports an invalid range: first index %d, last index %d", first, last)
+		return fmt.Errorf("raft: storage reports an invalid range: first index %d, last index %d", first, last)
 	}
-	return &raftLog{
+	*l = raftLog{
 		storage: storage,
 		unstable: unstable{
 			offset:           last + 1,
@@ -98,9 +106,9 @@ func newLogWithSize(storage Storage, logger Logger, maxApplyingEntsSize uint64) 
 		committed:           first - 1,
 		applying:            first - 1,
 		applied:             first - 1,
-		logger:              logger,
 		maxApplyingEntsSize: maxApplyingEntsSize,
-	}, nil
+	}
+	return nil
 }
 
 // String describes the cursors, for debugging.
@@ -215,7 +223,7 @@ func (l *raftLog) findConflict(ents []pb.Entry) uint64 {
 		e := &ents[i]
 		if !l.matchTerm(e.Index, e.Term) {
 			if e.Index <= l.lastIndex() {
-				l.logger.Infof("found conflict at index %d [existing term: %d, conflicting term: %d]",
+				l.unstable.logger.Infof("found conflict at index %d [existing term: %d, conflicting term: %d]",
 					e.Index, zeroTermOnOutOfBounds(l.term(e.Index)), e.Term)
 			}
 			return e.Index
@@ -463,7 +471,7 @@ func (l *raftLog) stableSnapTo(i uint64) {
 // definition. applying and applied are left for the application to advance
 // once it has applied the snapshot.
 func (l *raftLog) restore(s pb.Snapshot) {
-	l.logger.Infof("log [%s] starts to restore snapshot [index: %d, term: %d]", l, s.Metadata.Index, s.Metadata.Term)
+	l.unstable.logger.Infof("log [%s] starts to restore snapshot [index: %d, term: %d]", l, s.Metadata.Index, s.Metadata.Term)
 	l.committed = s.Metadata.Index
 	l.unstable.restore(s)
 	l.termCache = entryID{}

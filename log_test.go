@@ -95,7 +95,7 @@ func TestNewLogStartsAtTheEndOfStorage(t *testing.T) {
 	fresh, err := newLog(NewMemoryStorage(), nil)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(math.MaxUint64), fresh.maxApplyingEntsSize)
-	assert.NotNil(t, fresh.logger, "a nil logger falls back to the package default")
+	assert.NotNil(t, fresh.unstable.logger, "a nil logger falls back to the package default")
 	assert.Equal(t, entryID{}, fresh.lastEntryID())
 	assert.Equal(t, uint64(1), fresh.firstIndex())
 }

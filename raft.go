@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/raftkit/raft/confchange"
 	"github.com/raftkit/raft/progress"
@@ -134,18 +135,18 @@ func randIntn(n int) int {
 	return int(binary.LittleEndian.Uint64(b[:]) % uint64(n))
 }
 
-type stepFunc func(r *raft, m pb.Message) error
-
 // raft is the state machine of one node. It does no I/O: it consumes
 // messages and ticks, and collects what must be persisted, sent and applied
 // for RawNode to hand out.
+//
+// Fields are ordered so that the struct packs tightly (an idle group is
+// mostly this struct); the state of rarer activities (reads) hangs off
+// pointers that stay nil while unused.
 type raft struct {
 	id uint64
 
 	Term uint64
 	Vote uint64
-
-	readStates []ReadState
 
 	raftLog *raftLog
 
@@ -154,20 +155,6 @@ type raft struct {
 	trk                progress.Tracker
 
 	state StateType
-
-	// isLearner is true when the local node is a learner.
-	isLearner bool
-
-	// msgs are the messages to send at once (no durability needed).
-	msgs []pb.Message
-	// msgsAfterAppend are the messages that may only leave once the
-	// unstable state of the current Ready is durable: vote and append
-	// responses, including those addressed to this node itself.
-	msgsAfterAppend []pb.Message
-	// appSizes remembers the encoded size of the entries of appends still
-	// queued in msgs, so that merging into them (mergeAppend) does not
-	// measure their entries again. Emptied when msgs are handed out.
-	appSizes []appendSize
 
 	lead uint64
 	// leadTransferee is the target of a leadership transfer in progress.
@@ -180,6 +167,24 @@ type raft struct {
 	// MaxUncommittedEntriesSize.
 	uncommittedSize uint64
 
+	// msgs are the messages to send at once (no durability needed).
+	msgs []pb.Message
+	// msgsBuf, when not nil, is the pooled buffer that msgs was started
+	// in (see msgBufs); it goes out with msgs in the next Ready.
+	msgsBuf *[]pb.Message
+	// msgsAfterAppend are the messages that may only leave once the
+	// unstable state of the current Ready is durable: vote and append
+	// responses, including those addressed to this node itself.
+	msgsAfterAppend []pb.Message
+	// appSizes remembers the encoded size of the entries of appends still
+	// queued in msgs, so that merging into them (mergeAppend) does not
+	// measure their entries again. Emptied when msgs are handed out.
+	appSizes []appendSize
+
+	readStates []ReadState
+
+	// readOnly holds a leader's pending ReadIndex requests and heartbeat
+	// rounds. It is nil until the first read of the term.
 	readOnly *readOnly
 
 	// electionElapsed counts ticks since the last election timeout reset
@@ -188,48 +193,132 @@ type raft struct {
 	electionElapsed  int
 	heartbeatElapsed int
 
-	checkQuorum bool
-	preVote     bool
-
 	heartbeatTimeout int
 	electionTimeout  int
 	// randomizedElectionTimeout is in [electionTimeout, 2*electionTimeout)
 	// and drawn again whenever the node becomes a follower or candidate.
 	randomizedElectionTimeout int
 
+	// leaseReads is Config.ReadOnlyOption == ReadOnlyLeaseBased (the
+	// configuration admits only that and ReadOnlySafe).
+	leaseReads bool
+
+	// isLearner is true when the local node is a learner.
+	isLearner bool
+	// recycleMsgs tells whether msgs is built in a buffer taken from
+	// msgBufs (RawNode in synchronous mode gives it back on Advance).
+	recycleMsgs bool
+
+	checkQuorum bool
+	preVote     bool
+
 	disableProposalForwarding   bool
 	disableConfChangeValidation bool
 	stepDownOnRemoval           bool
 
-	tick func()
-	step stepFunc
-
 	logger      Logger
 	traceLogger TraceLogger
-
-	// pendingReadIndexMessages are reads that arrived before this leader
-	// committed an entry of its own term; they wait for it.
-	pendingReadIndexMessages []pb.Message
 
 	// randIntn draws the randomized election timeout; tests replace it.
 	randIntn func(n int) int
 }
 
+// tick advances the role's clock: the leader's heartbeat clock, or the
+// election clock of the others. Dispatching on the role, rather than
+// through a method value stored at each transition, costs no allocation.
+func (r *raft) tick() {
+	if r.state == StateLeader {
+		r.tickHeartbeat()
+	} else {
+		r.tickElection()
+	}
+}
+
+// step hands a message to the current role's step function.
+func (r *raft) step(m pb.Message) error {
+	switch r.state {
+	case StateLeader:
+		return stepLeader(r, m)
+	case StateCandidate, StatePreCandidate:
+		return stepCandidate(r, m)
+	default:
+		return stepFollower(r, m)
+	}
+}
+
+// msgBufs recycles the arrays of Ready.Messages across the RawNodes of the
+// process. A RawNode in synchronous mode lends the array with a Ready and
+// gives it back here on Advance; the next node to send a message takes it.
+// Idle groups then hold no message buffer at rest, and their heartbeats
+// allocate nothing.
+var msgBufs = sync.Pool{New: func() any { return new([]pb.Message) }}
+
+// maxPooledMsgs bounds the capacity of a buffer put back into msgBufs, so
+// that a burst does not keep a large array alive.
+const maxPooledMsgs = 256
+
+// takeMsgBuf starts msgs in a pooled buffer, if this node recycles them.
+func (r *raft) takeMsgBuf() {
+	if !r.recycleMsgs {
+		return
+	}
+	b := msgBufs.Get().(*[]pb.Message)
+	r.msgsBuf = b
+	r.msgs = (*b)[:0]
+}
+
+// putMsgBuf gives a buffer lent in a Ready back to msgBufs, emptied: the
+// application is done with it.
+func putMsgBuf(b *[]pb.Message) {
+	if cap(*b) > maxPooledMsgs {
+		return
+	}
+	clear(*b)
+	*b = (*b)[:0]
+	msgBufs.Put(b)
+}
+
+// reads returns the read-only state, allocating it on the first read of
+// the term.
+func (r *raft) reads() *readOnly {
+	if r.readOnly == nil {
+		r.readOnly = &readOnly{}
+	}
+	return r.readOnly
+}
+
+// raftAlloc places a raft and its log in one allocation: a group's state
+// then costs one size-class rounding instead of two, and sits together in
+// memory, which matters when many groups tick in turn.
+type raftAlloc struct {
+	r   raft
+	log raftLog
+}
+
 func newRaft(c *Config) (*raft, error) {
-	cfg, err := c.withDefaults()
-	if err != nil {
+	a := new(raftAlloc)
+	if err := a.r.init(c, &a.log); err != nil {
 		return nil, err
 	}
-	raftlog, err := newLogWithSize(cfg.Storage, cfg.Logger, cfg.MaxCommittedSizePerReady)
+	return &a.r, nil
+}
+
+// init sets up r from the configuration and the storage, as newRaft
+// describes, with the (zero) log l, which it initializes.
+func (r *raft) init(c *Config, raftlog *raftLog) error {
+	cfg, err := c.withDefaults()
 	if err != nil {
-		return nil, fmt.Errorf("raft: cannot read storage: %w", err)
+		return err
+	}
+	if err := raftlog.init(cfg.Storage, cfg.Logger, cfg.MaxCommittedSizePerReady); err != nil {
+		return fmt.Errorf("raft: cannot read storage: %w", err)
 	}
 	hs, cs, err := cfg.Storage.InitialState()
 	if err != nil {
-		return nil, fmt.Errorf("raft: cannot read initial state from storage: %w", err)
+		return fmt.Errorf("raft: cannot read initial state from storage: %w", err)
 	}
 
-	r := &raft{
+	*r = raft{
 		id:                          cfg.ID,
 		lead:                        None,
 		isLearner:                   false,
@@ -242,7 +331,7 @@ func newRaft(c *Config) (*raft, error) {
 		logger:                      cfg.Logger,
 		checkQuorum:                 cfg.CheckQuorum,
 		preVote:                     cfg.PreVote,
-		readOnly:                    newReadOnly(cfg.ReadOnlyOption),
+		leaseReads:                  cfg.ReadOnlyOption == ReadOnlyLeaseBased,
 		disableProposalForwarding:   cfg.DisableProposalForwarding,
 		disableConfChangeValidation: cfg.DisableConfChangeValidation,
 		stepDownOnRemoval:           cfg.StepDownOnRemoval,
@@ -255,20 +344,20 @@ func newRaft(c *Config) (*raft, error) {
 		LastIndex: lastID.index,
 	}, cs)
 	if err != nil {
-		return nil, fmt.Errorf("raft: cannot restore the configuration %s from storage: %w", DescribeConfState(cs), err)
+		return fmt.Errorf("raft: cannot restore the configuration %s from storage: %w", DescribeConfState(cs), err)
 	}
 	if err := r.switchToConfig(conf, prs).Equivalent(cs); err != nil {
-		return nil, fmt.Errorf("raft: restored configuration differs from the stored one: %w", err)
+		return fmt.Errorf("raft: restored configuration differs from the stored one: %w", err)
 	}
 
 	if !IsEmptyHardState(hs) {
 		if err := r.loadState(hs); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if cfg.Applied > 0 {
 		if cfg.Applied > r.raftLog.committed {
-			return nil, fmt.Errorf("raft: invalid Config.Applied (%d): greater than the committed index %d", cfg.Applied, r.raftLog.committed)
+			return fmt.Errorf("raft: invalid Config.Applied (%d): greater than the committed index %d", cfg.Applied, r.raftLog.committed)
 		}
 		if cfg.Applied > r.raftLog.applied {
 			r.raftLog.appliedTo(cfg.Applied, 0 /* size */)
@@ -286,7 +375,7 @@ func newRaft(c *Config) (*raft, error) {
 	}
 	r.logger.Infof("newRaft %x [peers: [%s], term: %d, commit: %d, applied: %d, lastindex: %d, lastterm: %d]",
 		r.id, strings.Join(nodesStrs, ","), r.Term, r.raftLog.committed, r.raftLog.applied, lastID.index, lastID.term)
-	return r, nil
+	return nil
 }
 
 func (r *raft) hasLeader() bool { return r.lead != None }
@@ -324,6 +413,9 @@ func (r *raft) send(m pb.Message) {
 		r.msgsAfterAppend = append(r.msgsAfterAppend, m)
 		traceSendMessage(r, &m)
 		return
+	}
+	if r.msgs == nil {
+		r.takeMsgBuf()
 	}
 	r.msgs = append(r.msgs, m)
 	traceSendMessage(r, &m)
@@ -381,7 +473,7 @@ func (r *raft) reset(term uint64) {
 		*pr = progress.Progress{
 			Match:     0,
 			Next:      last + 1,
-			Inflights: progress.NewInflights(r.trk.MaxInflight, r.trk.MaxInflightBytes),
+			Inflights: r.trk.NewInflights(id),
 			IsLearner: pr.IsLearner,
 		}
 		if id == r.id {
@@ -391,8 +483,8 @@ func (r *raft) reset(term uint64) {
 
 	r.pendingConfIndex = 0
 	r.uncommittedSize = 0
-	r.readOnly = newReadOnly(r.readOnly.option)
-	r.pendingReadIndexMessages = nil
+	// Read rounds are numbered per term: a new term starts afresh.
+	r.readOnly = nil
 }
 
 // tickElection is the tick of followers and candidates.
@@ -407,9 +499,7 @@ func (r *raft) tickElection() {
 }
 
 func (r *raft) becomeFollower(term uint64, lead uint64) {
-	r.step = stepFollower
 	r.reset(term)
-	r.tick = r.tickElection
 	r.lead = lead
 	r.state = StateFollower
 	r.logger.Infof("%x became follower at term %d", r.id, r.Term)
@@ -420,9 +510,7 @@ func (r *raft) becomeCandidate() {
 	if r.state == StateLeader {
 		panic("raft: invalid transition [leader -> candidate]")
 	}
-	r.step = stepCandidate
 	r.reset(r.Term + 1)
-	r.tick = r.tickElection
 	r.Vote = r.id
 	r.state = StateCandidate
 	r.logger.Infof("%x became candidate at term %d", r.id, r.Term)
@@ -434,9 +522,7 @@ func (r *raft) becomePreCandidate() {
 		panic("raft: invalid transition [leader -> pre-candidate]")
 	}
 	// A pre-candidate changes neither its term nor its vote.
-	r.step = stepCandidate
 	r.trk.ResetVotes()
-	r.tick = r.tickElection
 	r.lead = None
 	r.state = StatePreCandidate
 	r.logger.Infof("%x became pre-candidate at term %d", r.id, r.Term)
@@ -636,7 +722,7 @@ func (r *raft) Step(m pb.Message) error {
 		r.handleVote(m)
 
 	default:
-		return r.step(r, m)
+		return r.step(m)
 	}
 	return nil
 }

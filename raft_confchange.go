@@ -45,6 +45,7 @@ func (r *raft) applyConfChange(cc pb.ConfChangeV2) pb.ConfState {
 func (r *raft) switchToConfig(cfg progress.Config, prs progress.ProgressMap) pb.ConfState {
 	r.trk.Config = cfg
 	r.trk.Progress = prs
+	r.trk.Reindex()
 
 	r.logger.Infof("%x switched to configuration %s", r.id, r.trk.Config)
 	cs := r.trk.ConfState()

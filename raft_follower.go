@@ -75,7 +75,7 @@ func stepFollower(r *raft, m pb.Message) error {
 		m.To = r.lead
 		r.send(m)
 	case pb.MsgForgetLeader:
-		if r.readOnly.option == ReadOnlyLeaseBased {
+		if r.leaseReads {
 			r.logger.Error("ignoring MsgForgetLeader due to ReadOnlyLeaseBased")
 			return nil
 		}

@@ -191,11 +191,10 @@ func (r *raft) maybeSendSnapshot(to uint64, pr *progress.Progress) bool {
 	return true
 }
 
-// sendHeartbeat sends a heartbeat to the given peer. The commit index it
-// carries never exceeds what the follower is known to have, so that the
-// follower never commits an entry it may not hold.
-func (r *raft) sendHeartbeat(to uint64, ctx []byte) {
-	pr := r.trk.Progress[to]
+// sendHeartbeat sends a heartbeat to the given peer, whose progress is pr.
+// The commit index it carries never exceeds what the follower is known to
+// have, so that the follower never commits an entry it may not hold.
+func (r *raft) sendHeartbeat(to uint64, pr *progress.Progress, ctx []byte) {
 	commit := min(pr.Match, r.raftLog.committed)
 	r.send(pb.Message{
 		To:      to,
@@ -222,12 +221,15 @@ func (r *raft) bcastHeartbeat() {
 }
 
 func (r *raft) bcastHeartbeatWithCtx(ctx []byte) {
-	// One allocation for all the heartbeats of an idle leader's tick,
-	// not one per append.
+	// At most one allocation for all the heartbeats of a tick, none when
+	// the buffer handed back by the last Advance is large enough.
+	if r.msgs == nil {
+		r.takeMsgBuf()
+	}
 	r.msgs = slices.Grow(r.msgs, max(len(r.trk.Progress)-1, 0))
-	r.trk.Visit(func(id uint64, _ *progress.Progress) {
+	r.trk.Visit(func(id uint64, pr *progress.Progress) {
 		if id != r.id {
-			r.sendHeartbeat(id, ctx)
+			r.sendHeartbeat(id, pr, ctx)
 		}
 	})
 }
@@ -293,9 +295,7 @@ func (r *raft) becomeLeader() {
 	if r.state == StateFollower {
 		panic("raft: invalid transition [follower -> leader]")
 	}
-	r.step = stepLeader
 	r.reset(r.Term)
-	r.tick = r.tickHeartbeat
 	r.lead = r.id
 	r.state = StateLeader
 	// The leader replicates to itself: its progress is always replicating,
@@ -368,7 +368,8 @@ func stepLeader(r *raft, m pb.Message) error {
 		// holds for a single voter too, whose commit index may have been
 		// lost in a restart (it is persisted without sync).
 		if !r.committedEntryInCurrentTerm() {
-			r.pendingReadIndexMessages = append(r.pendingReadIndexMessages, m)
+			ro := r.reads()
+			ro.waiting = append(ro.waiting, m)
 			return nil
 		}
 		sendMsgReadIndexResponse(r, m)
@@ -570,7 +571,7 @@ func (r *raft) handleHeartbeatResponse(m pb.Message, pr *progress.Progress) {
 		r.sendAppend(m.From)
 	}
 
-	if r.readOnly.option != ReadOnlySafe || len(m.Context) == 0 {
+	if r.leaseReads || len(m.Context) == 0 || r.readOnly == nil {
 		return
 	}
 	seq, ok := decodeReadRound(m.Context)
@@ -674,15 +675,15 @@ func (r *raft) reduceUncommittedSize(s uint64) {
 }
 
 func releasePendingReadIndexMessages(r *raft) {
-	if len(r.pendingReadIndexMessages) == 0 {
+	if r.readOnly == nil || len(r.readOnly.waiting) == 0 {
 		return
 	}
 	if !r.committedEntryInCurrentTerm() {
 		r.logger.Error("pending MsgReadIndex should be released only after first commit in current term")
 		return
 	}
-	msgs := r.pendingReadIndexMessages
-	r.pendingReadIndexMessages = nil
+	msgs := r.readOnly.waiting
+	r.readOnly.waiting = nil
 	for _, m := range msgs {
 		sendMsgReadIndexResponse(r, m)
 	}
@@ -696,16 +697,18 @@ func sendMsgReadIndexResponse(r *raft, m pb.Message) {
 		}
 		return
 	}
-	switch r.readOnly.option {
-	case ReadOnlySafe:
-		// Confirm leadership with a heartbeat round of its own: the read
-		// is answered once a quorum acknowledged this round or a later one.
-		seq := r.readOnly.addRequest(r.raftLog.committed, m)
-		r.readOnly.recvAck(r.id, seq)
-		r.bcastHeartbeatWithCtx(encodeReadRound(seq))
-	case ReadOnlyLeaseBased:
+	if r.leaseReads {
+		// ReadOnlyLeaseBased: the lease vouches for the leadership.
 		if resp := r.responseToReadIndexReq(m, r.raftLog.committed); resp.To != None {
 			r.send(resp)
 		}
+		return
 	}
+	// ReadOnlySafe: confirm leadership with a heartbeat round of its own:
+	// the read is answered once a quorum acknowledged this round or a
+	// later one.
+	ro := r.reads()
+	seq := ro.addRequest(r.raftLog.committed, m)
+	ro.recvAck(r.id, seq)
+	r.bcastHeartbeatWithCtx(encodeReadRound(seq))
 }

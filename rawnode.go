@@ -63,6 +63,13 @@ type Ready struct {
 	// Messages are to be sent after Entries, HardState and Snapshot are
 	// persisted (see the contract above). MsgSnap messages must be
 	// followed by a ReportSnapshot call.
+	//
+	// Ownership: unlike the other slices, the Messages slice itself is only
+	// lent. In synchronous mode its backing array is reused for the
+	// messages of a later Ready once Advance has been called, so the
+	// application must be done reading the slice by then. The messages in
+	// it are values: copies of them (and the entries and contexts they
+	// refer to, which are never written) may be kept for as long as needed.
 	Messages []pb.Message
 
 	// MustSync is true when HardState's term or vote, or Entries, must be
@@ -90,6 +97,12 @@ type RawNode struct {
 	// stepsOnAdvance are the self-addressed messages stepped on Advance, in
 	// synchronous mode: they take effect once the Ready is persisted.
 	stepsOnAdvance []pb.Message
+
+	// lentMsgs holds the Messages slice of the last Ready, in synchronous
+	// mode, when it was built in a pooled buffer: Advance gives it back to
+	// msgBufs, so that a steady leader (heartbeats each tick) allocates
+	// nothing and holds no buffer at rest.
+	lentMsgs *[]pb.Message
 }
 
 // NewRawNode creates a RawNode from the configuration, restoring its state
@@ -97,14 +110,22 @@ type RawNode struct {
 // read or is inconsistent, makes it return an error that says what is
 // wrong; config is not modified.
 func NewRawNode(config *Config) (*RawNode, error) {
-	r, err := newRaft(config)
-	if err != nil {
+	// The RawNode, its raft and the raft's log share one allocation.
+	a := new(struct {
+		rn  RawNode
+		r   raft
+		log raftLog
+	})
+	r := &a.r
+	if err := r.init(config, &a.log); err != nil {
 		return nil, err
 	}
-	rn := &RawNode{
+	rn := &a.rn
+	*rn = RawNode{
 		raft:               r,
 		asyncStorageWrites: config.AsyncStorageWrites,
 	}
+	r.recycleMsgs = !config.AsyncStorageWrites
 	rn.prevSoftSt = r.softState()
 	rn.prevHardSt = r.hardState()
 	return rn, nil
@@ -227,7 +248,10 @@ func (rn *RawNode) readyWithoutAccept() Ready {
 	rd := Ready{
 		Entries:          r.raftLog.nextUnstableEnts(),
 		CommittedEntries: r.raftLog.nextCommittedEnts(rn.applyUnstableEntries()),
-		Messages:         r.msgs,
+	}
+	if len(r.msgs) > 0 {
+		// An empty buffer, kept for reuse, is not handed out.
+		rd.Messages = r.msgs
 	}
 	if softSt := r.softState(); !softSt.equal(&rn.prevSoftSt) {
 		// Allocate only when it changed: the pointer escapes to the caller.
@@ -383,7 +407,17 @@ func (rn *RawNode) acceptReady(rd Ready) {
 			rn.stepsOnAdvance = append(rn.stepsOnAdvance, newStorageApplyRespMsg(r, rd.CommittedEntries))
 		}
 	}
-	r.msgs = nil
+	if len(r.msgs) > 0 {
+		// Handed out in rd.Messages, which starts with r.msgs (perhaps
+		// moved to a larger array by appends): a pooled buffer is lent
+		// with whatever array that is, until Advance.
+		if b := r.msgsBuf; b != nil && !rn.asyncStorageWrites {
+			*b = rd.Messages
+			rn.lentMsgs = b
+		}
+		r.msgs = nil
+		r.msgsBuf = nil
+	}
 	r.msgsAfterAppend = nil
 	r.appSizes = r.appSizes[:0]
 	r.raftLog.acceptUnstable()
@@ -424,12 +458,18 @@ func (rn *RawNode) HasReady() bool {
 
 // Advance tells the node that the application processed the last Ready
 // (persisted, sent, applied): the self-acknowledgements it held back take
-// effect. The argument is unused. In asynchronous mode there is nothing to
+// effect, and the Messages slice of the Ready is taken back for reuse (see
+// Ready.Messages). The argument is unused. In asynchronous mode there is nothing to
 // advance; a call is logged and ignored.
 func (rn *RawNode) Advance(_ Ready) {
 	if rn.asyncStorageWrites {
 		rn.raft.logger.Error("raft: Advance must not be called when using AsyncStorageWrites; ignored")
 		return
+	}
+	if b := rn.lentMsgs; b != nil {
+		// The application is done with the last Ready's Messages.
+		rn.lentMsgs = nil
+		putMsgBuf(b)
 	}
 	for i, m := range rn.stepsOnAdvance {
 		_ = rn.raft.Step(m)

@@ -45,19 +45,20 @@ type readIndexStatus struct {
 	seq   uint64     // its heartbeat round
 }
 
-// readOnly holds the reads a leader has not answered yet.
+// readOnly holds the reads a leader has not answered yet. A leader
+// allocates it at the first read of its term and keeps it for the term:
+// round numbers must not restart within a term, or an acknowledgement of an
+// old round could confirm a newer read.
 type readOnly struct {
-	option ReadOnlyOption
+	// waiting are reads that arrived before this leader committed an entry
+	// of its own term; they wait for it.
+	waiting []pb.Message
 	// pending reads, in ascending round order.
 	pending []readIndexStatus
 	// seq is the last round number handed out.
 	seq uint64
 	// acks holds, per peer, the highest round it acknowledged.
 	acks map[uint64]uint64
-}
-
-func newReadOnly(option ReadOnlyOption) *readOnly {
-	return &readOnly{option: option}
 }
 
 // addRequest registers a read at the given commit index and returns the
@@ -110,9 +111,9 @@ func (ro *readOnly) advance(confirmed uint64) []readIndexStatus {
 }
 
 // lastPendingCtx returns the heartbeat Context of the newest pending read's
-// round, or nil when no read is pending.
+// round, or nil when no read is pending (or ro is nil: no read this term).
 func (ro *readOnly) lastPendingCtx() []byte {
-	if len(ro.pending) == 0 {
+	if ro == nil || len(ro.pending) == 0 {
 		return nil
 	}
 	return encodeReadRound(ro.pending[len(ro.pending)-1].seq)

@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"strings"
-	"sync"
 
 	"github.com/raftkit/raft/confchange"
 	"github.com/raftkit/raft/progress"
@@ -169,9 +168,6 @@ type raft struct {
 
 	// msgs are the messages to send at once (no durability needed).
 	msgs []pb.Message
-	// msgsBuf, when not nil, is the pooled buffer that msgs was started
-	// in (see msgBufs); it goes out with msgs in the next Ready.
-	msgsBuf *[]pb.Message
 	// msgsAfterAppend are the messages that may only leave once the
 	// unstable state of the current Ready is durable: vote and append
 	// responses, including those addressed to this node itself.
@@ -205,9 +201,6 @@ type raft struct {
 
 	// isLearner is true when the local node is a learner.
 	isLearner bool
-	// recycleMsgs tells whether msgs is built in a buffer taken from
-	// msgBufs (RawNode in synchronous mode gives it back on Advance).
-	recycleMsgs bool
 
 	checkQuorum bool
 	preVote     bool
@@ -244,38 +237,6 @@ func (r *raft) step(m pb.Message) error {
 	default:
 		return stepFollower(r, m)
 	}
-}
-
-// msgBufs recycles the arrays of Ready.Messages across the RawNodes of the
-// process. A RawNode in synchronous mode lends the array with a Ready and
-// gives it back here on Advance; the next node to send a message takes it.
-// Idle groups then hold no message buffer at rest, and their heartbeats
-// allocate nothing.
-var msgBufs = sync.Pool{New: func() any { return new([]pb.Message) }}
-
-// maxPooledMsgs bounds the capacity of a buffer put back into msgBufs, so
-// that a burst does not keep a large array alive.
-const maxPooledMsgs = 256
-
-// takeMsgBuf starts msgs in a pooled buffer, if this node recycles them.
-func (r *raft) takeMsgBuf() {
-	if !r.recycleMsgs {
-		return
-	}
-	b := msgBufs.Get().(*[]pb.Message)
-	r.msgsBuf = b
-	r.msgs = (*b)[:0]
-}
-
-// putMsgBuf gives a buffer lent in a Ready back to msgBufs, emptied: the
-// application is done with it.
-func putMsgBuf(b *[]pb.Message) {
-	if cap(*b) > maxPooledMsgs {
-		return
-	}
-	clear(*b)
-	*b = (*b)[:0]
-	msgBufs.Put(b)
 }
 
 // reads returns the read-only state, allocating it on the first read of
@@ -413,9 +374,6 @@ func (r *raft) send(m pb.Message) {
 		r.msgsAfterAppend = append(r.msgsAfterAppend, m)
 		traceSendMessage(r, &m)
 		return
-	}
-	if r.msgs == nil {
-		r.takeMsgBuf()
 	}
 	r.msgs = append(r.msgs, m)
 	traceSendMessage(r, &m)

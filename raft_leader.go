@@ -221,11 +221,7 @@ func (r *raft) bcastHeartbeat() {
 }
 
 func (r *raft) bcastHeartbeatWithCtx(ctx []byte) {
-	// At most one allocation for all the heartbeats of a tick, none when
-	// the buffer handed back by the last Advance is large enough.
-	if r.msgs == nil {
-		r.takeMsgBuf()
-	}
+	// One allocation for all the heartbeats of a tick.
 	r.msgs = slices.Grow(r.msgs, max(len(r.trk.Progress)-1, 0))
 	r.trk.Visit(func(id uint64, pr *progress.Progress) {
 		if id != r.id {

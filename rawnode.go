@@ -64,12 +64,9 @@ type Ready struct {
 	// persisted (see the contract above). MsgSnap messages must be
 	// followed by a ReportSnapshot call.
 	//
-	// Ownership: unlike the other slices, the Messages slice itself is only
-	// lent. In synchronous mode its backing array is reused for the
-	// messages of a later Ready once Advance has been called, so the
-	// application must be done reading the slice by then. The messages in
-	// it are values: copies of them (and the entries and contexts they
-	// refer to, which are never written) may be kept for as long as needed.
+	// Ownership: the slice is the application's; the node never writes it
+	// (nor the entries and contexts the messages refer to) once handed
+	// out, so it may be kept, or sent by another goroutine, after Advance.
 	Messages []pb.Message
 
 	// MustSync is true when HardState's term or vote, or Entries, must be
@@ -97,12 +94,6 @@ type RawNode struct {
 	// stepsOnAdvance are the self-addressed messages stepped on Advance, in
 	// synchronous mode: they take effect once the Ready is persisted.
 	stepsOnAdvance []pb.Message
-
-	// lentMsgs holds the Messages slice of the last Ready, in synchronous
-	// mode, when it was built in a pooled buffer: Advance gives it back to
-	// msgBufs, so that a steady leader (heartbeats each tick) allocates
-	// nothing and holds no buffer at rest.
-	lentMsgs *[]pb.Message
 }
 
 // NewRawNode creates a RawNode from the configuration, restoring its state
@@ -125,7 +116,6 @@ func NewRawNode(config *Config) (*RawNode, error) {
 		raft:               r,
 		asyncStorageWrites: config.AsyncStorageWrites,
 	}
-	r.recycleMsgs = !config.AsyncStorageWrites
 	rn.prevSoftSt = r.softState()
 	rn.prevHardSt = r.hardState()
 	return rn, nil
@@ -407,17 +397,7 @@ func (rn *RawNode) acceptReady(rd Ready) {
 			rn.stepsOnAdvance = append(rn.stepsOnAdvance, newStorageApplyRespMsg(r, rd.CommittedEntries))
 		}
 	}
-	if len(r.msgs) > 0 {
-		// Handed out in rd.Messages, which starts with r.msgs (perhaps
-		// moved to a larger array by appends): a pooled buffer is lent
-		// with whatever array that is, until Advance.
-		if b := r.msgsBuf; b != nil && !rn.asyncStorageWrites {
-			*b = rd.Messages
-			rn.lentMsgs = b
-		}
-		r.msgs = nil
-		r.msgsBuf = nil
-	}
+	r.msgs = nil
 	r.msgsAfterAppend = nil
 	r.appSizes = r.appSizes[:0]
 	r.raftLog.acceptUnstable()
@@ -458,18 +438,12 @@ func (rn *RawNode) HasReady() bool {
 
 // Advance tells the node that the application processed the last Ready
 // (persisted, sent, applied): the self-acknowledgements it held back take
-// effect, and the Messages slice of the Ready is taken back for reuse (see
-// Ready.Messages). The argument is unused. In asynchronous mode there is nothing to
+// effect. The argument is unused. In asynchronous mode there is nothing to
 // advance; a call is logged and ignored.
 func (rn *RawNode) Advance(_ Ready) {
 	if rn.asyncStorageWrites {
 		rn.raft.logger.Error("raft: Advance must not be called when using AsyncStorageWrites; ignored")
 		return
-	}
-	if b := rn.lentMsgs; b != nil {
-		// The application is done with the last Ready's Messages.
-		rn.lentMsgs = nil
-		putMsgBuf(b)
 	}
 	for i, m := range rn.stepsOnAdvance {
 		_ = rn.raft.Step(m)

@@ -101,3 +101,71 @@ func TestReadyWithoutMessagesHasNilMessages(t *testing.T) {
 	assert.False(t, rn.HasReady())
 	assert.Nil(t, rn.Ready().Messages)
 }
+
+func TestLeaderAcknowledgesABatchToItselfOnce(t *testing.T) {
+	ms := NewMemoryStorage()
+	require.NoError(t, ms.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{
+		Index: 1, Term: 1, ConfState: pb.ConfState{Voters: []uint64{1}}}}))
+	cfg := newTestConfig(1, 10, 1, ms)
+	cfg.AsyncStorageWrites = true
+	rn, err := NewRawNode(cfg)
+	require.NoError(t, err)
+	// persist does what an append thread does and steps the responses
+	// addressed to this node; it returns them.
+	persist := func() []pb.Message {
+		rd := rn.Ready()
+		var self []pb.Message
+		for _, m := range rd.Messages {
+			if m.Type != pb.MsgStorageAppend {
+				continue
+			}
+			require.NoError(t, ms.Append(m.Entries))
+			for _, resp := range m.Responses {
+				if resp.To == 1 {
+					self = append(self, resp)
+					require.NoError(t, rn.Step(resp))
+				}
+			}
+		}
+		return self
+	}
+	require.NoError(t, rn.Campaign())
+	persist()
+	persist()
+	require.Equal(t, StateLeader, rn.BasicStatus().RaftState)
+
+	for _, d := range []string{"a", "b", "c"} {
+		require.NoError(t, rn.Propose([]byte(d)))
+	}
+	var acks []pb.Message
+	for _, m := range persist() {
+		if m.Type == pb.MsgAppResp {
+			acks = append(acks, m)
+		}
+	}
+	require.Len(t, acks, 1, "one acknowledgement for the batch")
+	last, err := ms.LastIndex()
+	require.NoError(t, err)
+	assert.Equal(t, last, acks[0].Index, "covering its last entry")
+	assert.Equal(t, last, rn.BasicStatus().Commit, "which commits the whole batch")
+}
+
+func TestFollowerAcknowledgesEachAppend(t *testing.T) {
+	ms := NewMemoryStorage()
+	require.NoError(t, ms.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{
+		Index: 1, Term: 1, ConfState: pb.ConfState{Voters: []uint64{1, 2}}}}))
+	rn, err := NewRawNode(newTestConfig(2, 10, 1, ms))
+	require.NoError(t, err)
+	for i := uint64(1); i <= 2; i++ {
+		require.NoError(t, rn.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 1, LogTerm: 1, Index: i,
+			Entries: []pb.Entry{{Term: 1, Index: i + 1, Data: []byte("x")}}}))
+	}
+	rd := rn.Ready()
+	var idx []uint64
+	for _, m := range rd.Messages {
+		if m.Type == pb.MsgAppResp {
+			idx = append(idx, m.Index)
+		}
+	}
+	assert.Equal(t, []uint64{2, 3}, idx, "acknowledgements to the leader go out one per append, as etcd sends them")
+}

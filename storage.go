@@ -96,16 +96,22 @@ type MemoryStorage struct {
 
 	hardState pb.HardState
 	snapshot  pb.Snapshot
-	// ents[0] is a dummy entry carrying the index and term of the
-	// compaction point (the snapshot, or 0/0 for a fresh log); the real
-	// entries follow it. Invariant: ents[i].Index == ents[0].Index+i.
-	ents []pb.Entry
+	// off and offTerm are the index and term of the compaction point (the
+	// snapshot, or 0/0 for a fresh log); ents holds the entries after it.
+	// Invariant: ents[i].Index == off+1+i.
+	off, offTerm uint64
+	ents         []pb.Entry
+	// dead counts the compacted entries still in the array behind ents
+	// (Compact reslices rather than copies); once they outnumber the live
+	// ones, Compact moves the live ones to a new array so that the dead
+	// ones, and their payloads, can be freed.
+	dead int
 }
 
 // NewMemoryStorage returns an empty MemoryStorage: FirstIndex is 1 and
 // LastIndex is 0.
 func NewMemoryStorage() *MemoryStorage {
-	return &MemoryStorage{ents: make([]pb.Entry, 1)}
+	return &MemoryStorage{}
 }
 
 // InitialState implements the Storage interface. It returns the HardState set
@@ -124,12 +130,21 @@ func (ms *MemoryStorage) SetHardState(st pb.HardState) error {
 	return nil
 }
 
-// offset returns the index of the dummy entry. Callers hold the lock.
-func (ms *MemoryStorage) offset() uint64 { return ms.ents[0].Index }
+// offset returns the index of the compaction point. Callers hold the lock.
+func (ms *MemoryStorage) offset() uint64 { return ms.off }
 
 // lastIndex returns the index of the last entry. Callers hold the lock.
 func (ms *MemoryStorage) lastIndex() uint64 {
-	return ms.ents[0].Index + uint64(len(ms.ents)) - 1
+	return ms.off + uint64(len(ms.ents))
+}
+
+// term returns the term of entry i, which must be in [offset, lastIndex].
+// Callers hold the lock.
+func (ms *MemoryStorage) term(i uint64) uint64 {
+	if i == ms.off {
+		return ms.offTerm
+	}
+	return ms.ents[i-ms.off-1].Term
 }
 
 // Entries implements the Storage interface. The returned slice has capacity
@@ -150,11 +165,11 @@ func (ms *MemoryStorage) Entries(lo, hi, maxSize uint64) ([]pb.Entry, error) {
 	if lo > hi {
 		return nil, fmt.Errorf("raft: invalid entries range [%d, %d): lo > hi", lo, hi)
 	}
-	if len(ms.ents) == 1 {
-		// Only the dummy entry is left.
+	if len(ms.ents) == 0 {
+		// Nothing after the compaction point.
 		return nil, ErrUnavailable
 	}
-	ents := limitSize(ms.ents[lo-offset:hi-offset], maxSize)
+	ents := limitSize(ms.ents[lo-offset-1:hi-offset-1], maxSize)
 	return ents[:len(ents):len(ents)], nil
 }
 
@@ -166,10 +181,10 @@ func (ms *MemoryStorage) Term(i uint64) (uint64, error) {
 	if i < offset {
 		return 0, ErrCompacted
 	}
-	if i-offset >= uint64(len(ms.ents)) {
+	if i > ms.lastIndex() {
 		return 0, ErrUnavailable
 	}
-	return ms.ents[i-offset].Term, nil
+	return ms.term(i), nil
 }
 
 // LastIndex implements the Storage interface.
@@ -205,7 +220,8 @@ func (ms *MemoryStorage) ApplySnapshot(snap pb.Snapshot) error {
 		return ErrSnapOutOfDate
 	}
 	ms.snapshot = snap
-	ms.ents = []pb.Entry{{Term: snap.Metadata.Term, Index: snap.Metadata.Index}}
+	ms.off, ms.offTerm = snap.Metadata.Index, snap.Metadata.Term
+	ms.ents, ms.dead = nil, 0
 	return nil
 }
 
@@ -233,7 +249,7 @@ func (ms *MemoryStorage) CreateSnapshot(i uint64, cs *pb.ConfState, data []byte)
 			i, last, ErrUnavailable)
 	}
 	ms.snapshot.Metadata.Index = i
-	ms.snapshot.Metadata.Term = ms.ents[i-offset].Term
+	ms.snapshot.Metadata.Term = ms.term(i)
 	if cs != nil {
 		ms.snapshot.Metadata.ConfState = *cs
 	}
@@ -260,14 +276,23 @@ func (ms *MemoryStorage) Compact(compactIndex uint64) error {
 		return fmt.Errorf("raft: compact index %d is out of bound: last index is %d: %w",
 			compactIndex, last, ErrUnavailable)
 	}
-	i := compactIndex - offset
-	// Allocate anew so the memory of the compacted prefix is released and
-	// slices returned earlier by Entries are never written to.
-	ents := make([]pb.Entry, 1, uint64(len(ms.ents))-i)
-	ents[0].Index = ms.ents[i].Index
-	ents[0].Term = ms.ents[i].Term
-	ents = append(ents, ms.ents[i+1:]...)
-	ms.ents = ents
+	k := int(compactIndex - offset) // entries compacted away
+	ms.offTerm = ms.ents[k-1].Term
+	ms.off = compactIndex
+	ms.ents = ms.ents[k:]
+	ms.dead += k
+	if ms.dead > len(ms.ents) {
+		// Copy the live entries to a new array, so that the old one (with
+		// the compacted entries' payloads) can be freed. Copying only when
+		// the dead outnumber the live costs at most one copy per compacted
+		// entry, however long the uncompacted tail: a compaction far
+		// behind the last index does not copy the tail each time. The old
+		// array is never written: slices returned earlier by Entries stay
+		// intact.
+		live := make([]pb.Entry, len(ms.ents))
+		copy(live, ms.ents)
+		ms.ents, ms.dead = live, 0
+	}
 	return nil
 }
 
@@ -301,15 +326,18 @@ func (ms *MemoryStorage) Append(entries []pb.Entry) error {
 		entries = entries[first-entries[0].Index:]
 	}
 
-	at := entries[0].Index - ms.offset()
+	at := entries[0].Index - ms.offset() - 1
 	switch n := uint64(len(ms.ents)); {
 	case at < n:
 		// Truncate the conflicting suffix. Copy the prefix so that the
 		// array shared with earlier Entries results is left untouched.
 		ents := make([]pb.Entry, at, at+uint64(len(entries)))
 		copy(ents, ms.ents[:at])
-		ms.ents = append(ents, entries...)
+		ms.ents, ms.dead = append(ents, entries...), 0
 	case at == n:
+		if len(ms.ents)+len(entries) > cap(ms.ents) {
+			ms.dead = 0 // append moves the live entries to a new array
+		}
 		ms.ents = append(ms.ents, entries...)
 	default:
 		return fmt.Errorf("raft: missing log entry [last: %d, append at: %d]",

@@ -22,12 +22,19 @@ func entsAt(i uint64, terms ...uint64) []pb.Entry {
 	return ents
 }
 
-// newStorageWith returns a MemoryStorage whose dummy entry is ents[0] and
-// whose entries are ents[1:].
+// newStorageWith returns a MemoryStorage whose compaction point has the
+// index and term of ents[0] and whose entries are ents[1:].
 func newStorageWith(ents []pb.Entry) *MemoryStorage {
 	ms := NewMemoryStorage()
-	ms.ents = append([]pb.Entry(nil), ents...)
+	ms.off, ms.offTerm = ents[0].Index, ents[0].Term
+	ms.ents = append([]pb.Entry(nil), ents[1:]...)
 	return ms
+}
+
+// withPoint returns the entries of ms after an entry standing for its
+// compaction point, the form newStorageWith takes.
+func withPoint(ms *MemoryStorage) []pb.Entry {
+	return append([]pb.Entry{{Index: ms.off, Term: ms.offTerm}}, ms.ents...)
 }
 
 func TestMemoryStorageFreshIsEmpty(t *testing.T) {
@@ -204,8 +211,8 @@ func TestMemoryStorageCompact(t *testing.T) {
 			if tt.wantMsg != "" {
 				assert.Contains(t, err.Error(), tt.wantMsg)
 			}
-			assert.Equal(t, tt.wantDumm, ms.ents[0])
-			assert.Len(t, ms.ents, tt.wantLen)
+			assert.Equal(t, tt.wantDumm, withPoint(ms)[0])
+			assert.Len(t, withPoint(ms), tt.wantLen)
 		})
 	}
 }
@@ -218,6 +225,42 @@ func TestMemoryStorageCompactKeepsEarlierEntriesResults(t *testing.T) {
 	require.NoError(t, ms.Compact(5))
 	require.NoError(t, ms.Append(entsAt(6, 9, 9)))
 	assert.Equal(t, want, got)
+}
+
+func TestMemoryStorageCompactFarBehindDoesNotCopyTheTail(t *testing.T) {
+	terms := make([]uint64, 1001)
+	for i := range terms {
+		terms[i] = 1
+	}
+	ms := newStorageWith(entsAt(0, terms...)) // entries 1..1000
+	next := uint64(1)
+	allocs := testing.AllocsPerRun(100, func() {
+		require.NoError(t, ms.Compact(next))
+		next++
+	})
+	assert.Zero(t, allocs, "compacting one entry of a long log copies nothing")
+	first, _ := ms.FirstIndex()
+	assert.Equal(t, next, first)
+	term, err := ms.Term(next - 1)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), term, "the compaction point keeps its term")
+}
+
+func TestMemoryStorageCompactReleasesTheCompactedEntries(t *testing.T) {
+	terms := make([]uint64, 101)
+	for i := range terms {
+		terms[i] = 1
+	}
+	ms := newStorageWith(entsAt(0, terms...)) // entries 1..100
+	require.NoError(t, ms.Compact(30))
+	assert.Equal(t, 30, ms.dead, "fewer dead than live: resliced")
+	require.NoError(t, ms.Compact(60))
+	assert.Zero(t, ms.dead, "more dead than live: the live ones moved")
+	assert.Equal(t, len(ms.ents), cap(ms.ents), "to an array of their own")
+	got, err := ms.Entries(61, 101, math.MaxUint64)
+	require.NoError(t, err)
+	assert.Len(t, got, 40)
+	assert.Equal(t, uint64(61), got[0].Index)
 }
 
 func TestMemoryStorageCreateSnapshot(t *testing.T) {
@@ -281,7 +324,7 @@ func TestMemoryStorageApplySnapshot(t *testing.T) {
 	require.NoError(t, ms.Append(entsAt(1, 1, 1, 2)))
 
 	require.NoError(t, ms.ApplySnapshot(snap(4, 4)))
-	assert.Equal(t, []pb.Entry{{Index: 4, Term: 4}}, ms.ents)
+	assert.Equal(t, []pb.Entry{{Index: 4, Term: 4}}, withPoint(ms))
 	got, err := ms.Snapshot()
 	require.NoError(t, err)
 	assert.Equal(t, snap(4, 4), got)
@@ -295,7 +338,7 @@ func TestMemoryStorageApplySnapshot(t *testing.T) {
 	assert.Equal(t, ErrSnapOutOfDate, ms.ApplySnapshot(snap(3, 3)))
 	assert.Equal(t, ErrSnapOutOfDate, ms.ApplySnapshot(snap(4, 4)))
 	require.NoError(t, ms.ApplySnapshot(snap(10, 5)))
-	assert.Equal(t, []pb.Entry{{Index: 10, Term: 5}}, ms.ents)
+	assert.Equal(t, []pb.Entry{{Index: 10, Term: 5}}, withPoint(ms))
 }
 
 func TestMemoryStorageApplyIndexZeroSnapshotOnFreshStorageIsOutOfDate(t *testing.T) {
@@ -343,7 +386,7 @@ func TestMemoryStorageAppend(t *testing.T) {
 			} else {
 				assert.NoError(t, err)
 			}
-			assert.Equal(t, tt.want, ms.ents)
+			assert.Equal(t, tt.want, withPoint(ms))
 		})
 	}
 }

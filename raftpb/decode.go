@@ -39,6 +39,13 @@ import (
 // path. Each entry's Data still gets its own array: one array shared by
 // all the entries of a message would save allocations but keep the whole
 // message alive as long as any one entry is.
+//
+// gogo's generic entry points (proto.Unmarshal, proto.UnmarshalMerge) call
+// XXX_Unmarshal, which the generator, once told that these types decode
+// themselves, points at gogo's reflection decoder rather than at
+// Unmarshal. scripts/genproto.sh must point it back; until it does, those
+// entry points agree with Unmarshal on valid input only
+// (TestProtoUnmarshalUsesTheHandWrittenDecoder says which is the case).
 
 // uvarint2 reads a varint of one or two bytes at b[i:] and returns its
 // value and the index after it; ok is false for anything else (a longer

@@ -1,6 +1,9 @@
 package raftpb
 
-import "math/bits"
+import (
+	"math/bits"
+	"slices"
+)
 
 // This file encodes Entry and Message by hand; raft.proto turns gogo's
 // generated marshaler and sizer off for these two types. They are the hot
@@ -242,4 +245,17 @@ func (m *Message) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	n := m.size()
 	m.encode(dAtA[len(dAtA)-n:], 0)
 	return n, nil
+}
+
+// appendMarshal appends the encoding of m to b; the XXX_Marshal methods of
+// Entry and Message, through which gogo's proto.Marshal reaches them, call
+// it (scripts/genproto.sh points them here).
+func appendMarshal(b []byte, m interface {
+	Size() int
+	MarshalTo([]byte) (int, error)
+}) ([]byte, error) {
+	n, size := len(b), m.Size()
+	b = slices.Grow(b, size)
+	k, err := m.MarshalTo(b[n : n+size])
+	return b[:n+k], err
 }

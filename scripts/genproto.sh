@@ -29,5 +29,15 @@ PATH="$bin:$PATH" protoc \
   -I raftpb -I "$gogo" -I "$gogo/protobuf" \
   --gogofast_out=paths=source_relative:raftpb \
   raftpb/raft.proto
+# Entry and Message are encoded and decoded by hand (raftpb/codec.go,
+# raftpb/decode.go); with marshaler, sizer and unmarshaler off, gogo routes
+# their XXX_ methods, which proto.Marshal, proto.Unmarshal and proto.Size
+# use, to its reflection-based code, which is slower and more lenient with
+# bad input. Point them at the hand-written methods.
+sed -i -E \
+  -e 's/return xxx_messageInfo_(Entry|Message)\.Unmarshal\(m, b\)/return m.Unmarshal(b)/' \
+  -e 's/return xxx_messageInfo_(Entry|Message)\.Marshal\(b, m, deterministic\)/return appendMarshal(b, m)/' \
+  -e 's/return xxx_messageInfo_(Entry|Message)\.Size\(m\)/return m.Size()/' \
+  raftpb/raft.pb.go
 gofmt -w raftpb/raft.pb.go
 echo "genproto: wrote raftpb/raft.pb.go"

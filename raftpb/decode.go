@@ -43,9 +43,8 @@ import (
 // gogo's generic entry points (proto.Unmarshal, proto.UnmarshalMerge) call
 // XXX_Unmarshal, which the generator, once told that these types decode
 // themselves, points at gogo's reflection decoder rather than at
-// Unmarshal. scripts/genproto.sh must point it back; until it does, those
-// entry points agree with Unmarshal on valid input only
-// (TestProtoUnmarshalUsesTheHandWrittenDecoder says which is the case).
+// Unmarshal; scripts/genproto.sh points it back
+// (TestProtoUnmarshalUsesTheHandWrittenDecoder checks that it does).
 
 // uvarint2 reads a varint of one or two bytes at b[i:] and returns its
 // value and the index after it; ok is false for anything else (a longer

@@ -445,10 +445,10 @@ func (r *raft) reset(term uint64) {
 	r.trk.ResetVotes()
 	last := r.raftLog.lastIndex()
 	r.trk.Visit(func(id uint64, pr *progress.Progress) {
+		// The inflight window is given at the first send.
 		*pr = progress.Progress{
 			Match:     0,
 			Next:      last + 1,
-			Inflights: r.trk.NewInflights(id),
 			IsLearner: pr.IsLearner,
 		}
 		if id == r.id {

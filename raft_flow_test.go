@@ -462,3 +462,52 @@ func TestRawNodeSmallHelpers(t *testing.T) {
 	require.NoError(t, f.ForgetLeader())
 	assert.Equal(t, None, f.r.lead)
 }
+
+// A leader holds an inflight window for a follower only while it is in
+// use: an idle group drops the windows at its heartbeats, a busy one keeps
+// them, and a dropped window comes back, with its limits, at the next send.
+func TestLeaderHoldsInflightWindowsOnlyWhileInUse(t *testing.T) {
+	n := newFlowLeader(t, true, func(c *Config) { c.MaxInflightMsgs = 2 })
+	pr := n.r.trk.Progress[2]
+	heartbeat := func() {
+		for i := 0; i < n.r.heartbeatTimeout; i++ {
+			n.Tick()
+		}
+		n.flush()
+	}
+
+	require.NoError(t, n.Propose([]byte("x")))
+	apps := appsTo(n.flush(), 2)
+	require.Len(t, apps, 1)
+	win := pr.Inflights
+	require.NotNil(t, win, "a send in StateReplicate gets a window")
+	heartbeat()
+	heartbeat()
+	assert.Same(t, win, pr.Inflights, "kept while a message is in flight")
+
+	// Busy: every interval sees a send, and the window is kept.
+	for i := 0; i < 3; i++ {
+		n.ackAll(2, 3)
+		heartbeat()
+		require.NoError(t, n.Propose([]byte("x")))
+		n.flush()
+		assert.Same(t, win, pr.Inflights, "a busy peer keeps its window")
+	}
+
+	// Idle: acknowledged, then two heartbeats with nothing in flight.
+	n.ackAll(2, 3)
+	heartbeat()
+	assert.NotNil(t, pr.Inflights)
+	heartbeat()
+	assert.Nil(t, pr.Inflights, "an idle peer's window is dropped")
+	assert.Nil(t, n.r.trk.Progress[3].Inflights)
+
+	// The next sends get a window with the configured limit.
+	for i := 0; i < 3; i++ {
+		require.NoError(t, n.Propose([]byte("x")))
+		n.flush()
+	}
+	require.NotNil(t, pr.Inflights)
+	assert.Equal(t, 2, pr.Inflights.Count())
+	assert.True(t, pr.Inflights.Full(), "MaxInflightMsgs still bounds the window")
+}

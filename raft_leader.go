@@ -54,6 +54,9 @@ func (r *raft) maybeSendAppend(to uint64, sendIfEmpty bool) bool {
 		Entries: ents,
 		Commit:  commit,
 	})
+	if len(ents) > 0 {
+		r.trk.EnsureInflights(pr)
+	}
 	pr.SentEntries(len(ents), payloadsSize(ents))
 	pr.SentCommit(commit)
 	return true
@@ -142,6 +145,7 @@ func (r *raft) mergeAppend(to uint64, pr *progress.Progress, prevIndex, commit u
 	hadEntries := len(m.Entries) > 0
 	m.Entries = merged
 	m.Commit = commit
+	r.trk.EnsureInflights(pr)
 	if hadEntries {
 		pr.SentMoreEntries(add, payloadsSize(added))
 	} else {
@@ -226,6 +230,9 @@ func (r *raft) bcastHeartbeatWithCtx(ctx []byte) {
 	r.trk.Visit(func(id uint64, pr *progress.Progress) {
 		if id != r.id {
 			r.sendHeartbeat(id, pr, ctx)
+			// An inflight window that stays empty from one heartbeat to
+			// the next is dropped: an idle group holds none.
+			pr.TrimInflights()
 		}
 	})
 }

@@ -58,19 +58,24 @@ func getStatus(r *raft) Status {
 		Config:      r.trk.Config.Clone(),
 	}
 	if s.RaftState == StateLeader {
-		s.Progress = copyProgress(r.trk.Progress)
+		s.Progress = copyProgress(&r.trk)
 	}
 	return s
 }
 
-// copyProgress returns a deep copy of prs: the inflight windows are cloned
-// so that the copy does not change as the leader keeps replicating.
-func copyProgress(prs progress.ProgressMap) map[uint64]tracker.Progress {
-	m := make(map[uint64]tracker.Progress, len(prs))
-	for id, pr := range prs {
+// copyProgress returns a deep copy of the tracker's progress: the inflight
+// windows are cloned so that the copy does not change as the leader keeps
+// replicating. A progress that holds no window while nothing is in flight
+// gets an empty one with the tracker's limits, as it would have had if
+// windows were never dropped.
+func copyProgress(trk *progress.Tracker) map[uint64]tracker.Progress {
+	m := make(map[uint64]tracker.Progress, len(trk.Progress))
+	for id, pr := range trk.Progress {
 		p := *pr
 		if p.Inflights != nil {
 			p.Inflights = p.Inflights.Clone()
+		} else {
+			p.Inflights = progress.NewInflights(trk.MaxInflight, trk.MaxInflightBytes)
 		}
 		m[id] = p
 	}

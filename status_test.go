@@ -125,6 +125,7 @@ func TestStatusIsACopy(t *testing.T) {
 	makeLeader(t, rn)
 	pr2 := rn.raft.trk.Progress[2]
 	pr2.BecomeReplicate()
+	rn.raft.trk.EnsureInflights(pr2)
 	pr2.SentEntries(1, 10)
 
 	st := rn.Status()
@@ -140,6 +141,24 @@ func TestStatusIsACopy(t *testing.T) {
 	pr2.SentEntries(1, 10)
 	assert.Equal(t, 2, st.Progress[2].Inflights.Count())
 	assert.Equal(t, 2, pr2.Inflights.Count())
+}
+
+func TestStatusShowsAnEmptyWindowForAPeerHoldingNone(t *testing.T) {
+	rn := newStatusTestNode(t)
+	makeLeader(t, rn)
+	pr2 := rn.raft.trk.Progress[2]
+	require.Nil(t, pr2.Inflights, "nothing in flight: no window held")
+
+	st := rn.Status()
+	in := st.Progress[2].Inflights
+	require.NotNil(t, in, "Status shows a window, as etcd's does")
+	assert.Zero(t, in.Count())
+	for i := 0; i < rn.raft.trk.MaxInflight; i++ {
+		require.False(t, in.Full())
+		in.Add(uint64(i+1), 1)
+	}
+	assert.True(t, in.Full(), "with the configured limit")
+	assert.Nil(t, pr2.Inflights, "and the node is left alone")
 }
 
 func TestBasicStatus(t *testing.T) {

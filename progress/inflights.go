@@ -14,6 +14,11 @@ type inflight struct {
 // It is a ring buffer whose backing array is allocated on the first Add and
 // doubled as needed up to the count limit, so a follower that is never sent
 // anything costs nothing.
+//
+// The methods that only read the window (Count, Full, Clone) and FreeLE
+// accept a nil *Inflights, which stands for an empty window: a tracker
+// gives a progress its window at the first send and drops it once it has
+// stayed empty (see Progress.Inflights). Add and Extend need a window.
 type Inflights struct {
 	start int // position of the oldest entry in buffer
 	count int // number of entries in the window
@@ -31,8 +36,11 @@ func NewInflights(size int, maxBytes uint64) *Inflights {
 	return &Inflights{size: size, maxBytes: maxBytes}
 }
 
-// Clone returns an independent copy of the window.
+// Clone returns an independent copy of the window, or nil for nil.
 func (in *Inflights) Clone() *Inflights {
+	if in == nil {
+		return nil
+	}
 	c := *in
 	if in.buffer != nil {
 		c.buffer = append([]inflight(nil), in.buffer...)
@@ -47,6 +55,9 @@ func (in *Inflights) Clone() *Inflights {
 // full: it records it, and the window stays full until enough is freed, so
 // a mistaken extra send never loses track of what is in flight.
 func (in *Inflights) Add(index, bytes uint64) {
+	if in == nil {
+		panic("raft: Inflights.Add on a nil window: the progress must get a window before it sends in StateReplicate")
+	}
 	if in.count == len(in.buffer) {
 		in.grow()
 	}
@@ -99,6 +110,9 @@ func (in *Inflights) grow() {
 // FreeLE frees every recorded message whose index is at most to: the
 // follower has acknowledged them.
 func (in *Inflights) FreeLE(to uint64) {
+	if in == nil {
+		return
+	}
 	for in.count > 0 && in.buffer[in.start].index <= to {
 		in.bytes -= in.buffer[in.start].bytes
 		in.start++
@@ -119,11 +133,19 @@ func (in *Inflights) FreeLE(to uint64) {
 // The byte limit never makes an empty window full, so a single message
 // larger than the limit can always be sent.
 func (in *Inflights) Full() bool {
+	if in == nil {
+		return false // an empty window with a positive count limit
+	}
 	return in.count >= in.size || (in.maxBytes != 0 && in.bytes >= in.maxBytes)
 }
 
 // Count returns the number of messages in the window.
-func (in *Inflights) Count() int { return in.count }
+func (in *Inflights) Count() int {
+	if in == nil {
+		return 0
+	}
+	return in.count
+}
 
 // reset empties the window, keeping its backing array.
 func (in *Inflights) reset() {

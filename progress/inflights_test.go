@@ -177,3 +177,13 @@ func TestInflightsResetEmptiesTheWindow(t *testing.T) {
 	in.Add(3, 1)
 	assert.Equal(t, []inflight{{3, 1}}, contents(in))
 }
+
+func TestNilInflightsReadsAsAnEmptyWindow(t *testing.T) {
+	var in *Inflights
+	assert.Zero(t, in.Count())
+	assert.False(t, in.Full())
+	assert.Nil(t, in.Clone())
+	assert.NotPanics(t, func() { in.FreeLE(10) })
+	assert.PanicsWithValue(t, "raft: Inflights.Add on a nil window: the progress must get a window before it sends in StateReplicate",
+		func() { in.Add(1, 1) })
+}

@@ -86,8 +86,18 @@ type Progress struct {
 	// so that they share one word.)
 	IsLearner bool
 
+	// inflightsIdle tells that the inflight window was found empty by the
+	// last TrimInflights and nothing has been sent since.
+	inflightsIdle bool
+
 	// Inflights is the window of unacknowledged MsgApps, used in
-	// StateReplicate. It must be set before the progress enters that state.
+	// StateReplicate. nil stands for an empty window: the methods of
+	// Inflights that read it accept nil. A Tracker's progresses get their
+	// window when a MsgApp with entries is sent in StateReplicate
+	// (Tracker.EnsureInflights) and lose it when it has stayed empty for a
+	// heartbeat interval (TrimInflights), so that an idle group holds no
+	// window. Whoever calls SentEntries or SentMoreEntries on its own
+	// progress in StateReplicate must set a window first.
 	Inflights *Inflights
 }
 
@@ -148,6 +158,7 @@ func (pr *Progress) SentEntries(entries int, bytes uint64) {
 		if entries > 0 {
 			pr.Next += uint64(entries)
 			pr.Inflights.Add(pr.Next-1, bytes)
+			pr.inflightsIdle = false
 		}
 		pr.MsgAppFlowPaused = pr.Inflights.Full()
 	case StateProbe:
@@ -169,8 +180,27 @@ func (pr *Progress) SentMoreEntries(entries int, bytes uint64) {
 	if entries > 0 {
 		pr.Next += uint64(entries)
 		pr.Inflights.Extend(pr.Next-1, bytes)
+		pr.inflightsIdle = false
 	}
 	pr.MsgAppFlowPaused = pr.Inflights.Full()
+}
+
+// TrimInflights drops the inflight window when it has stayed empty since
+// the previous call and nothing was sent meanwhile. A leader calls it at
+// every heartbeat, so that the peers of an idle group hold no window while
+// a busy one keeps its window (and its ring buffer) from round to round.
+// Dropping an empty window changes nothing but memory: nil is an empty
+// window.
+func (pr *Progress) TrimInflights() {
+	switch {
+	case pr.Inflights == nil:
+	case pr.Inflights.Count() > 0:
+		pr.inflightsIdle = false
+	case pr.inflightsIdle:
+		pr.Inflights, pr.inflightsIdle = nil, false
+	default:
+		pr.inflightsIdle = true
+	}
 }
 
 // CanBumpCommit reports whether the peer should be told about commit index

@@ -69,6 +69,31 @@ func TestResetStateToleratesNilInflights(t *testing.T) {
 	assert.Zero(t, pr.PendingSnapshot)
 }
 
+func TestTrimInflightsDropsAWindowEmptyForAWholeInterval(t *testing.T) {
+	pr := newProgress(StateReplicate, 5, 6)
+	in := pr.Inflights
+
+	pr.SentEntries(1, 10)
+	pr.TrimInflights()
+	assert.Same(t, in, pr.Inflights, "a window in use is kept")
+
+	pr.Inflights.FreeLE(6)
+	pr.TrimInflights()
+	assert.Same(t, in, pr.Inflights, "a window that just emptied is kept for an interval")
+	pr.SentEntries(1, 10)
+	pr.Inflights.FreeLE(7)
+	pr.TrimInflights()
+	assert.Same(t, in, pr.Inflights, "a send in the interval keeps it: the peer is busy")
+	pr.TrimInflights()
+	assert.Nil(t, pr.Inflights, "empty at two heartbeats in a row: dropped")
+
+	pr.TrimInflights()
+	assert.Nil(t, pr.Inflights)
+	assert.False(t, pr.IsPaused(), "nil is an empty window")
+	pr.SentEntries(0, 0)
+	assert.False(t, pr.MsgAppFlowPaused, "an empty append needs no window")
+}
+
 func TestSentEntriesInReplicateAdvancesNextAndFillsWindow(t *testing.T) {
 	pr := newProgress(StateReplicate, 5, 6)
 	pr.SentEntries(3, 30) // entries 6..8

@@ -36,11 +36,11 @@ type Tracker struct {
 	// progress; zero means no limit.
 	MaxInflightBytes uint64
 
-	// members holds the progress of every member in ascending ID order,
-	// each with its inflight window, in one array: after Reindex the
-	// pointers in Progress point into it. Visit walks it instead of
-	// iterating over the map and sorting the IDs, and the whole
-	// replication state of a group sits in one allocation.
+	// members holds the progress of every member in ascending ID order in
+	// one array: after Reindex the pointers in Progress point into it.
+	// Visit walks it instead of iterating over the map and sorting the
+	// IDs, and the replication state of a group sits in one allocation
+	// (the inflight windows, held only while in use, aside).
 	members []member
 	// membersOf identifies the map that members was built from; Visit
 	// falls back to the map when Progress is another one.
@@ -51,7 +51,6 @@ type Tracker struct {
 type member struct {
 	id uint64
 	pr Progress
-	in Inflights
 }
 
 // MakeTracker returns a tracker with an empty configuration, whose new
@@ -143,12 +142,14 @@ func (p *Tracker) indexed() bool {
 }
 
 // Reindex rebuilds the ordered view of the members that Visit walks, after
-// Progress was replaced. It moves every progress, with a copy of its
-// inflight window, into one array owned by the tracker and points the
-// entries of Progress at the moved copies: pointers to the progresses
-// taken before the call no longer refer to the tracker's state. The map
-// itself is changed in place, so it must not be shared with another
-// tracker.
+// Progress was replaced. It moves every progress into one array owned by
+// the tracker and points the entries of Progress at the moved copies:
+// pointers to the progresses taken before the call no longer refer to the
+// tracker's state. An inflight window moves along with its progress (the
+// old progress and the moved one then share it; the old one is meant to be
+// dropped), except that an empty one is dropped: EnsureInflights gives a
+// new one when needed. The map itself is changed in place, so it must not
+// be shared with another tracker.
 func (p *Tracker) Reindex() {
 	if len(p.Progress) == 0 {
 		p.members, p.membersOf = nil, nil
@@ -166,29 +167,23 @@ func (p *Tracker) Reindex() {
 		old := p.Progress[id]
 		m.id = id
 		m.pr = *old
-		if old.Inflights != nil {
-			m.in = *old.Inflights
-			m.pr.Inflights = &m.in
+		if m.pr.Inflights.Count() == 0 {
+			m.pr.Inflights, m.pr.inflightsIdle = nil, false
 		}
 		p.Progress[id] = &m.pr
 	}
 	p.members, p.membersOf = ms, mapID(p.Progress)
 }
 
-// NewInflights returns an empty inflight window with the tracker's limits
-// for member id: once Reindex has run, the member's own window is emptied
-// and reused in place (its ring buffer released) rather than a new one
-// allocated.
-func (p *Tracker) NewInflights(id uint64) *Inflights {
-	if p.indexed() {
-		for i := range p.members {
-			if m := &p.members[i]; m.id == id {
-				m.in = Inflights{size: p.MaxInflight, maxBytes: p.MaxInflightBytes}
-				return &m.in
-			}
-		}
+// EnsureInflights gives pr an empty inflight window with the tracker's
+// limits if it has none and is in StateReplicate, where SentEntries and
+// SentMoreEntries record what is sent in it. The leader calls it before
+// recording a send; progresses are otherwise left without a window while
+// nothing is in flight (see Progress.Inflights).
+func (p *Tracker) EnsureInflights(pr *Progress) {
+	if pr.Inflights == nil && pr.State == StateReplicate {
+		pr.Inflights = NewInflights(p.MaxInflight, p.MaxInflightBytes)
 	}
-	return NewInflights(p.MaxInflight, p.MaxInflightBytes)
 }
 
 // insertionSort sorts a short slice in place without allocating.

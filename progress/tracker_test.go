@@ -240,7 +240,8 @@ func TestReindexVisitsTheMovedProgressInIDOrder(t *testing.T) {
 	pr := tr.Progress[3]
 	assert.Equal(t, uint64(7), pr.Match, "the progress keeps its values when moved")
 	assert.Equal(t, 1, pr.Inflights.Count(), "and its inflight window")
-	assert.NotSame(t, oldInflights, pr.Inflights, "the window is a copy owned by the tracker")
+	assert.Same(t, oldInflights, pr.Inflights, "a window in use moves with its progress")
+	assert.Nil(t, tr.Progress[1].Inflights, "an empty window is dropped")
 	assert.True(t, tr.Progress[4].IsLearner)
 }
 
@@ -280,23 +281,26 @@ func TestVisitOfAnIndexedTrackerDoesNotAllocate(t *testing.T) {
 	assert.Equal(t, 90+9, n)
 }
 
-func TestTrackerNewInflightsReusesTheMembersWindow(t *testing.T) {
+func TestTrackerEnsureInflightsGivesAWindowWithTheTrackersLimits(t *testing.T) {
 	tr := newTracker([]uint64{1, 2}, nil, nil)
 	tr.MaxInflight, tr.MaxInflightBytes = 8, 100
 	tr.Reindex()
 	pr := tr.Progress[2]
-	pr.Inflights.Add(3, 10)
+	require.Nil(t, pr.Inflights)
 
-	in := tr.NewInflights(2)
-	assert.Same(t, pr.Inflights, in, "an indexed member's window is reused in place")
-	assert.Zero(t, in.Count(), "emptied")
+	tr.EnsureInflights(pr)
+	assert.Nil(t, pr.Inflights, "no window outside StateReplicate")
+
+	pr.BecomeReplicate()
+	tr.EnsureInflights(pr)
+	in := pr.Inflights
+	require.NotNil(t, in)
 	for i := uint64(0); i < 8; i++ {
 		require.False(t, in.Full())
 		in.Add(i, 1)
 	}
 	assert.True(t, in.Full(), "with the tracker's limits")
 
-	other := tr.NewInflights(42)
-	assert.NotSame(t, pr.Inflights, other, "a non-member gets a new window")
-	assert.Zero(t, other.Count())
+	tr.EnsureInflights(pr)
+	assert.Same(t, in, pr.Inflights, "a window is kept")
 }

@@ -41,9 +41,12 @@ func (r *raft) applyConfChange(cc pb.ConfChangeV2) pb.ConfState {
 }
 
 // switchToConfig makes the given configuration current and does the
-// bookkeeping a change of membership calls for.
+// bookkeeping a change of membership calls for. The sets of the
+// configuration are interned: groups with the same members share them, so
+// neither they nor cfg's may be modified afterwards (confchange copies
+// before it changes anything; Status hands out clones).
 func (r *raft) switchToConfig(cfg progress.Config, prs progress.ProgressMap) pb.ConfState {
-	r.trk.Config = cfg
+	r.trk.Config = cfg.Interned()
 	r.trk.Progress = prs
 	r.trk.Reindex()
 

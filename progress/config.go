@@ -8,6 +8,12 @@ import (
 
 // Config is a membership configuration: who votes, who learns, and how a
 // joint configuration will be left.
+//
+// The sets of a Config are treated as immutable once it is in a tracker:
+// a new configuration is built from a copy (confchange never changes its
+// input; Clone makes a deep copy), never by changing the sets in place.
+// A raft node interns them (Interned), sharing equal sets between groups,
+// which is only correct because nothing modifies them.
 type Config struct {
 	// Voters holds the incoming voters in Voters[0] and, while the
 	// configuration is joint, the outgoing voters in Voters[1].
@@ -45,6 +51,18 @@ func (c Config) String() string {
 		b.WriteString(" autoleave")
 	}
 	return b.String()
+}
+
+// Interned returns c with each of its sets replaced by an equal set shared
+// with the other configurations that contain it (see quorum.Intern). The
+// sets of the result must never be modified, nor those of c afterwards.
+func (c Config) Interned() Config {
+	return Config{
+		Voters:       quorum.JointConfig{quorum.Intern(c.Voters[0]), quorum.Intern(c.Voters[1])},
+		AutoLeave:    c.AutoLeave,
+		Learners:     quorum.Intern(c.Learners),
+		LearnersNext: quorum.Intern(c.LearnersNext),
+	}
 }
 
 // Clone returns a copy of the configuration that shares no map with c.

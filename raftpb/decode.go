@@ -163,6 +163,31 @@ func entryRun(b []byte, i int) int {
 // Errors of the generated code's wording; cold paths kept out of the
 // decoding loops.
 
+// fieldKey reads the key of the field at b[i:] (field number << 3 | wire
+// type) if it is one byte long and legal: field numbers 1 to 15, any wire
+// type but end-group. It returns the key and the index after it; ok is
+// false for anything else, which fieldKeySlow reads (or reports).
+func fieldKey(b []byte, i int) (key uint64, next int, ok bool) {
+	w := b[i]
+	return uint64(w), i + 1, w < 0x80 && w&7 != 4 && w >= 8
+}
+
+// fieldKeySlow reads the key at b[i:] when fieldKey cannot: a key of
+// several bytes, or an end-group key or an illegal field number, which are
+// errors.
+func fieldKeySlow(b []byte, i int, msg string) (key uint64, next int, err error) {
+	key, next, err = uvarintSlow(b, i)
+	switch {
+	case err != nil:
+		return 0, 0, err
+	case key&7 == 4:
+		return 0, 0, errEndGroup(msg)
+	case int32(key>>3) <= 0:
+		return 0, 0, errIllegalTag(msg, int32(key>>3), key)
+	}
+	return key, next, nil
+}
+
 func errEndGroup(msg string) error {
 	return fmt.Errorf("proto: %s: wiretype end group for non-group", msg)
 }
@@ -195,21 +220,14 @@ var (
 func (m *Entry) Unmarshal(dAtA []byte) error {
 	b := dAtA
 	for i := 0; i < len(b); {
-		// The key: one byte for field numbers up to 15.
-		wire, next := uint64(b[i]), i+1
+		key, next, ok := fieldKey(b, i)
 		var err error
-		if wire >= 0x80 {
-			if wire, next, err = uvarintSlow(b, i); err != nil {
+		if !ok {
+			if key, next, err = fieldKeySlow(b, i, "Entry"); err != nil {
 				return err
 			}
 		}
-		num, typ := int32(wire>>3), int(wire&7)
-		if typ == 4 {
-			return errEndGroup("Entry")
-		}
-		if num <= 0 {
-			return errIllegalTag("Entry", num, wire)
-		}
+		num, typ := int32(key>>3), int(key&7)
 		if typ == 0 && num < 64 && entryVarints>>num&1 != 0 {
 			v, n, ok := uvarint2(b, next)
 			if !ok {
@@ -258,21 +276,14 @@ func (m *Entry) Unmarshal(dAtA []byte) error {
 func (m *Message) Unmarshal(dAtA []byte) error {
 	b := dAtA
 	for i := 0; i < len(b); {
-		// The key: one byte for field numbers up to 15.
-		wire, next := uint64(b[i]), i+1
+		key, next, ok := fieldKey(b, i)
 		var err error
-		if wire >= 0x80 {
-			if wire, next, err = uvarintSlow(b, i); err != nil {
+		if !ok {
+			if key, next, err = fieldKeySlow(b, i, "Message"); err != nil {
 				return err
 			}
 		}
-		num, typ := int32(wire>>3), int(wire&7)
-		if typ == 4 {
-			return errEndGroup("Message")
-		}
-		if num <= 0 {
-			return errIllegalTag("Message", num, wire)
-		}
+		num, typ := int32(key>>3), int(key&7)
 		if typ == 0 && num < 64 && messageVarints>>num&1 != 0 {
 			v, n, ok := uvarint2(b, next)
 			if !ok {

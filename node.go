@@ -247,7 +247,7 @@ func (n *node) takesProposals() bool {
 
 // isMember reports whether id is in r's configuration.
 func isMember(r *raft, id uint64) bool {
-	return r.trk.Progress[id] != nil
+	return r.trk.Get(id) != nil
 }
 
 func (n *node) Tick() {

@@ -839,7 +839,7 @@ func checkAppendEntries(m *pb.Message) error {
 // promotable reports whether this node may campaign: it is a voter, and it
 // is not in the middle of installing a snapshot.
 func (r *raft) promotable() bool {
-	pr := r.trk.Progress[r.id]
+	pr := r.trk.Get(r.id)
 	return pr != nil && !pr.IsLearner && !r.raftLog.hasPendingSnapshot()
 }
 

@@ -36,7 +36,7 @@ func captureState(r *raft) nodeState {
 		committed:   r.raftLog.committed,
 		applied:     r.raftLog.applied,
 		cs:          r.trk.ConfState(),
-		progress:    r.trk.Progress.String(),
+		progress:    r.trk.ProgressMap().String(),
 		transferee:  r.leadTransferee,
 		pendingConf: r.pendingConfIndex,
 		uncommitted: r.uncommittedSize,
@@ -590,10 +590,10 @@ func TestLeaderIgnoresAppendResponseBeyondItsLog(t *testing.T) {
 	n.becomeLeader(2)
 	last := n.r.raftLog.lastIndex()
 	committed := n.r.raftLog.committed
-	pr := *n.r.trk.Progress[2]
+	pr := *n.r.trk.Get(2)
 	msgs := n.stepFlush(pb.Message{From: 2, To: 1, Type: pb.MsgAppResp, Term: n.r.Term, Index: last + 100})
 	assert.Empty(t, msgs)
-	got := n.r.trk.Progress[2]
+	got := n.r.trk.Get(2)
 	assert.Equal(t, pr.Match, got.Match)
 	assert.Equal(t, pr.Next, got.Next)
 	assert.Equal(t, pr.State, got.State)

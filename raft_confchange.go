@@ -8,8 +8,13 @@ import (
 	pb "github.com/raftkit/raft/raftpb"
 )
 
+// changer returns a confchange.Changer over the current configuration. The
+// raft's tracker is packed (no Progress map at rest), and confchange reads
+// the map: the changer's copy of the tracker gets a transient one.
 func (r *raft) changer() changer {
-	return changer{confchange.Changer{Tracker: r.trk, LastIndex: r.raftLog.lastIndex()}}
+	trk := r.trk
+	trk.Progress = r.trk.ProgressMap()
+	return changer{confchange.Changer{Tracker: trk, LastIndex: r.raftLog.lastIndex()}}
 }
 
 // changer applies a ConfChangeV2 through the right confchange operation.
@@ -48,11 +53,12 @@ func (r *raft) applyConfChange(cc pb.ConfChangeV2) pb.ConfState {
 func (r *raft) switchToConfig(cfg progress.Config, prs progress.ProgressMap) pb.ConfState {
 	r.trk.Config = cfg.Interned()
 	r.trk.Progress = prs
-	r.trk.Reindex()
+	r.trk.Pack()
 
 	r.logger.Infof("%x switched to configuration %s", r.id, r.trk.Config)
 	cs := r.trk.ConfState()
-	pr, ok := r.trk.Progress[r.id]
+	pr := r.trk.Get(r.id)
+	ok := pr != nil
 
 	// Update whether the node itself is a learner, resetting to false when
 	// the node is removed.

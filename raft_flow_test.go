@@ -16,7 +16,7 @@ func newFlowLeader(t *testing.T, replicate bool, opts ...func(*Config)) *testNod
 	n.becomeLeader(2, 3)
 	if replicate {
 		n.ackAll(2, 3)
-		require.Equal(t, progress.StateReplicate, n.r.trk.Progress[2].State)
+		require.Equal(t, progress.StateReplicate, n.r.trk.Get(2).State)
 	}
 	return n
 }
@@ -36,7 +36,7 @@ func appsTo(msgs []pb.Message, to uint64) []pb.Message {
 // resumes probing; an acceptance moves it to StateReplicate.
 func TestProbeSendsOneAppendPerResponse(t *testing.T) {
 	n := newFlowLeader(t, false)
-	pr := n.r.trk.Progress[2]
+	pr := n.r.trk.Get(2)
 	require.Equal(t, progress.StateProbe, pr.State)
 	require.True(t, pr.IsPaused(), "the election's probe is in flight")
 	for i := 0; i < 3; i++ {
@@ -68,7 +68,7 @@ func TestReplicatePipelinesUpToInflightCount(t *testing.T) {
 		apps = append(apps, appsTo(n.flush(), 2)...)
 	}
 	require.Len(t, apps, 3, "three messages in flight, then the window is full")
-	pr := n.r.trk.Progress[2]
+	pr := n.r.trk.Get(2)
 	assert.True(t, pr.Inflights.Full())
 	assert.True(t, pr.IsPaused())
 
@@ -92,7 +92,7 @@ func TestReplicateInflightWindowByBytes(t *testing.T) {
 		apps = append(apps, appsTo(n.flush(), 2)...)
 	}
 	require.Len(t, apps, 3, "400+400+400 reaches 1000 bytes")
-	assert.True(t, n.r.trk.Progress[2].Inflights.Full())
+	assert.True(t, n.r.trk.Get(2).Inflights.Full())
 	msgs := n.stepFlush(pb.Message{From: 2, To: 1, Type: pb.MsgAppResp, Term: 1, Index: apps[1].Entries[0].Index})
 	apps = appsTo(msgs, 2)
 	require.Len(t, apps, 1, "two freed messages, one batch of the rest")
@@ -122,9 +122,9 @@ func TestMaxSizePerMsgBatchesAppends(t *testing.T) {
 	assert.Greater(t, len(apps), 4)
 
 	// A follower that lost it all is caught up in bounded messages.
-	n.r.trk.Progress[2].BecomeProbe()
-	n.r.trk.Progress[2].Next = 1
-	n.r.trk.Progress[2].Match = 0
+	n.r.trk.Get(2).BecomeProbe()
+	n.r.trk.Get(2).Next = 1
+	n.r.trk.Get(2).Match = 0
 	delivered := exchange(t, map[uint64]*testNode{1: n, 2: f}, []pb.Message{{From: 1, To: 2, Type: pb.MsgHeartbeat, Term: 1}})
 	for _, m := range filterMsgs(delivered, pb.MsgApp) {
 		if len(m.Entries) > 1 {
@@ -143,7 +143,7 @@ func TestHeartbeatResponseUnpausesFullWindow(t *testing.T) {
 	require.NoError(t, n.Propose([]byte("b")))
 	apps := appsTo(n.flush(), 2)
 	require.Len(t, apps, 1)
-	pr := n.r.trk.Progress[2]
+	pr := n.r.trk.Get(2)
 	require.True(t, pr.IsPaused())
 
 	msgs := n.stepFlush(pb.Message{From: 2, To: 1, Type: pb.MsgHeartbeatResp, Term: 1})
@@ -165,10 +165,10 @@ func TestHeartbeatCommitBoundedByMatch(t *testing.T) {
 	n.flush()
 	n.ackAll(3)
 	commit := n.r.raftLog.committed
-	require.Greater(t, commit, n.r.trk.Progress[2].Match)
+	require.Greater(t, commit, n.r.trk.Get(2).Match)
 	msgs := n.stepFlush(pb.Message{Type: pb.MsgBeat})
 	for _, m := range msgs {
-		assert.Equal(t, min(n.r.trk.Progress[m.To].Match, commit), m.Commit, "to %d", m.To)
+		assert.Equal(t, min(n.r.trk.Get(m.To).Match, commit), m.Commit, "to %d", m.To)
 	}
 }
 
@@ -178,7 +178,7 @@ func TestUnreachableMakesReplicatingFollowerProbe(t *testing.T) {
 	n := newFlowLeader(t, true)
 	require.NoError(t, n.Propose([]byte("a")))
 	n.flush()
-	pr := n.r.trk.Progress[2]
+	pr := n.r.trk.Get(2)
 	n.ReportUnreachable(2)
 	assert.Equal(t, progress.StateProbe, pr.State)
 	assert.Equal(t, pr.Match+1, pr.Next, "unacknowledged entries will be sent again")
@@ -201,7 +201,7 @@ func newCompactedLeader(t *testing.T) *testNode {
 	require.NoError(t, err)
 	require.NoError(t, n.s.Compact(applied))
 	// Follower 2 reports that it lost everything.
-	pr := n.r.trk.Progress[2]
+	pr := n.r.trk.Get(2)
 	pr.BecomeProbe()
 	pr.Match, pr.Next = 0, 1
 	return n
@@ -211,7 +211,7 @@ func newCompactedLeader(t *testing.T) *testNode {
 // it has recently been heard from; it then waits in StateSnapshot.
 func TestSnapshotSentOnlyToRecentlyActiveFollower(t *testing.T) {
 	n := newCompactedLeader(t)
-	pr := n.r.trk.Progress[2]
+	pr := n.r.trk.Get(2)
 	pr.RecentActive = false
 	require.NoError(t, n.Propose([]byte("y")))
 	msgs := n.flush()
@@ -244,7 +244,7 @@ func TestSnapStatusMovesProgress(t *testing.T) {
 	} {
 		t.Run(map[SnapshotStatus]string{SnapshotFinish: "finish", SnapshotFailure: "failure"}[tt.status], func(t *testing.T) {
 			n := newCompactedLeader(t)
-			pr := n.r.trk.Progress[2]
+			pr := n.r.trk.Get(2)
 			n.stepFlush(pb.Message{From: 2, To: 1, Type: pb.MsgHeartbeatResp, Term: 1})
 			require.Equal(t, progress.StateSnapshot, pr.State)
 			si := pr.PendingSnapshot
@@ -267,7 +267,7 @@ func TestSnapStatusMovesProgress(t *testing.T) {
 // replicates from there.
 func TestSnapshotAcknowledgedResumesReplication(t *testing.T) {
 	n := newCompactedLeader(t)
-	pr := n.r.trk.Progress[2]
+	pr := n.r.trk.Get(2)
 	n.stepFlush(pb.Message{From: 2, To: 1, Type: pb.MsgHeartbeatResp, Term: 1})
 	require.Equal(t, progress.StateSnapshot, pr.State)
 	si := pr.PendingSnapshot
@@ -282,7 +282,7 @@ func TestSnapshotCatchesUpFollowerEndToEnd(t *testing.T) {
 	n := newCompactedLeader(t)
 	f := newFollowerAt(t, 2, 1, 1)
 	exchange(t, map[uint64]*testNode{1: n, 2: f}, []pb.Message{{From: 1, To: 2, Type: pb.MsgHeartbeat, Term: 1}})
-	pr := n.r.trk.Progress[2]
+	pr := n.r.trk.Get(2)
 	// The snapshot arrived: the application reports it.
 	n.ReportSnapshot(2, SnapshotFinish)
 	require.NoError(t, n.Propose([]byte("after")))
@@ -300,7 +300,7 @@ func TestTransferLeaderCatchesUpLaggingTransferee(t *testing.T) {
 	require.NoError(t, n.Propose([]byte("a")))
 	n.flush()
 	n.ackAll(2)
-	n.r.trk.Progress[3].BecomeProbe() // its append was lost
+	n.r.trk.Get(3).BecomeProbe() // its append was lost
 	msgs := n.stepFlush(pb.Message{From: 3, To: 1, Type: pb.MsgTransferLeader})
 	assert.Empty(t, filterMsgs(msgs, pb.MsgTimeoutNow))
 	apps := appsTo(msgs, 3)
@@ -412,7 +412,7 @@ func TestSnapshotTemporarilyUnavailableRetried(t *testing.T) {
 	_, err = ms.CreateSnapshot(n.r.raftLog.applied, &pb.ConfState{Voters: []uint64{1, 2, 3}}, nil)
 	require.NoError(t, err)
 	require.NoError(t, ms.Compact(n.r.raftLog.applied))
-	pr := n.r.trk.Progress[2]
+	pr := n.r.trk.Get(2)
 	pr.BecomeProbe()
 	pr.Match, pr.Next = 0, 1
 
@@ -468,7 +468,7 @@ func TestRawNodeSmallHelpers(t *testing.T) {
 // them, and a dropped window comes back, with its limits, at the next send.
 func TestLeaderHoldsInflightWindowsOnlyWhileInUse(t *testing.T) {
 	n := newFlowLeader(t, true, func(c *Config) { c.MaxInflightMsgs = 2 })
-	pr := n.r.trk.Progress[2]
+	pr := n.r.trk.Get(2)
 	heartbeat := func() {
 		for i := 0; i < n.r.heartbeatTimeout; i++ {
 			n.Tick()
@@ -500,7 +500,7 @@ func TestLeaderHoldsInflightWindowsOnlyWhileInUse(t *testing.T) {
 	assert.NotNil(t, pr.Inflights)
 	heartbeat()
 	assert.Nil(t, pr.Inflights, "an idle peer's window is dropped")
-	assert.Nil(t, n.r.trk.Progress[3].Inflights)
+	assert.Nil(t, n.r.trk.Get(3).Inflights)
 
 	// The next sends get a window with the configured limit.
 	for i := 0; i < 3; i++ {

@@ -19,7 +19,7 @@ func (r *raft) sendAppend(to uint64) {
 // which serves to probe or to advance the follower's commit index. It
 // returns whether a message was sent.
 func (r *raft) maybeSendAppend(to uint64, sendIfEmpty bool) bool {
-	pr := r.trk.Progress[to]
+	pr := r.trk.Get(to)
 	if pr == nil || pr.IsPaused() {
 		return false
 	}
@@ -226,7 +226,7 @@ func (r *raft) bcastHeartbeat() {
 
 func (r *raft) bcastHeartbeatWithCtx(ctx []byte) {
 	// One allocation for all the heartbeats of a tick.
-	r.msgs = slices.Grow(r.msgs, max(len(r.trk.Progress)-1, 0))
+	r.msgs = slices.Grow(r.msgs, max(r.trk.Len()-1, 0))
 	r.trk.Visit(func(id uint64, pr *progress.Progress) {
 		if id != r.id {
 			r.sendHeartbeat(id, pr, ctx)
@@ -303,7 +303,7 @@ func (r *raft) becomeLeader() {
 	r.state = StateLeader
 	// The leader replicates to itself: its progress is always replicating,
 	// and it is always active for CheckQuorum.
-	pr := r.trk.Progress[r.id]
+	pr := r.trk.Get(r.id)
 	pr.BecomeReplicate()
 	pr.RecentActive = true
 
@@ -381,7 +381,7 @@ func stepLeader(r *raft, m pb.Message) error {
 		return nil // a leader has no leader to forget
 	}
 
-	pr := r.trk.Progress[m.From]
+	pr := r.trk.Get(m.From)
 	if pr == nil {
 		r.logger.Debugf("%x no progress available for %x", r.id, m.From)
 		return nil
@@ -427,7 +427,7 @@ func stepLeader(r *raft, m pb.Message) error {
 
 // propose appends a client proposal, after the conf change checks.
 func (r *raft) propose(m pb.Message) error {
-	if r.trk.Progress[r.id] == nil {
+	if r.trk.Get(r.id) == nil {
 		// This node was removed from the configuration while leading.
 		return ErrProposalDropped
 	}

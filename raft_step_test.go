@@ -284,9 +284,9 @@ func TestStepTableDetails(t *testing.T) {
 	})
 	t.Run("unreachable makes a replicating follower probe", func(t *testing.T) {
 		n := newStepTableNode(t, StateLeader)
-		require.Equal(t, "StateReplicate", n.r.trk.Progress[2].State.String())
+		require.Equal(t, "StateReplicate", n.r.trk.Get(2).State.String())
 		n.stepFlush(stepTableMsg(n.r, pb.MsgUnreachable))
-		assert.Equal(t, "StateProbe", n.r.trk.Progress[2].State.String())
+		assert.Equal(t, "StateProbe", n.r.trk.Get(2).State.String())
 	})
 	t.Run("forget leader", func(t *testing.T) {
 		n := newStepTableNode(t, StateFollower)
@@ -320,10 +320,10 @@ func TestLeaderIgnoresMessagesFromPeersWithoutProgress(t *testing.T) {
 			n := newStepTableNode(t, StateLeader)
 			m := stepTableMsg(n.r, typ)
 			m.From = 9
-			before := n.r.trk.Progress.String()
+			before := n.r.trk.ProgressMap().String()
 			require.NoError(t, n.step(m))
 			assert.Empty(t, n.flush())
-			assert.Equal(t, before, n.r.trk.Progress.String())
+			assert.Equal(t, before, n.r.trk.ProgressMap().String())
 			assert.Equal(t, None, n.r.leadTransferee)
 		})
 	}

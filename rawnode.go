@@ -214,7 +214,7 @@ func (rn *RawNode) Step(m pb.Message) error {
 	if IsLocalMsg(m.Type) {
 		return ErrStepLocalMsg
 	}
-	if IsResponseMsg(m.Type) && rn.raft.trk.Progress[m.From] == nil {
+	if IsResponseMsg(m.Type) && rn.raft.trk.Get(m.From) == nil {
 		return ErrStepPeerNotFound
 	}
 	return rn.raft.Step(m)

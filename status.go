@@ -69,8 +69,8 @@ func getStatus(r *raft) Status {
 // gets an empty one with the tracker's limits, as it would have had if
 // windows were never dropped.
 func copyProgress(trk *progress.Tracker) map[uint64]tracker.Progress {
-	m := make(map[uint64]tracker.Progress, len(trk.Progress))
-	for id, pr := range trk.Progress {
+	m := make(map[uint64]tracker.Progress, trk.Len())
+	trk.Visit(func(id uint64, pr *progress.Progress) {
 		p := *pr
 		if p.Inflights != nil {
 			p.Inflights = p.Inflights.Clone()
@@ -78,7 +78,7 @@ func copyProgress(trk *progress.Tracker) map[uint64]tracker.Progress {
 			p.Inflights = progress.NewInflights(trk.MaxInflight, trk.MaxInflightBytes)
 		}
 		m[id] = p
-	}
+	})
 	return m
 }
 

@@ -123,7 +123,7 @@ func TestStatusHasProgressOnlyOnTheLeader(t *testing.T) {
 func TestStatusIsACopy(t *testing.T) {
 	rn := newStatusTestNode(t)
 	makeLeader(t, rn)
-	pr2 := rn.raft.trk.Progress[2]
+	pr2 := rn.raft.trk.Get(2)
 	pr2.BecomeReplicate()
 	rn.raft.trk.EnsureInflights(pr2)
 	pr2.SentEntries(1, 10)
@@ -146,7 +146,7 @@ func TestStatusIsACopy(t *testing.T) {
 func TestStatusShowsAnEmptyWindowForAPeerHoldingNone(t *testing.T) {
 	rn := newStatusTestNode(t)
 	makeLeader(t, rn)
-	pr2 := rn.raft.trk.Progress[2]
+	pr2 := rn.raft.trk.Get(2)
 	require.Nil(t, pr2.Inflights, "nothing in flight: no window held")
 
 	st := rn.Status()

@@ -12,8 +12,8 @@ import (
 // configuration, the progress of every member and the votes of the current
 // election. etcd raft calls it ProgressTracker.
 //
-// Every member of the configuration has an entry in Progress, and only
-// members do; confchange maintains that.
+// Every member of the configuration has a progress, and only members do;
+// confchange maintains that.
 type Tracker struct {
 	Config
 
@@ -23,6 +23,11 @@ type Tracker struct {
 	// call Reindex; the entries of a map that Reindex has seen must not be
 	// replaced in place, or Visit would still walk the old ones. A map that
 	// Reindex has not seen is walked correctly, only more slowly.
+	//
+	// Pack drops the map and keeps only the tracker's own array: a packed
+	// tracker, such as the one every raft node keeps, has a nil Progress at
+	// rest. Read its members with Get, Len and Visit, and build a map with
+	// ProgressMap where one is needed (confchange takes one).
 	Progress ProgressMap
 
 	// Votes holds the votes received in the current election: true for
@@ -43,9 +48,17 @@ type Tracker struct {
 	// (the inflight windows, held only while in use, aside).
 	members []member
 	// membersOf identifies the map that members was built from; Visit
-	// falls back to the map when Progress is another one.
+	// falls back to the map when Progress is another one. It is
+	// packedMembers when the tracker is packed: members is then the only
+	// record of the progresses and Progress is nil.
 	membersOf unsafe.Pointer
 }
+
+// packedMarker is what membersOf of a packed tracker points to.
+var packedMarker byte
+
+// packedMembers marks a packed tracker (see Tracker.membersOf).
+var packedMembers = unsafe.Pointer(&packedMarker)
 
 // member is one entry of Tracker.members.
 type member struct {
@@ -87,12 +100,13 @@ func (p *Tracker) IsSingleton() bool {
 }
 
 // matchAckIndexer reads the voters' Match indexes as their acknowledgements.
-type matchAckIndexer ProgressMap
+// A pointer to the tracker, it fits in an interface without allocating.
+type matchAckIndexer Tracker
 
 // AckedIndex implements quorum.AckedIndexer.
-func (l matchAckIndexer) AckedIndex(id uint64) (quorum.Index, bool) {
-	pr, ok := l[id]
-	if !ok {
+func (l *matchAckIndexer) AckedIndex(id uint64) (quorum.Index, bool) {
+	pr := (*Tracker)(l).Get(id)
+	if pr == nil {
 		return 0, false
 	}
 	return quorum.Index(pr.Match), true
@@ -101,7 +115,56 @@ func (l matchAckIndexer) AckedIndex(id uint64) (quorum.Index, bool) {
 // Committed returns the largest log index that a quorum of the voters (of
 // both halves, while joint) has in its log, according to their Match.
 func (p *Tracker) Committed() uint64 {
-	return uint64(p.Voters.CommittedIndex(matchAckIndexer(p.Progress)))
+	return uint64(p.Voters.CommittedIndex((*matchAckIndexer)(p)))
+}
+
+// Get returns the progress of member id, or nil if id is not a member.
+func (p *Tracker) Get(id uint64) *Progress {
+	if !p.indexed() {
+		return p.Progress[id]
+	}
+	ms := p.members
+	if len(ms) <= 8 {
+		for i := range ms {
+			if ms[i].id == id {
+				return &ms[i].pr
+			}
+		}
+		return nil
+	}
+	lo, hi := 0, len(ms)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if ms[m].id < id {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(ms) && ms[lo].id == id {
+		return &ms[lo].pr
+	}
+	return nil
+}
+
+// Len returns the number of members, voters and learners.
+func (p *Tracker) Len() int {
+	if p.indexed() {
+		return len(p.members)
+	}
+	return len(p.Progress)
+}
+
+// ProgressMap returns a new map from each member to its progress. The
+// progresses are the tracker's own, not copies: the map is a view for code
+// that takes one, such as confchange, and is valid until the next Reindex
+// or Pack.
+func (p *Tracker) ProgressMap() ProgressMap {
+	prs := make(ProgressMap, p.Len())
+	p.Visit(func(id uint64, pr *Progress) {
+		prs[id] = pr
+	})
+	return prs
 }
 
 // Visit calls f for every member's progress in ascending ID order. It does
@@ -136,8 +199,12 @@ func mapID(m ProgressMap) unsafe.Pointer {
 	return *(*unsafe.Pointer)(unsafe.Pointer(&m))
 }
 
-// indexed reports whether members is the ordered view of Progress.
+// indexed reports whether members is the ordered view of Progress, or the
+// tracker is packed and members is all there is.
 func (p *Tracker) indexed() bool {
+	if p.Progress == nil {
+		return p.membersOf == packedMembers
+	}
 	return p.membersOf != nil && p.membersOf == mapID(p.Progress) && len(p.members) == len(p.Progress)
 }
 
@@ -173,6 +240,18 @@ func (p *Tracker) Reindex() {
 		p.Progress[id] = &m.pr
 	}
 	p.members, p.membersOf = ms, mapID(p.Progress)
+}
+
+// Pack is Reindex followed by dropping the map: the tracker then keeps its
+// members only in its own array, and Progress is nil until it is replaced
+// by a new map. Get, Len, Visit, Committed and ProgressMap read the array.
+// Like Reindex it takes Progress as the new membership: a packed tracker
+// (nil Progress) that is packed again ends up empty. The map passed in is
+// left pointing at the tracker's progresses and must not be used to change
+// them afterwards.
+func (p *Tracker) Pack() {
+	p.Reindex()
+	p.Progress, p.membersOf = nil, packedMembers
 }
 
 // EnsureInflights gives pr an empty inflight window with the tracker's

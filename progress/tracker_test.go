@@ -2,6 +2,7 @@ package progress
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -303,4 +304,72 @@ func TestTrackerEnsureInflightsGivesAWindowWithTheTrackersLimits(t *testing.T) {
 
 	tr.EnsureInflights(pr)
 	assert.Same(t, in, pr.Inflights, "a window is kept")
+}
+
+func TestPackedTrackerKeepsOnlyTheArray(t *testing.T) {
+	ids := []uint64{12, 2, 7, 30, 5, 1, 9, 40, 3, 22, 17}
+	for _, n := range []int{1, 3, 8, 9, len(ids)} {
+		tr := newTracker(ids[:n], nil, nil)
+		want := map[uint64]uint64{}
+		for i, id := range ids[:n] {
+			tr.Progress[id].Match = uint64(100 + i)
+			want[id] = uint64(100 + i)
+		}
+		committed := tr.Committed()
+		tr.Pack()
+
+		require.Nil(t, tr.Progress, "n=%d", n)
+		assert.Equal(t, n, tr.Len(), "n=%d", n)
+		for id, match := range want {
+			pr := tr.Get(id)
+			require.NotNil(t, pr, "n=%d id=%d", n, id)
+			assert.Equal(t, match, pr.Match, "n=%d id=%d", n, id)
+		}
+		for _, id := range []uint64{0, 4, 6, 41, 1000} {
+			assert.Nil(t, tr.Get(id), "n=%d: %d is not a member", n, id)
+		}
+		assert.Equal(t, committed, tr.Committed(), "n=%d", n)
+
+		var visited []uint64
+		tr.Visit(func(id uint64, pr *Progress) {
+			visited = append(visited, id)
+			assert.Same(t, tr.Get(id), pr)
+		})
+		assert.True(t, slices.IsSorted(visited), "n=%d", n)
+		assert.Len(t, visited, n)
+
+		prs := tr.ProgressMap()
+		assert.Len(t, prs, n)
+		for id, pr := range prs {
+			assert.Same(t, tr.Get(id), pr, "the map holds the tracker's own progresses")
+		}
+	}
+}
+
+func TestPackedTrackerTakesANewMapAsTheMembership(t *testing.T) {
+	tr := newTracker([]uint64{1, 2, 3}, nil, nil)
+	tr.Pack()
+	prs := tr.ProgressMap()
+	delete(prs, 2)
+	prs[4] = &Progress{Next: 1, Inflights: NewInflights(4, 0)}
+	tr.Progress = prs
+	assert.Nil(t, tr.Get(2), "a new map is read until the tracker is packed again")
+	assert.NotNil(t, tr.Get(4))
+	assert.Equal(t, 3, tr.Len())
+
+	tr.Pack()
+	var ids []uint64
+	tr.Visit(func(id uint64, _ *Progress) { ids = append(ids, id) })
+	assert.Equal(t, []uint64{1, 3, 4}, ids)
+	assert.Nil(t, tr.Progress)
+}
+
+func TestGetOfAPackedTrackerDoesNotAllocate(t *testing.T) {
+	tr := newTracker([]uint64{1, 2, 3}, nil, nil)
+	tr.Pack()
+	allocs := testing.AllocsPerRun(10, func() {
+		_ = tr.Get(3)
+		_ = tr.Committed()
+	})
+	assert.Zero(t, allocs)
 }

@@ -86,7 +86,7 @@ func (c *testCluster) addMember(id uint64, s *MemoryStorage) {
 	require.NoError(c.t, err)
 	// Deterministic election timeouts, different per node.
 	rng := rand.New(rand.NewSource(int64(id)))
-	rn.raft.randIntn = rng.Intn
+	rn.raft.setRandIntn(rng.Intn)
 	rn.raft.resetRandomizedElectionTimeout()
 	_, cs, err := s.InitialState()
 	require.NoError(c.t, err)
@@ -411,7 +411,7 @@ func newTestNode(t testing.TB, id uint64, cs pb.ConfState, s *MemoryStorage, opt
 	}
 	rn, err := NewRawNode(cfg)
 	require.NoError(t, err)
-	rn.raft.randIntn = func(int) int { return 0 }
+	rn.raft.setRandIntn(func(int) int { return 0 })
 	rn.raft.resetRandomizedElectionTimeout()
 	return &testNode{t: t, RawNode: rn, r: rn.raft, s: s}
 }

@@ -70,20 +70,22 @@ func newLog(storage Storage, logger Logger) (*raftLog, error) {
 // returns the storage error if FirstIndex or LastIndex fails.
 func newLogWithSize(storage Storage, logger Logger, maxApplyingEntsSize uint64) (*raftLog, error) {
 	l := new(raftLog)
-	if err := l.init(storage, logger, maxApplyingEntsSize); err != nil {
+	if logger == nil {
+		logger = getLogger()
+	}
+	if err := l.init(storage, &logger, maxApplyingEntsSize); err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
 // init sets up l as newLogWithSize describes; it lets raft place the log in
-// the same allocation as itself.
-func (l *raftLog) init(storage Storage, logger Logger, maxApplyingEntsSize uint64) error {
+// the same allocation as itself. The log logs through *logger, which must
+// not be nil and must outlive it: raft passes its own logger field, so that
+// a group holds its logger once.
+func (l *raftLog) init(storage Storage, logger *Logger, maxApplyingEntsSize uint64) error {
 	if storage == nil {
 		return errors.New("raft: storage must not be nil")
-	}
-	if logger == nil {
-		logger = getLogger()
 	}
 	first, err := storage.FirstIndex()
 	if err != nil {
@@ -223,7 +225,7 @@ func (l *raftLog) findConflict(ents []pb.Entry) uint64 {
 		e := &ents[i]
 		if !l.matchTerm(e.Index, e.Term) {
 			if e.Index <= l.lastIndex() {
-				l.unstable.logger.Infof("found conflict at index %d [existing term: %d, conflicting term: %d]",
+				l.unstable.logf("found conflict at index %d [existing term: %d, conflicting term: %d]",
 					e.Index, zeroTermOnOutOfBounds(l.term(e.Index)), e.Term)
 			}
 			return e.Index
@@ -471,7 +473,7 @@ func (l *raftLog) stableSnapTo(i uint64) {
 // definition. applying and applied are left for the application to advance
 // once it has applied the snapshot.
 func (l *raftLog) restore(s pb.Snapshot) {
-	l.unstable.logger.Infof("log [%s] starts to restore snapshot [index: %d, term: %d]", l, s.Metadata.Index, s.Metadata.Term)
+	l.unstable.logf("log [%s] starts to restore snapshot [index: %d, term: %d]", l, s.Metadata.Index, s.Metadata.Term)
 	l.committed = s.Metadata.Index
 	l.unstable.restore(s)
 	l.termCache = entryID{}

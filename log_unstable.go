@@ -36,7 +36,16 @@ type unstable struct {
 	// for persisting. offset <= offsetInProgress <= offset+len(entries).
 	offsetInProgress uint64
 
-	logger Logger
+	// logger points to the logger to log through (raft's own); nil for
+	// no logging.
+	logger *Logger
+}
+
+// logf logs through the logger at info level, if there is one.
+func (u *unstable) logf(format string, args ...interface{}) {
+	if u.logger != nil {
+		(*u.logger).Infof(format, args...)
+	}
 }
 
 // maybeFirstIndex returns the index of the first possible entry in the log,
@@ -117,18 +126,14 @@ func (u *unstable) stableTo(id entryID) {
 		// Not an unstable entry (the index may be that of the snapshot,
 		// which is acknowledged through stableSnapTo). This happens when a
 		// snapshot replaced the entries after they were handed out.
-		if u.logger != nil {
-			u.logger.Infof("entry at index %d missing from unstable log; ignoring", id.index)
-		}
+		u.logf("entry at index %d missing from unstable log; ignoring", id.index)
 		return
 	}
 	if t != id.term {
 		// The entry was overwritten by a newer leader since the write was
 		// handed out; the acknowledged write is not the current content.
-		if u.logger != nil {
-			u.logger.Infof("entry at (index,term)=(%d,%d) mismatched with entry at (%d,%d) in unstable log; ignoring",
-				id.index, id.term, id.index, t)
-		}
+		u.logf("entry at (index,term)=(%d,%d) mismatched with entry at (%d,%d) in unstable log; ignoring",
+			id.index, id.term, id.index, t)
 		return
 	}
 	n := id.index + 1 - u.offset
@@ -192,18 +197,14 @@ func (u *unstable) truncateAndAppend(ents []pb.Entry) {
 	case from <= u.offset:
 		// Replace everything. Cap the slice so a later append cannot write
 		// into the caller's spare capacity.
-		if u.logger != nil {
-			u.logger.Infof("replace the unstable entries from index %d", from)
-		}
+		u.logf("replace the unstable entries from index %d", from)
 		u.entries = ents[:len(ents):len(ents)]
 		u.offset = from
 		u.offsetInProgress = from
 	case from < end:
 		// Keep [offset, from) and append. The kept prefix is copied into a
 		// new array so that slices handed out earlier stay valid.
-		if u.logger != nil {
-			u.logger.Infof("truncate the unstable entries before index %d", from)
-		}
+		u.logf("truncate the unstable entries before index %d", from)
 		keep := from - u.offset
 		kept := make([]pb.Entry, keep, keep+uint64(len(ents)))
 		copy(kept, u.entries[:keep])

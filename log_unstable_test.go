@@ -17,7 +17,7 @@ func snapAt(i, term uint64) *pb.Snapshot {
 // newUnstable returns an unstable log holding ents and snap (which may be
 // nil); with no entries the offset comes from snap, or else is offset.
 func newUnstable(snap *pb.Snapshot, ents []pb.Entry, offset uint64) unstable {
-	u := unstable{snapshot: snap, entries: ents, offset: offset, logger: discardLogger}
+	u := unstable{snapshot: snap, entries: ents, offset: offset, logger: &discardLogger}
 	if len(ents) > 0 {
 		u.offset = ents[0].Index
 	} else if snap != nil {

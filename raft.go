@@ -147,11 +147,10 @@ type raft struct {
 	Term uint64
 	Vote uint64
 
-	raftLog *raftLog
+	raftLog raftLog
 
-	maxMsgSize         uint64
-	maxUncommittedSize uint64
-	trk                progress.Tracker
+	maxMsgSize uint64
+	trk        progress.Tracker
 
 	state StateType
 
@@ -208,12 +207,66 @@ type raft struct {
 	disableProposalForwarding   bool
 	disableConfChangeValidation bool
 	stepDownOnRemoval           bool
+	// asyncStorageWrites is Config.AsyncStorageWrites; RawNode reads it.
+	asyncStorageWrites bool
 
-	logger      Logger
+	// logger receives the node's log lines; the log's unstable part logs
+	// through a pointer to this field.
+	logger Logger
+
+	// rare holds the settings that almost every group leaves at their
+	// defaults; nil while they all are.
+	rare *raftRare
+}
+
+// raftRare holds the rarely set settings of a raft (see raft.rare).
+type raftRare struct {
+	// traceLogger receives the state trace (Config.TraceLogger).
 	traceLogger TraceLogger
-
-	// randIntn draws the randomized election timeout; tests replace it.
+	// randIntn, if set, draws the randomized election timeout instead of
+	// the package's randIntn; tests replace it.
 	randIntn func(n int) int
+	// maxUncommittedSize is Config.MaxUncommittedEntriesSize when it sets a
+	// limit; zero stands for noLimit.
+	maxUncommittedSize uint64
+}
+
+// maxUncommittedSize returns the limit on the payload bytes of a leader's
+// uncommitted tail: Config.MaxUncommittedEntriesSize, noLimit by default.
+func (r *raft) maxUncommittedSize() uint64 {
+	if r.rare == nil || r.rare.maxUncommittedSize == 0 {
+		return noLimit
+	}
+	return r.rare.maxUncommittedSize
+}
+
+// tracer returns the trace logger, or nil if there is none.
+func (r *raft) tracer() TraceLogger {
+	if r.rare == nil {
+		return nil
+	}
+	return r.rare.traceLogger
+}
+
+// setTraceLogger sets the trace logger; nil removes it.
+func (r *raft) setTraceLogger(tl TraceLogger) {
+	if tl == nil && r.rare == nil {
+		return
+	}
+	r.rareSettings().traceLogger = tl
+}
+
+// setRandIntn replaces the source of the randomized election timeout.
+func (r *raft) setRandIntn(f func(n int) int) {
+	r.rareSettings().randIntn = f
+}
+
+// rareSettings returns r.rare, allocating it if needed.
+func (r *raft) rareSettings() *raftRare {
+	if r.rare == nil {
+		r.rare = new(raftRare)
+	}
+	return r.rare
 }
 
 // tick advances the role's clock: the leader's heartbeat clock, or the
@@ -248,30 +301,28 @@ func (r *raft) reads() *readOnly {
 	return r.readOnly
 }
 
-// raftAlloc places a raft and its log in one allocation: a group's state
-// then costs one size-class rounding instead of two, and sits together in
-// memory, which matters when many groups tick in turn.
-type raftAlloc struct {
-	r   raft
-	log raftLog
-}
-
 func newRaft(c *Config) (*raft, error) {
-	a := new(raftAlloc)
-	if err := a.r.init(c, &a.log); err != nil {
+	r := new(raft)
+	if err := r.init(c); err != nil {
 		return nil, err
 	}
-	return &a.r, nil
+	return r, nil
 }
 
-// init sets up r from the configuration and the storage, as newRaft
-// describes, with the (zero) log l, which it initializes.
-func (r *raft) init(c *Config, raftlog *raftLog) error {
+// init sets up the zero raft r from the configuration and the storage, as
+// newRaft describes. The log is part of r, so that a group's state costs
+// one size-class rounding and sits together in memory, which matters when
+// many groups tick in turn.
+func (r *raft) init(c *Config) error {
 	cfg, err := c.withDefaults()
 	if err != nil {
 		return err
 	}
-	if err := raftlog.init(cfg.Storage, cfg.Logger, cfg.MaxCommittedSizePerReady); err != nil {
+	r.logger = cfg.Logger
+	if cfg.MaxUncommittedEntriesSize != noLimit {
+		r.rareSettings().maxUncommittedSize = cfg.MaxUncommittedEntriesSize
+	}
+	if err := r.raftLog.init(cfg.Storage, &r.logger, cfg.MaxCommittedSizePerReady); err != nil {
 		return fmt.Errorf("raft: cannot read storage: %w", err)
 	}
 	hs, cs, err := cfg.Storage.InitialState()
@@ -283,9 +334,9 @@ func (r *raft) init(c *Config, raftlog *raftLog) error {
 		id:                          cfg.ID,
 		lead:                        None,
 		isLearner:                   false,
-		raftLog:                     raftlog,
+		raftLog:                     r.raftLog,
+		rare:                        r.rare,
 		maxMsgSize:                  cfg.MaxSizePerMsg,
-		maxUncommittedSize:          cfg.MaxUncommittedEntriesSize,
 		trk:                         progress.MakeTracker(cfg.MaxInflightMsgs, cfg.MaxInflightBytes),
 		electionTimeout:             cfg.ElectionTick,
 		heartbeatTimeout:            cfg.HeartbeatTick,
@@ -296,7 +347,7 @@ func (r *raft) init(c *Config, raftlog *raftLog) error {
 		disableProposalForwarding:   cfg.DisableProposalForwarding,
 		disableConfChangeValidation: cfg.DisableConfChangeValidation,
 		stepDownOnRemoval:           cfg.StepDownOnRemoval,
-		randIntn:                    randIntn,
+		asyncStorageWrites:          cfg.AsyncStorageWrites,
 	}
 
 	lastID := r.raftLog.lastEntryID()
@@ -327,7 +378,7 @@ func (r *raft) init(c *Config, raftlog *raftLog) error {
 	r.becomeFollower(r.Term, None)
 	// Tracing starts from the restored state: the steps that rebuilt it
 	// are not events of the run.
-	r.traceLogger = cfg.TraceLogger
+	r.setTraceLogger(cfg.TraceLogger)
 	traceInitState(r)
 
 	var nodesStrs []string
@@ -861,7 +912,11 @@ func (r *raft) pastElectionTimeout() bool {
 }
 
 func (r *raft) resetRandomizedElectionTimeout() {
-	r.randomizedElectionTimeout = r.electionTimeout + r.randIntn(r.electionTimeout)
+	draw := randIntn
+	if r.rare != nil && r.rare.randIntn != nil {
+		draw = r.rare.randIntn
+	}
+	r.randomizedElectionTimeout = r.electionTimeout + draw(r.electionTimeout)
 }
 
 func voteRespMsgType(msgt pb.MessageType) pb.MessageType {

@@ -402,7 +402,7 @@ func TestSnapshotTemporarilyUnavailableRetried(t *testing.T) {
 	s := &snapStorage{MemoryStorage: ms}
 	rn, err := NewRawNode(newTestConfig(1, 10, 1, s))
 	require.NoError(t, err)
-	rn.raft.randIntn = func(int) int { return 0 }
+	rn.raft.setRandIntn(func(int) int { return 0 })
 	n := &testNode{t: t, RawNode: rn, r: rn.raft, s: ms}
 	n.becomeLeader(2, 3)
 	n.ackAll(2, 3)

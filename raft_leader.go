@@ -84,7 +84,7 @@ type appendSize struct {
 // obeys MaxSizePerMsg like a new one; what does not fit is sent in a new
 // message by the caller. It returns whether it merged anything.
 func (r *raft) mergeAppend(to uint64, pr *progress.Progress, prevIndex, commit uint64, ents []pb.Entry) bool {
-	if r.traceLogger != nil {
+	if r.tracer() != nil {
 		// The trace records each message as it is sent.
 		return false
 	}
@@ -325,7 +325,7 @@ func (r *raft) becomeLeader() {
 // inheritedUncommittedSize returns the payload bytes of the entries after
 // the applied index: what a new leader's uncommitted budget already holds.
 func (r *raft) inheritedUncommittedSize() uint64 {
-	if r.maxUncommittedSize == noLimit {
+	if r.maxUncommittedSize() == noLimit {
 		return 0
 	}
 	var size uint64
@@ -659,7 +659,7 @@ func (r *raft) responseToReadIndexReq(req pb.Message, readIndex uint64) pb.Messa
 // proposal into an empty tail, so a single large proposal cannot get stuck.
 func (r *raft) increaseUncommittedSize(ents []pb.Entry) bool {
 	s := payloadsSize(ents)
-	if r.uncommittedSize > 0 && s > 0 && r.uncommittedSize+s > r.maxUncommittedSize {
+	if r.uncommittedSize > 0 && s > 0 && r.uncommittedSize+s > r.maxUncommittedSize() {
 		return false
 	}
 	r.uncommittedSize += s

@@ -215,7 +215,7 @@ func TestCandidateRestartsElectionOnTimeout(t *testing.T) {
 // change of role, and the node campaigns exactly when it expires.
 func TestElectionTimeoutIsRandomizedWithinOneToTwoTimeouts(t *testing.T) {
 	n := newFollowerAt(t, 1, 0, 0)
-	n.r.randIntn = randIntn
+	n.r.setRandIntn(randIntn)
 	seen := map[int]bool{}
 	for i := 0; i < 500; i++ {
 		n.r.becomeFollower(n.r.Term, None)
@@ -228,7 +228,7 @@ func TestElectionTimeoutIsRandomizedWithinOneToTwoTimeouts(t *testing.T) {
 
 	for extra := 0; extra < 10; extra++ {
 		n := newFollowerAt(t, 1, 0, 0)
-		n.r.randIntn = func(int) int { return extra }
+		n.r.setRandIntn(func(int) int { return extra })
 		n.r.resetRandomizedElectionTimeout()
 		for i := 0; i < 10+extra-1; i++ {
 			n.Tick()
@@ -809,7 +809,7 @@ func TestLeaseIgnoresVoteRequestsUnlessTransfer(t *testing.T) {
 
 			// Once the lease expired, ordinary requests are heard.
 			n = newFollowerAt(t, 1, 2, 3, func(c *Config) { c.CheckQuorum = true })
-			n.r.randIntn = func(int) int { return 5 }
+			n.r.setRandIntn(func(int) int { return 5 })
 			n.r.resetRandomizedElectionTimeout()
 			for i := 0; i < n.r.electionTimeout; i++ {
 				n.Tick()

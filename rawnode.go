@@ -84,8 +84,7 @@ func isHardStateEqual(a, b pb.HardState) bool {
 // is ready with Ready and Advance. It is not safe for concurrent use; Node
 // wraps it in a goroutine.
 type RawNode struct {
-	raft               *raft
-	asyncStorageWrites bool
+	raft *raft
 
 	// What the previous Ready handed out, to tell what changed.
 	prevSoftSt SoftState
@@ -101,21 +100,17 @@ type RawNode struct {
 // read or is inconsistent, makes it return an error that says what is
 // wrong; config is not modified.
 func NewRawNode(config *Config) (*RawNode, error) {
-	// The RawNode, its raft and the raft's log share one allocation.
+	// The RawNode and its raft (which holds the log) share one allocation.
 	a := new(struct {
-		rn  RawNode
-		r   raft
-		log raftLog
+		rn RawNode
+		r  raft
 	})
 	r := &a.r
-	if err := r.init(config, &a.log); err != nil {
+	if err := r.init(config); err != nil {
 		return nil, err
 	}
 	rn := &a.rn
-	*rn = RawNode{
-		raft:               r,
-		asyncStorageWrites: config.AsyncStorageWrites,
-	}
+	*rn = RawNode{raft: r}
 	rn.prevSoftSt = r.softState()
 	rn.prevHardSt = r.hardState()
 	return rn, nil
@@ -259,7 +254,7 @@ func (rn *RawNode) readyWithoutAccept() Ready {
 	}
 	rd.MustSync = MustSync(r.hardState(), rn.prevHardSt, len(rd.Entries))
 
-	if rn.asyncStorageWrites {
+	if rn.raft.asyncStorageWrites {
 		// Persistence and application become messages to the storage
 		// threads, each carrying the responses to deliver when done.
 		if needStorageAppendMsg(r, rd) {
@@ -384,7 +379,7 @@ func (rn *RawNode) acceptReady(rd Ready) {
 	if len(rd.ReadStates) != 0 {
 		r.readStates = nil
 	}
-	if !rn.asyncStorageWrites {
+	if !rn.raft.asyncStorageWrites {
 		for _, m := range r.msgsAfterAppend {
 			if m.To == r.id {
 				rn.stepsOnAdvance = append(rn.stepsOnAdvance, m)
@@ -412,7 +407,7 @@ func (rn *RawNode) acceptReady(rd Ready) {
 // for application before they are durable locally. In synchronous mode
 // they may: the application persists a Ready before applying it.
 func (rn *RawNode) applyUnstableEntries() bool {
-	return !rn.asyncStorageWrites
+	return !rn.raft.asyncStorageWrites
 }
 
 // HasReady reports whether Ready would return anything.
@@ -441,7 +436,7 @@ func (rn *RawNode) HasReady() bool {
 // effect. The argument is unused. In asynchronous mode there is nothing to
 // advance; a call is logged and ignored.
 func (rn *RawNode) Advance(_ Ready) {
-	if rn.asyncStorageWrites {
+	if rn.raft.asyncStorageWrites {
 		rn.raft.logger.Error("raft: Advance must not be called when using AsyncStorageWrites; ignored")
 		return
 	}

@@ -179,12 +179,12 @@ func newTracingEvent(r *raft, name string) *TracingEvent {
 }
 
 func traceNodeEvent(r *raft, name string) {
-	r.traceLogger.TraceEvent(newTracingEvent(r, name))
+	r.tracer().TraceEvent(newTracingEvent(r, name))
 }
 
 // traceInitState records the state a node starts from.
 func traceInitState(r *raft) {
-	if r.traceLogger == nil {
+	if r.tracer() == nil {
 		return
 	}
 	traceNodeEvent(r, rsmInitState)
@@ -193,28 +193,28 @@ func traceInitState(r *raft) {
 // traceReady records that a Ready was handed out: the state in it is what
 // the application persists.
 func traceReady(r *raft) {
-	if r.traceLogger == nil {
+	if r.tracer() == nil {
 		return
 	}
 	traceNodeEvent(r, rsmReady)
 }
 
 func traceBecomeFollower(r *raft) {
-	if r.traceLogger == nil {
+	if r.tracer() == nil {
 		return
 	}
 	traceNodeEvent(r, rsmBecomeFollower)
 }
 
 func traceBecomeCandidate(r *raft) {
-	if r.traceLogger == nil {
+	if r.tracer() == nil {
 		return
 	}
 	traceNodeEvent(r, rsmBecomeCandidate)
 }
 
 func traceBecomeLeader(r *raft) {
-	if r.traceLogger == nil {
+	if r.tracer() == nil {
 		return
 	}
 	traceNodeEvent(r, rsmBecomeLeader)
@@ -224,7 +224,7 @@ func traceBecomeLeader(r *raft) {
 // (ticks, storage thread messages, ...) are not part of the protocol and are
 // not traced.
 func traceSendMessage(r *raft, m *pb.Message) {
-	if r.traceLogger == nil {
+	if r.tracer() == nil {
 		return
 	}
 	traceMessage(r, "Send", m)
@@ -233,7 +233,7 @@ func traceSendMessage(r *raft, m *pb.Message) {
 // traceReceiveMessage records a message about to be stepped. Local
 // messages are not traced.
 func traceReceiveMessage(r *raft, m *pb.Message) {
-	if r.traceLogger == nil {
+	if r.tracer() == nil {
 		return
 	}
 	traceMessage(r, "Receive", m)
@@ -257,14 +257,14 @@ func traceMessage(r *raft, dir string, m *pb.Message) {
 		Reject:      m.Reject,
 		RejectHint:  m.RejectHint,
 	}
-	r.traceLogger.TraceEvent(ev)
+	r.tracer().TraceEvent(ev)
 }
 
 // traceConfChangeEvent records a switch from the configuration of r to
 // cfg. It must be called before r's configuration changes: the changes are
 // the difference between the two.
 func traceConfChangeEvent(cfg progress.Config, r *raft) {
-	if r.traceLogger == nil {
+	if r.tracer() == nil {
 		return
 	}
 	old := r.trk.Config
@@ -297,7 +297,7 @@ func traceConfChangeEvent(cfg progress.Config, r *raft) {
 		Changes: changes,
 		NewConf: traceIDs(cfg.Voters[0]),
 	}
-	r.traceLogger.TraceEvent(ev)
+	r.tracer().TraceEvent(ev)
 }
 
 func sortedKeys(m map[uint64]struct{}) []uint64 {

@@ -148,7 +148,8 @@ func TestStateTraceConfChangeLists(t *testing.T) {
 	rec := &traceRecorder{}
 	log, err := newLog(NewMemoryStorage(), discardLogger)
 	require.NoError(t, err)
-	r := &raft{id: 1, raftLog: log, traceLogger: rec}
+	r := &raft{id: 1, raftLog: *log}
+	r.setTraceLogger(rec)
 	r.trk = progress.MakeTracker(1, 0)
 	r.trk.Config = progress.Config{
 		Voters:   quorum.JointConfig{{1: {}, 2: {}, 3: {}}, nil},
@@ -181,7 +182,7 @@ func TestStateTraceHooksDoNothingWithoutLogger(t *testing.T) {
 	require.True(t, StateTraceDeployed)
 	rn := newStatusTestNode(t)
 	r := rn.raft
-	require.Nil(t, r.traceLogger)
+	require.Nil(t, r.tracer())
 	m := pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 1}
 	cfg := r.trk.Config
 	allocs := testing.AllocsPerRun(100, func() {

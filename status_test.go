@@ -186,7 +186,7 @@ func TestBasicStatusDoesNotAllocate(t *testing.T) {
 }
 
 func TestStatusConfigOfAJointConfiguration(t *testing.T) {
-	r := &raft{raftLog: &raftLog{}}
+	r := &raft{raftLog: raftLog{}}
 	r.trk = progress.MakeTracker(1, 0)
 	r.trk.Config = progress.Config{
 		Voters:       quorum.JointConfig{{1: {}, 2: {}}, {1: {}, 3: {}}},

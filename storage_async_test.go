@@ -45,7 +45,7 @@ func newAsyncCluster(t *testing.T, n int) *asyncCluster {
 		cfg.AsyncStorageWrites = true
 		rn, err := NewRawNode(cfg)
 		require.NoError(t, err)
-		rn.raft.randIntn = func(int) int { return int(id) }
+		rn.raft.setRandIntn(func(int) int { return int(id) })
 		rn.raft.resetRandomizedElectionTimeout()
 		c.nodes[id] = &asyncNode{rn: rn, s: s, appliedI: 1}
 	}

@@ -235,7 +235,7 @@ func (rn *RawNode) readyWithoutAccept() Ready {
 		CommittedEntries: r.raftLog.nextCommittedEnts(rn.applyUnstableEntries()),
 	}
 	if len(r.msgs) > 0 {
-		// An empty buffer, kept for reuse, is not handed out.
+		// A Ready without messages has nil Messages, as in etcd.
 		rd.Messages = r.msgs
 	}
 	if softSt := r.softState(); !softSt.equal(&rn.prevSoftSt) {

@@ -2,7 +2,6 @@ package progress
 
 import (
 	"slices"
-	"unsafe"
 
 	"github.com/raftkit/raft/quorum"
 	"github.com/raftkit/raft/raftpb"
@@ -19,14 +18,11 @@ type Tracker struct {
 
 	// Progress maps each member, voter or learner, to its progress.
 	//
-	// Replace the map as a whole (confchange returns a new one) and then
-	// call Reindex; the entries of a map that Reindex has seen must not be
-	// replaced in place, or Visit would still walk the old ones. A map that
-	// Reindex has not seen is walked correctly, only more slowly.
-	//
-	// Pack drops the map and keeps only the tracker's own array: a packed
-	// tracker, such as the one every raft node keeps, has a nil Progress at
-	// rest. Read its members with Get, Len and Visit, and build a map with
+	// Pack moves the progresses into the tracker's own array and drops the
+	// map: a packed tracker, such as the one every raft node keeps, has a
+	// nil Progress at rest. While the map is set (a tracker built with
+	// one, or a new map from confchange before Pack), it is what the
+	// tracker reads. Read its members with Get, Len and Visit, and build a map with
 	// ProgressMap where one is needed (confchange takes one).
 	Progress ProgressMap
 
@@ -42,23 +38,13 @@ type Tracker struct {
 	MaxInflightBytes uint64
 
 	// members holds the progress of every member in ascending ID order in
-	// one array: after Reindex the pointers in Progress point into it.
+	// one array once the tracker is packed (Progress nil); it is ignored
+	// while Progress is set.
 	// Visit walks it instead of iterating over the map and sorting the
 	// IDs, and the replication state of a group sits in one allocation
 	// (the inflight windows, held only while in use, aside).
 	members []member
-	// membersOf identifies the map that members was built from; Visit
-	// falls back to the map when Progress is another one. It is
-	// packedMembers when the tracker is packed: members is then the only
-	// record of the progresses and Progress is nil.
-	membersOf unsafe.Pointer
 }
-
-// packedMarker is what membersOf of a packed tracker points to.
-var packedMarker byte
-
-// packedMembers marks a packed tracker (see Tracker.membersOf).
-var packedMembers = unsafe.Pointer(&packedMarker)
 
 // member is one entry of Tracker.members.
 type member struct {
@@ -157,8 +143,7 @@ func (p *Tracker) Len() int {
 
 // ProgressMap returns a new map from each member to its progress. The
 // progresses are the tracker's own, not copies: the map is a view for code
-// that takes one, such as confchange, and is valid until the next Reindex
-// or Pack.
+// that takes one, such as confchange, and is valid until the next Pack.
 func (p *Tracker) ProgressMap() ProgressMap {
 	prs := make(ProgressMap, p.Len())
 	p.Visit(func(id uint64, pr *Progress) {
@@ -194,32 +179,26 @@ func (p *Tracker) Visit(f func(id uint64, pr *Progress)) {
 	}
 }
 
-// mapID returns the identity of a map: the pointer that a map value is.
-func mapID(m ProgressMap) unsafe.Pointer {
-	return *(*unsafe.Pointer)(unsafe.Pointer(&m))
-}
-
-// indexed reports whether members is the ordered view of Progress, or the
-// tracker is packed and members is all there is.
+// indexed reports whether the tracker is packed: members is then all there
+// is. A tracker with a Progress map (one not yet packed, or one that code
+// built with a map) is read through the map.
 func (p *Tracker) indexed() bool {
-	if p.Progress == nil {
-		return p.membersOf == packedMembers
-	}
-	return p.membersOf != nil && p.membersOf == mapID(p.Progress) && len(p.members) == len(p.Progress)
+	return p.Progress == nil
 }
 
-// Reindex rebuilds the ordered view of the members that Visit walks, after
-// Progress was replaced. It moves every progress into one array owned by
-// the tracker and points the entries of Progress at the moved copies:
-// pointers to the progresses taken before the call no longer refer to the
-// tracker's state. An inflight window moves along with its progress (the
-// old progress and the moved one then share it; the old one is meant to be
-// dropped), except that an empty one is dropped: EnsureInflights gives a
-// new one when needed. The map itself is changed in place, so it must not
-// be shared with another tracker.
-func (p *Tracker) Reindex() {
+// Pack takes Progress as the new membership and moves every progress into
+// one array owned by the tracker, in ascending ID order, then drops the map:
+// Get, Len, Visit, Committed and ProgressMap read the array, and Progress
+// stays nil until it is replaced by a new map. An inflight window moves
+// along with its progress (the old progress and the moved one then share
+// it; the old one is meant to be dropped), except that an empty one is
+// dropped: EnsureInflights gives a new one when needed. The entries of the
+// map passed in are pointed at the moved progresses, so a holder of the map
+// sees the tracker's state, but it must not be used to change the
+// membership. A packed tracker that is packed again ends up empty.
+func (p *Tracker) Pack() {
 	if len(p.Progress) == 0 {
-		p.members, p.membersOf = nil, nil
+		p.members, p.Progress = nil, nil
 		return
 	}
 	var stk [7]uint64
@@ -239,19 +218,7 @@ func (p *Tracker) Reindex() {
 		}
 		p.Progress[id] = &m.pr
 	}
-	p.members, p.membersOf = ms, mapID(p.Progress)
-}
-
-// Pack is Reindex followed by dropping the map: the tracker then keeps its
-// members only in its own array, and Progress is nil until it is replaced
-// by a new map. Get, Len, Visit, Committed and ProgressMap read the array.
-// Like Reindex it takes Progress as the new membership: a packed tracker
-// (nil Progress) that is packed again ends up empty. The map passed in is
-// left pointing at the tracker's progresses and must not be used to change
-// them afterwards.
-func (p *Tracker) Pack() {
-	p.Reindex()
-	p.Progress, p.membersOf = nil, packedMembers
+	p.members, p.Progress = ms, nil
 }
 
 // EnsureInflights gives pr an empty inflight window with the tracker's

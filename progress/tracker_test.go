@@ -225,35 +225,35 @@ func TestTrackerPromotesConfigMethods(t *testing.T) {
 	assert.Equal(t, tr.Config, cl)
 }
 
-func TestReindexVisitsTheMovedProgressInIDOrder(t *testing.T) {
+func TestPackVisitsTheMovedProgressInIDOrder(t *testing.T) {
 	tr := newTracker([]uint64{5, 1, 3}, nil, []uint64{4})
-	tr.Progress[3].Match = 7
-	tr.Progress[3].Inflights.Add(9, 2)
-	oldInflights := tr.Progress[3].Inflights
-	tr.Reindex()
+	prs := tr.Progress
+	prs[3].Match = 7
+	prs[3].Inflights.Add(9, 2)
+	oldInflights := prs[3].Inflights
+	tr.Pack()
+	require.Nil(t, tr.Progress, "a packed tracker holds no map")
 
 	var ids []uint64
 	tr.Visit(func(id uint64, pr *Progress) {
 		ids = append(ids, id)
-		assert.Same(t, tr.Progress[id], pr, "Visit hands out the progress the map holds")
+		assert.Same(t, tr.Get(id), pr, "Visit hands out the progress Get finds")
+		assert.Same(t, prs[id], pr, "the map passed in points at the moved progress")
 	})
 	assert.Equal(t, []uint64{1, 3, 4, 5}, ids)
-	pr := tr.Progress[3]
+	pr := tr.Get(3)
 	assert.Equal(t, uint64(7), pr.Match, "the progress keeps its values when moved")
 	assert.Equal(t, 1, pr.Inflights.Count(), "and its inflight window")
 	assert.Same(t, oldInflights, pr.Inflights, "a window in use moves with its progress")
-	assert.Nil(t, tr.Progress[1].Inflights, "an empty window is dropped")
-	assert.True(t, tr.Progress[4].IsLearner)
+	assert.Nil(t, tr.Get(1).Inflights, "an empty window is dropped")
+	assert.True(t, tr.Get(4).IsLearner)
 }
 
-func TestVisitFallsBackToAMapItHasNotIndexed(t *testing.T) {
+func TestTrackerReadsANewMapUntilPacked(t *testing.T) {
 	tr := newTracker([]uint64{1, 2, 3}, nil, nil)
-	tr.Reindex()
+	tr.Pack()
 	// A new map, as confchange returns, with another member.
-	prs := ProgressMap{}
-	for id, pr := range tr.Progress {
-		prs[id] = pr
-	}
+	prs := tr.ProgressMap()
 	prs[9] = &Progress{Next: 1, Inflights: NewInflights(4, 0)}
 	prs[0] = &Progress{Next: 1, Inflights: NewInflights(4, 0)}
 	delete(prs, 2)
@@ -263,17 +263,19 @@ func TestVisitFallsBackToAMapItHasNotIndexed(t *testing.T) {
 		ids = append(ids, id)
 		assert.Same(t, prs[id], pr)
 	})
-	assert.Equal(t, []uint64{0, 1, 3, 9}, ids, "Visit walks the new map until Reindex")
+	assert.Equal(t, []uint64{0, 1, 3, 9}, ids, "Visit walks the new map until Pack")
+	assert.Nil(t, tr.Get(2))
+	assert.Equal(t, 4, tr.Len())
 
-	tr.Reindex()
+	tr.Pack()
 	ids = ids[:0]
 	tr.Visit(func(id uint64, _ *Progress) { ids = append(ids, id) })
 	assert.Equal(t, []uint64{0, 1, 3, 9}, ids)
 }
 
-func TestVisitOfAnIndexedTrackerDoesNotAllocate(t *testing.T) {
+func TestVisitOfAPackedTrackerDoesNotAllocate(t *testing.T) {
 	tr := newTracker([]uint64{1, 2, 3, 4, 5, 6, 7, 8, 9}, nil, nil)
-	tr.Reindex()
+	tr.Pack()
 	n := 0
 	allocs := testing.AllocsPerRun(10, func() {
 		tr.Visit(func(uint64, *Progress) { n++ })
@@ -285,8 +287,8 @@ func TestVisitOfAnIndexedTrackerDoesNotAllocate(t *testing.T) {
 func TestTrackerEnsureInflightsGivesAWindowWithTheTrackersLimits(t *testing.T) {
 	tr := newTracker([]uint64{1, 2}, nil, nil)
 	tr.MaxInflight, tr.MaxInflightBytes = 8, 100
-	tr.Reindex()
-	pr := tr.Progress[2]
+	tr.Pack()
+	pr := tr.Get(2)
 	require.Nil(t, pr.Inflights)
 
 	tr.EnsureInflights(pr)

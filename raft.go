@@ -155,6 +155,14 @@ type raft struct {
 	state StateType
 
 	lead uint64
+	// termLead is the leader of the current term, once this node knows it.
+	// Unlike lead, it outlives becoming a pre-candidate and MsgForgetLeader:
+	// they forget the leader, but cannot make another node leader of the
+	// same term. Raft elects at most one leader per term, so appends,
+	// heartbeats and snapshots of this term from any other node are forged
+	// or corrupt, and checkLeader drops them. None until known; cleared when
+	// the term changes.
+	termLead uint64
 	// leadTransferee is the target of a leadership transfer in progress.
 	leadTransferee uint64
 	// pendingConfIndex is the index of the latest conf change that might be
@@ -484,6 +492,7 @@ func (r *raft) reset(term uint64) {
 	if r.Term != term {
 		r.Term = term
 		r.Vote = None
+		r.termLead = None
 	}
 	r.lead = None
 
@@ -527,6 +536,9 @@ func (r *raft) tickElection() {
 func (r *raft) becomeFollower(term uint64, lead uint64) {
 	r.reset(term)
 	r.lead = lead
+	if lead != None {
+		r.termLead = lead
+	}
 	r.state = StateFollower
 	r.logger.Infof("%x became follower at term %d", r.id, r.Term)
 	traceBecomeFollower(r)
@@ -747,10 +759,33 @@ func (r *raft) Step(m pb.Message) error {
 	case pb.MsgVote, pb.MsgPreVote:
 		r.handleVote(m)
 
+	case pb.MsgApp, pb.MsgHeartbeat, pb.MsgSnap:
+		if err := r.checkLeader(&m); err != nil {
+			r.logger.Warningf("%x dropped %s from %x: %v", r.id, m.Type, m.From, err)
+			return err
+		}
+		return r.step(m)
+
 	default:
 		return r.step(m)
 	}
 	return nil
+}
+
+// checkLeader refuses an append, heartbeat or snapshot of the current term
+// from a node other than the leader this node knows for the term. Raft
+// elects at most one leader per term (§5.2), so such a message is forged or
+// corrupt; accepting it would let its sender overwrite entries the real
+// leader replicated, or commit entries the real leader never had. A node
+// that knows no leader for the term yet (it restarted, it is joining and
+// not yet in its own configuration, or the sender was added by a conf
+// change it has not applied) accepts the sender as the leader.
+func (r *raft) checkLeader(m *pb.Message) error {
+	if r.termLead == None || m.From == r.termLead {
+		return nil
+	}
+	return badMessage("%s at term %d from %x, but %x leads term %d: at most one leader per term",
+		m.Type, m.Term, m.From, r.termLead, r.Term)
 }
 
 // handleVote decides a vote or pre-vote request; every role decides the

@@ -600,3 +600,128 @@ func TestLeaderIgnoresAppendResponseBeyondItsLog(t *testing.T) {
 	assert.Equal(t, committed, n.r.raftLog.committed)
 	assert.True(t, got.RecentActive)
 }
+
+// Issue 14, at most one leader per term (Raft §5.2): a node that knows the
+// leader of its term drops appends, heartbeats (and the commit index they
+// carry) and snapshots of that term from any other node, with an error,
+// and changes nothing: not its log, commit index, leader or election clock.
+// The pre-candidate forgot its leader (as etcd's does) but not that the
+// term had one; so does a follower that was told to forget its leader.
+func TestSecondLeaderOfTermIsRefused(t *testing.T) {
+	forgot := func(t *testing.T) *testNode {
+		n := newStepTableNode(t, StateFollower)
+		n.stepFlush(pb.Message{Type: pb.MsgForgetLeader})
+		require.Equal(t, None, n.r.lead)
+		return n
+	}
+	for _, tt := range []struct {
+		name string
+		node func(t *testing.T) *testNode
+		lead uint64 // the leader of the node's term
+	}{
+		{"follower", func(t *testing.T) *testNode { return newStepTableNode(t, StateFollower) }, 3},
+		{"pre-candidate", func(t *testing.T) *testNode { return newStepTableNode(t, StatePreCandidate) }, 3},
+		{"leader", func(t *testing.T) *testNode { return newStepTableNode(t, StateLeader) }, 1},
+		{"follower that forgot its leader", forgot, 3},
+	} {
+		for _, typ := range []pb.MessageType{pb.MsgApp, pb.MsgHeartbeat, pb.MsgSnap} {
+			t.Run(fmt.Sprintf("%s/%s", tt.name, typ), func(t *testing.T) {
+				n := tt.node(t)
+				require.Equal(t, tt.lead, n.r.termLead)
+				m := stepTableMsg(n.r, typ)
+				m.Commit = 1
+				if typ == pb.MsgApp {
+					last := n.r.raftLog.lastEntryID()
+					m.Entries = []pb.Entry{{Index: last.index + 1, Term: n.r.Term, Data: []byte("forged")}}
+					m.Commit = last.index + 1
+				}
+				require.Equal(t, uint64(2), m.From)
+				require.Equal(t, n.r.Term, m.Term)
+				n.Tick()
+				n.flush()
+				elapsed := n.r.electionElapsed
+				requireUnchangedAfter(t, n, m, errBadMessage)
+				assert.Equal(t, elapsed, n.r.electionElapsed, "the election clock is not reset")
+				assert.Equal(t, tt.lead, n.r.termLead)
+				// Through the state machine directly, too.
+				before := captureState(n.r)
+				assert.ErrorIs(t, n.step(m), errBadMessage)
+				assert.Equal(t, before, captureState(n.r))
+			})
+		}
+	}
+}
+
+// Issue 14: what the one-leader-per-term rule must not break. The leader of
+// the term is followed; a node that knows no leader for its term takes the
+// sender as leader (a restarted node, a candidate, a joining node that is
+// not in its own configuration yet, see TestJoiningNodeAcceptsLeaderMessages);
+// a leader of a later term replaces the known one, including one that a
+// conf change the node has not applied added, and one elected through a
+// leadership transfer.
+func TestLeaderOfTermIsAccepted(t *testing.T) {
+	for _, typ := range []pb.MessageType{pb.MsgApp, pb.MsgHeartbeat, pb.MsgSnap} {
+		t.Run(typ.String(), func(t *testing.T) {
+			msg := func(n *testNode, from, term uint64) pb.Message {
+				m := stepTableMsg(n.r, typ)
+				m.From, m.Term = from, term
+				if typ == pb.MsgSnap {
+					m.Snapshot.Metadata.Term = term
+				}
+				return m
+			}
+			accepted := func(t *testing.T, n *testNode, m pb.Message) {
+				t.Helper()
+				var err error
+				require.NotPanics(t, func() { err = n.step(m) })
+				require.NoError(t, err)
+				msgs := n.flush()
+				assert.Equal(t, StateFollower, n.r.state)
+				assert.Equal(t, m.Term, n.r.Term)
+				assert.Equal(t, m.From, n.r.lead)
+				assert.Equal(t, m.From, n.r.termLead)
+				require.Len(t, msgs, 1)
+				assert.Equal(t, m.From, msgs[0].To)
+				assert.False(t, msgs[0].Reject)
+			}
+			t.Run("the known leader", func(t *testing.T) {
+				n := newStepTableNode(t, StateFollower)
+				accepted(t, n, msg(n, 3, 2))
+			})
+			t.Run("no leader known after a restart", func(t *testing.T) {
+				s := newTestStorage(t, voters(1, 2, 3))
+				require.NoError(t, s.SetHardState(pb.HardState{Term: 2}))
+				n := newTestNode(t, 1, pb.ConfState{}, s)
+				require.Equal(t, None, n.r.termLead)
+				accepted(t, n, msg(n, 2, 2))
+			})
+			t.Run("candidate", func(t *testing.T) {
+				n := newStepTableNode(t, StateCandidate)
+				accepted(t, n, msg(n, 2, n.r.Term))
+			})
+			t.Run("leader of a later term", func(t *testing.T) {
+				for _, role := range stepRoles {
+					n := newStepTableNode(t, role)
+					accepted(t, n, msg(n, 2, n.r.Term+1))
+				}
+			})
+			t.Run("leader of a later term the node does not know of", func(t *testing.T) {
+				n := newStepTableNode(t, StateFollower)
+				accepted(t, n, msg(n, 4, n.r.Term+1))
+			})
+		})
+	}
+	t.Run("leadership transfer", func(t *testing.T) {
+		c := newTestCluster(t, 3, nil)
+		c.campaign(1)
+		require.NoError(t, c.propose(1, "a"))
+		c.node(1).TransferLeader(2)
+		c.stabilize()
+		require.Equal(t, uint64(2), c.leader())
+		require.NoError(t, c.propose(2, "b"))
+		for _, id := range c.ids {
+			assert.Equal(t, uint64(2), c.node(id).raft.termLead, "node %d", id)
+		}
+		assert.Equal(t, []string{"a", "b"}, c.requireSameApplied(c.ids...))
+	})
+}

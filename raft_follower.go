@@ -19,7 +19,8 @@ func stepCandidate(r *raft, m pb.Message) error {
 		r.logger.Infof("%x no leader at term %d; dropping proposal", r.id, r.Term)
 		return ErrProposalDropped
 	case pb.MsgApp, pb.MsgHeartbeat, pb.MsgSnap:
-		// A leader exists at our term (Raft §5.2).
+		// A leader exists at our term (Raft §5.2); Step made sure it is
+		// the one this node knew of, if any (checkLeader).
 		r.becomeFollower(m.Term, m.From)
 		r.handleLeaderMessage(m)
 	case myVoteRespType:
@@ -64,8 +65,11 @@ func stepFollower(r *raft, m pb.Message) error {
 		m.From = r.id
 		r.send(m)
 	case pb.MsgApp, pb.MsgHeartbeat, pb.MsgSnap:
+		// Step made sure m.From is the leader of the term, or that the
+		// term had none yet (checkLeader).
 		r.electionElapsed = 0
 		r.lead = m.From
+		r.termLead = m.From
 		r.handleLeaderMessage(m)
 	case pb.MsgTransferLeader:
 		if r.lead == None {

@@ -300,6 +300,7 @@ func (r *raft) becomeLeader() {
 	}
 	r.reset(r.Term)
 	r.lead = r.id
+	r.termLead = r.id
 	r.state = StateLeader
 	// The leader replicates to itself: its progress is always replicating,
 	// and it is always active for CheckQuorum.
@@ -417,8 +418,8 @@ func stepLeader(r *raft, m pb.Message) error {
 	case pb.MsgTransferLeader:
 		r.handleTransferLeader(m, pr)
 	default:
-		// MsgApp, MsgHeartbeat, MsgSnap at our own term cannot come from
-		// another leader; vote responses are stale; MsgTimeoutNow is for
+		// MsgApp, MsgHeartbeat, MsgSnap at our own term from another node
+		// were refused by Step (checkLeader); vote responses are stale; MsgTimeoutNow is for
 		// followers; MsgReadIndexResp goes to followers.
 		r.logger.Debugf("%x [term: %d, state: %s] ignored %s from %x", r.id, r.Term, r.state, m.Type, m.From)
 	}

@@ -344,16 +344,21 @@ func TestCandidateWinsWithMajorityOfVotes(t *testing.T) {
 
 // §5.2: "If the leader's term ... is at least as large as the candidate's
 // current term, then the candidate recognizes the leader as legitimate and
-// returns to follower state."
+// returns to follower state." The pre-candidate is still in the term it
+// followed node 3 in, so 3 is the only legitimate leader there.
 func TestCandidateStepsDownOnAppendFromLeaderOfItsTerm(t *testing.T) {
 	for _, role := range []StateType{StateCandidate, StatePreCandidate} {
 		for _, typ := range []pb.MessageType{pb.MsgApp, pb.MsgHeartbeat} {
 			t.Run(fmt.Sprintf("%s/%s", role, typ), func(t *testing.T) {
 				n := newNodeInRole(t, role)
 				term := n.r.Term
-				msgs := n.stepFlush(pb.Message{From: 2, To: 1, Type: typ, Term: term})
+				lead := uint64(2)
+				if role == StatePreCandidate {
+					lead = 3
+				}
+				msgs := n.stepFlush(pb.Message{From: lead, To: 1, Type: typ, Term: term})
 				assert.Equal(t, StateFollower, n.r.state)
-				assert.Equal(t, uint64(2), n.r.lead)
+				assert.Equal(t, lead, n.r.lead)
 				assert.Equal(t, term, n.r.Term)
 				require.Len(t, msgs, 1)
 			})

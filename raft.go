@@ -30,6 +30,17 @@ const LocalApplyThread uint64 = math.MaxUint64 - 1
 // noLimit stands for "unlimited" in the size settings.
 const noLimit = math.MaxUint64
 
+// maxTerm and maxIndex are the largest term and index a message may carry.
+// math.MaxUint64 is never valid: an entry there would have no successor
+// index (a follower's next index would overflow to 0), and a term there
+// would leave no term for the next election. A message that carries it is
+// refused as malformed (checkMessage). A node at maxTerm, reachable only
+// through a message at that term, keeps following but cannot campaign.
+const (
+	maxTerm  = math.MaxUint64 - 1
+	maxIndex = math.MaxUint64 - 1
+)
+
 // StateType is the role of a node: follower, candidate, leader or
 // pre-candidate.
 type StateType uint64
@@ -575,6 +586,12 @@ func (r *raft) hup(t CampaignType) {
 		r.logger.Warningf("%x is unpromotable and can not campaign", r.id)
 		return
 	}
+	if r.Term >= maxTerm {
+		// The election would need a term of maxTerm+1 or more, which peers
+		// refuse (checkMessage): the term space is exhausted.
+		r.logger.Errorf("%x cannot campaign at term %d: no higher term is left", r.id, r.Term)
+		return
+	}
 	if r.hasUnappliedConfChanges() {
 		r.logger.Warningf("%x cannot campaign at term %d since there are still pending configuration changes to apply", r.id, r.Term)
 		return
@@ -824,6 +841,9 @@ func (r *raft) checkMessage(m *pb.Message) error {
 	if m.Type < 0 || m.Type > pb.MsgForgetLeader {
 		return badMessage("unknown message type %d", int32(m.Type))
 	}
+	if err := checkIndexesAndTerms(m); err != nil {
+		return err
+	}
 	switch m.Type {
 	case pb.MsgHup, pb.MsgBeat, pb.MsgCheckQuorum, pb.MsgUnreachable, pb.MsgSnapStatus,
 		pb.MsgStorageAppend, pb.MsgStorageApply, pb.MsgForgetLeader:
@@ -841,6 +861,11 @@ func (r *raft) checkMessage(m *pb.Message) error {
 		}
 		return nil
 	case pb.MsgStorageApplyResp:
+		// Applied entries belong to no term; the response is made with none
+		// (in etcd too), and one with a term could depose a leader.
+		if m.Term != 0 {
+			return badMessage("storage apply response carries term %d", m.Term)
+		}
 		// Only entries handed out for application can have been applied.
 		if n := len(m.Entries); n > 0 && m.Entries[n-1].Index > r.raftLog.applying {
 			return badMessage("storage apply response for entry %d beyond the entries handed out (%d)",
@@ -892,8 +917,45 @@ func (r *raft) checkMessage(m *pb.Message) error {
 		if m.Snapshot == nil || IsEmptySnap(*m.Snapshot) {
 			return badMessage("snapshot message without snapshot metadata")
 		}
+		if m.Snapshot.Metadata.Term == 0 {
+			return badMessage("snapshot at index %d has term 0", m.Snapshot.Metadata.Index)
+		}
 		if m.Snapshot.Metadata.Term > m.Term {
 			return badMessage("snapshot at term %d sent at older term %d", m.Snapshot.Metadata.Term, m.Term)
+		}
+	}
+	return nil
+}
+
+// checkIndexesAndTerms refuses a message with an index or term beyond
+// maxIndex or maxTerm in any field, whatever its type: the message's own,
+// its entries' (the entries of an append are checked with the append) and
+// its snapshot's.
+func checkIndexesAndTerms(m *pb.Message) error {
+	switch {
+	case m.Term > maxTerm:
+		return badMessage("term %d beyond the largest term %d", m.Term, uint64(maxTerm))
+	case m.LogTerm > maxTerm:
+		return badMessage("log term %d beyond the largest term %d", m.LogTerm, uint64(maxTerm))
+	case m.Index > maxIndex:
+		return badMessage("index %d beyond the largest index %d", m.Index, uint64(maxIndex))
+	case m.Commit > maxIndex:
+		return badMessage("commit index %d beyond the largest index %d", m.Commit, uint64(maxIndex))
+	case m.RejectHint > maxIndex:
+		return badMessage("reject hint %d beyond the largest index %d", m.RejectHint, uint64(maxIndex))
+	}
+	if m.Snapshot != nil {
+		if md := &m.Snapshot.Metadata; md.Index > maxIndex || md.Term > maxTerm {
+			return badMessage("snapshot at index %d, term %d beyond the largest index or term %d",
+				md.Index, md.Term, uint64(maxIndex))
+		}
+	}
+	if m.Type != pb.MsgApp {
+		for i := range m.Entries {
+			if e := &m.Entries[i]; e.Index > maxIndex || e.Term > maxTerm {
+				return badMessage("entry at index %d, term %d beyond the largest index or term %d",
+					e.Index, e.Term, uint64(maxIndex))
+			}
 		}
 	}
 	return nil
@@ -910,6 +972,14 @@ func checkAppendEntries(m *pb.Message) error {
 		e := &m.Entries[i]
 		if want := m.Index + 1 + uint64(i); e.Index != want {
 			return badMessage("append entry %d has index %d, want %d", i, e.Index, want)
+		}
+		if e.Index > maxIndex {
+			// m.Index+1+i is then maxIndex+1, or wrapped around to 0.
+			return badMessage("append entry %d beyond the largest index %d", e.Index, uint64(maxIndex))
+		}
+		if e.Term == 0 {
+			// Every entry is written in some term; index 0 alone has term 0.
+			return badMessage("append entry %d has term 0", e.Index)
 		}
 		if e.Term < prevTerm {
 			return badMessage("append entry %d has term %d, below the preceding term %d", e.Index, e.Term, prevTerm)

@@ -2,6 +2,7 @@ package raft
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	pb "github.com/raftkit/raft/raftpb"
@@ -32,6 +33,27 @@ func fuzzSeeds(t testing.TB) []pb.Message {
 	return seeds
 }
 
+// edgeSeeds returns a message of every type, as a follower of its term's
+// leader would receive it, with each index or term field in turn set to 0,
+// 1, MaxUint64-1 and MaxUint64 (see TestStepIndexAndTermEdges).
+func edgeSeeds(t testing.TB) []pb.Message {
+	n := newStepTableNodeTB(t, StateFollower)
+	var seeds []pb.Message
+	for typ := pb.MsgHup; typ <= pb.MsgForgetLeader; typ++ {
+		for _, f := range edgeFields {
+			for _, v := range edgeValues {
+				m := stepTableMsg(n.r, typ)
+				if typ == pb.MsgApp || typ == pb.MsgHeartbeat || typ == pb.MsgSnap {
+					m.From = n.r.lead
+				}
+				f.set(&m, v)
+				seeds = append(seeds, m)
+			}
+		}
+	}
+	return seeds
+}
+
 // newStepTableNodeTB is newStepTableNode for fuzz targets.
 func newStepTableNodeTB(t testing.TB, role StateType) *testNode {
 	var opts []func(*Config)
@@ -52,19 +74,24 @@ func newStepTableNodeTB(t testing.TB, role StateType) *testNode {
 	return n
 }
 
+// fuzzMutations is the number of mutations FuzzStep selects from.
+const fuzzMutations = 9
+
 // FuzzStep decodes arbitrary bytes as a Message and steps it into a node in
 // every role, through RawNode.Step and directly into the state machine. It
 // must never panic, and afterwards the node's invariants hold: the commit
 // index within the log, the applied index within the commit index, the
-// term never lower, and the node still able to hand out its Ready.
+// term never lower, indexes and terms below MaxUint64, terms that never
+// decrease along the log (requireSoundLog), and the node still able to
+// hand out its Ready.
 // mut selects a few targeted mutations (term relative to the node's, sender
-// and destination forced to peers), so the fuzzer reaches beyond the term
-// checks.
+// and destination forced to peers, the last terms), so the fuzzer reaches
+// beyond the term checks.
 func FuzzStep(f *testing.F) {
-	for i, m := range fuzzSeeds(f) {
+	for i, m := range append(fuzzSeeds(f), edgeSeeds(f)...) {
 		b, err := m.Marshal()
 		require.NoError(f, err)
-		f.Add(b, uint8(i%7))
+		f.Add(b, uint8(i%fuzzMutations))
 	}
 	f.Add([]byte{}, uint8(0))
 	f.Add([]byte{0x08, 0xff, 0xff, 0xff, 0xff, 0x0f}, uint8(1)) // negative type
@@ -77,7 +104,7 @@ func FuzzStep(f *testing.F) {
 			for _, direct := range []bool{false, true} {
 				n := newStepTableNodeTB(t, role)
 				msg := m
-				switch mut % 7 {
+				switch mut % fuzzMutations {
 				case 1:
 					msg.Term = n.r.Term
 				case 2:
@@ -95,6 +122,10 @@ func FuzzStep(f *testing.F) {
 					for i := range msg.Entries {
 						msg.Entries[i].Index = msg.Index + 1 + uint64(i)
 					}
+				case 7:
+					msg.Term = maxTerm
+				case 8:
+					msg.From, msg.To, msg.Term = 2, 1, math.MaxUint64
 				}
 				checkStepInvariants(t, n, msg, direct)
 			}
@@ -134,6 +165,7 @@ func checkStepInvariants(t *testing.T, n *testNode, m pb.Message, direct bool) {
 	if r.state == StateLeader && r.lead != r.id {
 		t.Fatalf("leader with lead %d", r.lead)
 	}
+	requireSoundLog(t, r, describeFuzzMsg(m))
 }
 
 func describeFuzzMsg(m pb.Message) string {

@@ -303,15 +303,22 @@ func (ms *MemoryStorage) Compact(compactIndex uint64) error {
 // a truncation copies the kept prefix.
 //
 // It returns an error, and changes nothing, if the entries do not have
-// consecutive indexes or would leave a gap after LastIndex.
+// consecutive indexes, would leave a gap after LastIndex, or have terms
+// that decrease: within the batch, or from the stored entry they follow.
+// A Raft log's terms never decrease; a batch whose terms do is corrupt.
 func (ms *MemoryStorage) Append(entries []pb.Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
 	for i := 1; i < len(entries); i++ {
-		if entries[i].Index != entries[i-1].Index+1 {
+		// An index of MaxUint64 would be followed by 0.
+		if entries[i].Index != entries[i-1].Index+1 || entries[i].Index == 0 {
 			return fmt.Errorf("raft: appended entries are not consecutive: index %d follows %d",
 				entries[i].Index, entries[i-1].Index)
+		}
+		if entries[i].Term < entries[i-1].Term {
+			return fmt.Errorf("raft: appended entries' terms decrease: entry %d has term %d, below the term %d of entry %d",
+				entries[i].Index, entries[i].Term, entries[i-1].Term, entries[i-1].Index)
 		}
 	}
 
@@ -327,6 +334,12 @@ func (ms *MemoryStorage) Append(entries []pb.Entry) error {
 	}
 
 	at := entries[0].Index - ms.offset() - 1
+	if at <= uint64(len(ms.ents)) {
+		if prev := ms.term(entries[0].Index - 1); entries[0].Term < prev {
+			return fmt.Errorf("raft: appended entries' terms decrease: entry %d has term %d, below the term %d of entry %d",
+				entries[0].Index, entries[0].Term, prev, entries[0].Index-1)
+		}
+	}
 	switch n := uint64(len(ms.ents)); {
 	case at < n:
 		// Truncate the conflicting suffix. Copy the prefix so that the

@@ -357,6 +357,10 @@ func TestMemoryStorageSetHardState(t *testing.T) {
 	assert.Equal(t, hs, got)
 }
 
+// TestMemoryStorageAppend: a batch is appended after the compaction point,
+// replacing any conflicting tail; one that is not consecutive, leaves a gap,
+// or whose terms decrease (within the batch or from the entry it follows)
+// is refused with an error and changes nothing.
 func TestMemoryStorageAppend(t *testing.T) {
 	ents := entsAt(3, 3, 4, 5)
 	for _, tt := range []struct {
@@ -376,6 +380,17 @@ func TestMemoryStorageAppend(t *testing.T) {
 		{"gap", entsAt(7, 5), "missing log entry [last: 5, append at: 7]", entsAt(3, 3, 4, 5)},
 		{"not consecutive", []pb.Entry{{Index: 6, Term: 5}, {Index: 8, Term: 5}},
 			"not consecutive: index 8 follows 6", entsAt(3, 3, 4, 5)},
+		{"not consecutive past MaxUint64", []pb.Entry{{Index: math.MaxUint64, Term: 5}, {Index: 0, Term: 5}},
+			"not consecutive: index 0 follows 18446744073709551615", entsAt(3, 3, 4, 5)},
+		{"terms decrease in the batch", entsAt(5, 5, 6, 4),
+			"terms decrease: entry 7 has term 4, below the term 6 of entry 6", entsAt(3, 3, 4, 5)},
+		{"terms decrease in the batch, below the first index", entsAt(2, 4, 3, 4, 5),
+			"terms decrease: entry 3 has term 3, below the term 4 of entry 2", entsAt(3, 3, 4, 5)},
+		{"terms decrease from the preceding entry", entsAt(5, 3, 5),
+			"terms decrease: entry 5 has term 3, below the term 4 of entry 4", entsAt(3, 3, 4, 5)},
+		{"terms decrease from the compaction point", entsAt(4, 2),
+			"terms decrease: entry 4 has term 2, below the term 3 of entry 3", entsAt(3, 3, 4, 5)},
+		{"equal terms", entsAt(6, 5, 5, 5), "", entsAt(3, 3, 4, 5, 5, 5, 5)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ms := newStorageWith(ents)

@@ -69,26 +69,23 @@ func TestDescribeEntry(t *testing.T) {
 			nil, `2/5 EntryConfChangeV2 v2 r3`,
 		},
 		{
-			"conf change v2 explicit",
-			mustConfChangeEntry(t, 2, 5, pb.ConfChangeV2{Transition: pb.ConfChangeTransitionJointExplicit, Changes: []pb.ConfChangeSingle{
-				{Type: pb.ConfChangeAddLearnerNode, NodeID: 4},
-			}}),
-			nil, `2/5 EntryConfChangeV2 l4 ConfChangeTransitionJointExplicit`,
+			"conf change v2 transition and context not shown",
+			mustConfChangeEntry(t, 2, 5, pb.ConfChangeV2{Transition: pb.ConfChangeTransitionJointExplicit, Context: []byte("c"),
+				Changes: []pb.ConfChangeSingle{{Type: pb.ConfChangeAddLearnerNode, NodeID: 4}}}),
+			nil, `2/5 EntryConfChangeV2 l4`,
 		},
-		{"leave joint", mustConfChangeEntry(t, 2, 6, pb.ConfChangeV2{}), nil, `2/6 EntryConfChangeV2 leave-joint`},
+		{"unknown change type", mustConfChangeEntry(t, 2, 5, pb.ConfChange{Type: 9, NodeID: 4}), nil, `2/5 EntryConfChange unknown4`},
+		{"leave joint has no payload and no trailing space", mustConfChangeEntry(t, 2, 6, pb.ConfChangeV2{}), nil, `2/6 EntryConfChangeV2`},
 		{
-			"undecodable conf change",
+			"undecodable conf change shows the decoding error",
 			pb.Entry{Term: 1, Index: 1, Type: pb.EntryConfChange, Data: []byte{0xff}},
-			nil, `1/1 EntryConfChange <cannot decode ConfChange: `,
+			nil, `1/1 EntryConfChange unexpected EOF`,
 		},
+		{"unknown entry type shows no payload", pb.Entry{Term: 1, Index: 1, Type: 7, Data: []byte("x")}, nil, `1/1 7`},
+		{"formatter rendering nothing", pb.Entry{Term: 1, Index: 1, Data: []byte("x")}, func([]byte) string { return "" }, `1/1 EntryNormal`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := DescribeEntry(tc.e, tc.f)
-			if strings.HasSuffix(tc.want, ": ") {
-				assert.True(t, strings.HasPrefix(got, tc.want), got)
-				return
-			}
-			assert.Equal(t, tc.want, got)
+			assert.Equal(t, tc.want, DescribeEntry(tc.e, tc.f))
 		})
 	}
 }
@@ -99,7 +96,7 @@ func TestDescribeEntries(t *testing.T) {
 	assert.Equal(t, "", DescribeEntries(nil, nil))
 }
 
-func TestDescribeMessage(t *testing.T) {
+func TestDescribeMessageLaysOutLikeEtcd(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		m    pb.Message
@@ -112,10 +109,10 @@ func TestDescribeMessage(t *testing.T) {
 			`1->2 MsgApp Term:3 Log:2/10 Commit:9 Entries:[3/11 EntryNormal "data"]`,
 		},
 		{
-			"several entries",
+			"several entries one per line",
 			pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 3, LogTerm: 3, Index: 10,
 				Entries: []pb.Entry{{Term: 3, Index: 11, Data: []byte("a")}, {Term: 3, Index: 12, Data: []byte("b")}}},
-			`1->2 MsgApp Term:3 Log:3/10 Entries:[3/11 EntryNormal "a", 3/12 EntryNormal "b"]`,
+			"1->2 MsgApp Term:3 Log:3/10 Entries:[\n  3/11 EntryNormal \"a\"\n  3/12 EntryNormal \"b\"\n]",
 		},
 		{
 			"rejection with hint, IDs in hex",
@@ -123,9 +120,14 @@ func TestDescribeMessage(t *testing.T) {
 			`a->1 MsgAppResp Term:3 Log:2/10 Rejected (Hint: 7)`,
 		},
 		{
-			"vote with context",
+			"context not shown",
 			pb.Message{Type: pb.MsgVote, From: 2, To: 3, Term: 4, LogTerm: 3, Index: 12, Context: []byte("CampaignTransfer")},
-			`2->3 MsgVote Term:4 Log:3/12 Context:"CampaignTransfer"`,
+			`2->3 MsgVote Term:4 Log:3/12`,
+		},
+		{
+			"no node is None, vote in decimal",
+			pb.Message{Type: pb.MsgHup, Vote: 0x1f},
+			`None->None MsgHup Term:0 Log:0/0 Vote:31`,
 		},
 		{
 			"vote field",
@@ -136,7 +138,8 @@ func TestDescribeMessage(t *testing.T) {
 			"snapshot",
 			pb.Message{Type: pb.MsgSnap, From: 1, To: 3, Term: 5, Snapshot: &pb.Snapshot{Metadata: pb.SnapshotMetadata{
 				Index: 20, Term: 4, ConfState: pb.ConfState{Voters: []uint64{1, 2, 3}}}}},
-			`1->3 MsgSnap Term:5 Log:0/0 Snapshot: Index:20 Term:4 ConfState:Voters:[1 2 3] VotersOutgoing:[] Learners:[] LearnersNext:[] AutoLeave:false`,
+			"1->3 MsgSnap Term:5 Log:0/0\n" +
+				"  Snapshot: Index:20 Term:4 ConfState:Voters:[1 2 3] VotersOutgoing:[] Learners:[] LearnersNext:[] AutoLeave:false",
 		},
 		{
 			"empty snapshot pointer is not shown",
@@ -151,16 +154,33 @@ func TestDescribeMessage(t *testing.T) {
 					{Type: pb.MsgAppResp, From: 1, To: 1, Term: 2, Index: 2},
 					{Type: pb.MsgStorageAppendResp, From: LocalAppendThread, To: 1, Term: 2, LogTerm: 2, Index: 2},
 				}},
-			`1->AppendThread MsgStorageAppend Term:2 Log:0/0 Commit:1 Vote:1 Entries:[2/2 EntryNormal ""] ` +
-				`Responses:[1->1 MsgAppResp Term:2 Log:0/2, AppendThread->1 MsgStorageAppendResp Term:2 Log:2/2]`,
+			"1->AppendThread MsgStorageAppend Term:2 Log:0/0 Commit:1 Vote:1 Entries:[2/2 EntryNormal \"\"] Responses:[\n" +
+				"  1->1 MsgAppResp Term:2 Log:0/2\n" +
+				"  AppendThread->1 MsgStorageAppendResp Term:2 Log:2/2\n" +
+				"]",
 		},
 		{
 			"storage apply",
 			pb.Message{Type: pb.MsgStorageApply, From: 1, To: LocalApplyThread,
 				Entries:   []pb.Entry{{Term: 2, Index: 2, Data: []byte("x")}},
 				Responses: []pb.Message{{Type: pb.MsgStorageApplyResp, From: LocalApplyThread, To: 1, Entries: []pb.Entry{{Term: 2, Index: 2, Data: []byte("x")}}}}},
-			`1->ApplyThread MsgStorageApply Term:0 Log:0/0 Entries:[2/2 EntryNormal "x"] ` +
-				`Responses:[ApplyThread->1 MsgStorageApplyResp Term:0 Log:0/0 Entries:[2/2 EntryNormal "x"]]`,
+			"1->ApplyThread MsgStorageApply Term:0 Log:0/0 Entries:[2/2 EntryNormal \"x\"] Responses:[\n" +
+				"  ApplyThread->1 MsgStorageApplyResp Term:0 Log:0/0 Entries:[2/2 EntryNormal \"x\"]\n" +
+				"]",
+		},
+		{
+			"nested responses indent their entries and snapshot",
+			pb.Message{Type: pb.MsgStorageAppend, From: 1, To: LocalAppendThread,
+				Responses: []pb.Message{{Type: pb.MsgStorageAppendResp, From: LocalAppendThread, To: 1,
+					Entries:  []pb.Entry{{Term: 2, Index: 2}, {Term: 2, Index: 3}},
+					Snapshot: &pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: 1, Term: 1}}}}},
+			"1->AppendThread MsgStorageAppend Term:0 Log:0/0 Responses:[\n" +
+				"  AppendThread->1 MsgStorageAppendResp Term:0 Log:0/0 Entries:[\n" +
+				"    2/2 EntryNormal \"\"\n" +
+				"    2/3 EntryNormal \"\"\n" +
+				"  ]\n" +
+				"    Snapshot: Index:1 Term:1 ConfState:Voters:[] VotersOutgoing:[] Learners:[] LearnersNext:[] AutoLeave:false\n" +
+				"]",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -169,7 +189,7 @@ func TestDescribeMessage(t *testing.T) {
 	}
 }
 
-func TestDescribeReady(t *testing.T) {
+func TestDescribeReadyHasAHeaderAndUnindentedParts(t *testing.T) {
 	assert.Equal(t, "<empty Ready>", DescribeReady(Ready{}, nil))
 
 	rd := Ready{
@@ -183,23 +203,25 @@ func TestDescribeReady(t *testing.T) {
 			Entries: []pb.Entry{{Term: 2, Index: 5, Data: []byte("foo")}}}},
 		MustSync: true,
 	}
-	want := `SoftState: Lead:1 State:StateLeader
-HardState: Term:2 Vote:1 Commit:4
-ReadStates:
-  Index:4 RequestCtx:"r1"
+	want := `Ready MustSync=true:
+Lead:1 State:StateLeader
+HardState Term:2 Vote:1 Commit:4
+ReadStates [{4 [114 49]}]
 Entries:
-  2/5 EntryNormal "foo"
-Snapshot: Index:3 Term:1 ConfState:Voters:[1] VotersOutgoing:[] Learners:[] LearnersNext:[] AutoLeave:false
+2/5 EntryNormal "foo"
+Snapshot Index:3 Term:1 ConfState:Voters:[1] VotersOutgoing:[] Learners:[] LearnersNext:[] AutoLeave:false
 CommittedEntries:
-  2/4 EntryNormal ""
+2/4 EntryNormal ""
 Messages:
-  1->2 MsgApp Term:2 Log:2/4 Commit:4 Entries:[2/5 EntryNormal "foo"]
-MustSync: true
+1->2 MsgApp Term:2 Log:2/4 Commit:4 Entries:[2/5 EntryNormal "foo"]
 `
 	assert.Equal(t, want, DescribeReady(rd, nil))
 
 	// Only the parts that are set appear; f formats the payloads.
 	rd = Ready{CommittedEntries: []pb.Entry{{Term: 2, Index: 4, Data: []byte("x")}}}
-	assert.Equal(t, "CommittedEntries:\n  2/4 EntryNormal <x>\n",
+	assert.Equal(t, "Ready MustSync=false:\nCommittedEntries:\n2/4 EntryNormal <x>\n",
 		DescribeReady(rd, func(b []byte) string { return "<" + string(b) + ">" }))
+
+	// MustSync alone does not make a Ready worth describing.
+	assert.Equal(t, "<empty Ready>", DescribeReady(Ready{MustSync: true}, nil))
 }

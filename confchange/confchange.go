@@ -12,6 +12,8 @@ package confchange
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/raftkit/raft/progress"
 	"github.com/raftkit/raft/quorum"
@@ -374,8 +376,20 @@ func symDiff(l, r map[uint64]struct{}) int {
 	return n
 }
 
-// Describe renders changes in the syntax of raftpb.ConfChangesToString,
-// like "v1 r2 l3 u4".
+// Describe renders changes as their types and node IDs separated by
+// spaces, like "ConfChangeAddNode(1) ConfChangeRemoveNode(2)", as etcd raft
+// does; a type without a name shows as its number, like "9(3)". For the
+// short form "v1 r2", use raftpb.ConfChangesToString.
 func Describe(ccs ...raftpb.ConfChangeSingle) string {
-	return raftpb.ConfChangesToString(ccs)
+	var b strings.Builder
+	for i, cc := range ccs {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(cc.Type.String())
+		b.WriteByte('(')
+		b.WriteString(strconv.FormatUint(cc.NodeID, 10))
+		b.WriteByte(')')
+	}
+	return b.String()
 }

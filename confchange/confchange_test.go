@@ -370,7 +370,9 @@ func TestZeroTrackerAcceptsAFirstVoter(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
-	assert.Equal(t, "v1 r2 l3 u4", Describe(parse(t, "v1 r2 l3 u4")...))
+	assert.Equal(t, "ConfChangeAddNode(1) ConfChangeRemoveNode(2) ConfChangeAddLearnerNode(3) ConfChangeUpdateNode(4)",
+		Describe(parse(t, "v1 r2 l3 u4")...))
+	assert.Equal(t, "9(5)", Describe(raftpb.ConfChangeSingle{Type: 9, NodeID: 5}))
 	assert.Equal(t, "", Describe())
 }
 

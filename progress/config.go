@@ -33,17 +33,18 @@ type Config struct {
 }
 
 // String renders the configuration on one line, like
-// "voters=(1 2 3)&&(1 2) learners=(4) learners_next=(5) autoleave",
-// omitting the empty parts.
+// "voters=(1 2 3)&&(1 2) learners=(4) learners_next=(5) autoleave", as
+// etcd raft does: the learner sets are shown when they are not nil, so an
+// empty but non-nil set shows as "learners=()", and autoleave only when set.
 func (c Config) String() string {
 	var b strings.Builder
 	b.WriteString("voters=")
 	b.WriteString(c.Voters.String())
-	if len(c.Learners) > 0 {
+	if c.Learners != nil {
 		b.WriteString(" learners=")
 		b.WriteString(quorum.MajorityConfig(c.Learners).String())
 	}
-	if len(c.LearnersNext) > 0 {
+	if c.LearnersNext != nil {
 		b.WriteString(" learners_next=")
 		b.WriteString(quorum.MajorityConfig(c.LearnersNext).String())
 	}

@@ -194,6 +194,9 @@ func TestConfigString(t *testing.T) {
 	}
 	assert.Equal(t, "voters=(1 2 3)&&(1 2) learners=(4) learners_next=(5) autoleave", c.String())
 	assert.Equal(t, "voters=(1)", Config{Voters: quorum.JointConfig{set(1)}}.String())
+	// As in etcd, a learner set is shown when it is not nil, even empty.
+	assert.Equal(t, "voters=() learners=() learners_next=()",
+		Config{Learners: map[uint64]struct{}{}, LearnersNext: map[uint64]struct{}{}}.String())
 }
 
 func TestConfigCloneIsIndependent(t *testing.T) {

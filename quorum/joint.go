@@ -26,10 +26,10 @@ func (c JointConfig) IDs() map[uint64]struct{} {
 	return m
 }
 
-// Describe renders the acknowledged index of every voter of either half, in
-// the format of MajorityConfig.Describe, against the joint committed index.
+// Describe renders the acknowledged index of every voter of either half, as
+// MajorityConfig.Describe does for the union of both halves.
 func (c JointConfig) Describe(l AckedIndexer) string {
-	return describe(MajorityConfig(c.IDs()), l, c.CommittedIndex(l))
+	return MajorityConfig(c.IDs()).Describe(l)
 }
 
 // CommittedIndex returns the largest index acknowledged by a majority of

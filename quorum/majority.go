@@ -1,6 +1,8 @@
 package quorum
 
 import (
+	"cmp"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -43,38 +45,63 @@ func (c MajorityConfig) Slice() []uint64 {
 	return sl
 }
 
-// Describe renders, one line per voter in ascending ID order, the index each
-// voter acknowledged ("?" when unknown). Voters that acknowledged at least
-// the committed index are marked with '*'. A final line gives the committed
-// index. It is meant for debugging and test output.
+// Describe renders the index each voter acknowledged as a small bar chart,
+// one line per voter in ascending ID order under an "idx" heading, in the
+// layout of etcd raft (whose golden files use it):
+//
+//	       idx
+//	x>     100    (id=1)
+//	xx>    101    (id=2)
+//	>       99    (id=3)
+//
+// The bar of the voter at position i (from 0) in ascending index order,
+// ties broken by ID, is i characters long when its index is larger than
+// that of the voter before it, and empty otherwise. A voter unknown to l
+// shows "?" and index 0. An empty configuration renders as
+// "<empty majority quorum>". It is meant for debugging and test output.
 func (c MajorityConfig) Describe(l AckedIndexer) string {
-	return describe(c, l, c.CommittedIndex(l))
-}
-
-// describe implements Describe for a voter set whose committed index the
-// caller has computed by its own quorum rule.
-func describe(c MajorityConfig, l AckedIndexer, committed Index) string {
-	var b strings.Builder
-	for _, id := range c.Slice() {
-		idx, ok := l.AckedIndex(id)
-		mark := ' '
-		if ok && idx >= committed {
-			mark = '*'
+	if len(c) == 0 {
+		return "<empty majority quorum>"
+	}
+	type voter struct {
+		id    uint64
+		idx   Index
+		known bool
+		bar   int
+	}
+	n := len(c)
+	vs := make([]voter, 0, n)
+	for id := range c {
+		idx, known := l.AckedIndex(id)
+		vs = append(vs, voter{id: id, idx: idx, known: known})
+	}
+	slices.SortFunc(vs, func(a, b voter) int {
+		if a.idx != b.idx {
+			return cmp.Compare(a.idx, b.idx)
 		}
-		b.WriteString("voter ")
-		b.WriteString(strconv.FormatUint(id, 10))
-		b.WriteString(": ")
-		b.WriteRune(mark)
-		if ok {
-			b.WriteString(idx.String())
+		return cmp.Compare(a.id, b.id)
+	})
+	for i := 1; i < n; i++ {
+		if vs[i-1].idx < vs[i].idx {
+			vs[i].bar = i
+		}
+	}
+	slices.SortFunc(vs, func(a, b voter) int { return cmp.Compare(a.id, b.id) })
+
+	var b strings.Builder
+	b.WriteString(strings.Repeat(" ", n))
+	b.WriteString("    idx\n")
+	for _, v := range vs {
+		if v.known {
+			b.WriteString(strings.Repeat("x", v.bar))
+			b.WriteByte('>')
+			b.WriteString(strings.Repeat(" ", n-v.bar))
 		} else {
 			b.WriteByte('?')
+			b.WriteString(strings.Repeat(" ", n))
 		}
-		b.WriteByte('\n')
+		fmt.Fprintf(&b, " %5d    (id=%d)\n", uint64(v.idx), v.id)
 	}
-	b.WriteString("committed: ")
-	b.WriteString(committed.String())
-	b.WriteByte('\n')
 	return b.String()
 }
 

@@ -253,17 +253,28 @@ func TestStringsAndSlices(t *testing.T) {
 		JointConfig{MajorityConfig{1: {}}, MajorityConfig{4: {}}}.IDs())
 }
 
-func TestDescribeShowsEveryVoterAndTheCommittedIndex(t *testing.T) {
+func TestDescribeDrawsABarPerVoterInTheLayoutOfEtcd(t *testing.T) {
 	c := MajorityConfig{1: {}, 2: {}, 3: {}}
+	// The bar grows with the rank of the index; 3 is unknown and sorts
+	// first with index 0.
 	l := MapAckIndexer{1: 5, 2: 7}
-	want := "voter 1: *5\n" +
-		"voter 2: *7\n" +
-		"voter 3:  ?\n" +
-		"committed: 5\n"
+	want := "       idx\n" +
+		"x>       5    (id=1)\n" +
+		"xx>      7    (id=2)\n" +
+		"?        0    (id=3)\n"
 	assert.Equal(t, want, c.Describe(l))
 
-	// The outgoing half (2 3) has committed nothing, so neither has the joint config.
+	// A joint configuration describes the union of its halves.
 	j := JointConfig{MajorityConfig{1: {}}, MajorityConfig{2: {}, 3: {}}}
-	assert.Equal(t, "voter 1: *5\nvoter 2: *7\nvoter 3:  ?\ncommitted: 0\n", j.Describe(l))
-	assert.Equal(t, "committed: ∞\n", MajorityConfig{}.Describe(l))
+	assert.Equal(t, want, j.Describe(l))
+	assert.Equal(t, "<empty majority quorum>", MajorityConfig{}.Describe(l))
+	assert.Equal(t, "<empty majority quorum>", JointConfig{}.Describe(l))
+
+	// An index equal to the one ranked before it gets no bar, as in etcd.
+	l = MapAckIndexer{1: 9, 2: 9, 3: 4}
+	want = "       idx\n" +
+		"x>       9    (id=1)\n" +
+		">        9    (id=2)\n" +
+		">        4    (id=3)\n"
+	assert.Equal(t, want, c.Describe(l))
 }

@@ -127,20 +127,19 @@ func ConfChangesFromString(s string) ([]ConfChangeSingle, error) {
 
 // ConfChangesToString is the inverse of ConfChangesFromString: it writes
 // each change as its letter and node ID, separated by single spaces. A type
-// without a letter is written as "unknown<type>(<id>)", which
-// ConfChangesFromString rejects.
+// without a letter is written as "unknown" followed by the node ID (as etcd
+// raft writes it), which ConfChangesFromString rejects.
 func ConfChangesToString(ccs []ConfChangeSingle) string {
 	var b strings.Builder
 	for i, cc := range ccs {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		letter, ok := confChangeLetters[cc.Type]
-		if !ok {
-			fmt.Fprintf(&b, "unknown%d(%d)", int32(cc.Type), cc.NodeID)
-			continue
+		if letter, ok := confChangeLetters[cc.Type]; ok {
+			b.WriteByte(letter)
+		} else {
+			b.WriteString("unknown")
 		}
-		b.WriteByte(letter)
 		b.WriteString(strconv.FormatUint(cc.NodeID, 10))
 	}
 	return b.String()

@@ -7,4 +7,8 @@
 // two interoperate on the wire; the types register in gogo's registry
 // under the protobuf package raftkit.raftpb, so both libraries can be
 // linked into one program.
+//
+// The String methods of the types (text.go) print the compact protobuf text
+// that etcd raft's print, byte for byte, so that logs and golden files read
+// the same with either library.
 package raftpb

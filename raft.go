@@ -776,7 +776,7 @@ func (r *raft) Step(m pb.Message) error {
 	case pb.MsgVote, pb.MsgPreVote:
 		r.handleVote(m)
 
-	case pb.MsgApp, pb.MsgHeartbeat, pb.MsgSnap:
+	case pb.MsgApp, pb.MsgHeartbeat, pb.MsgSnap, pb.MsgReadIndexResp:
 		if err := r.checkLeader(&m); err != nil {
 			r.logger.Warningf("%x dropped %s from %x: %v", r.id, m.Type, m.From, err)
 			return err
@@ -789,11 +789,13 @@ func (r *raft) Step(m pb.Message) error {
 	return nil
 }
 
-// checkLeader refuses an append, heartbeat or snapshot of the current term
-// from a node other than the leader this node knows for the term. Raft
+// checkLeader refuses an append, heartbeat, snapshot or read index answer
+// of the current term from a node other than the leader this node knows for
+// the term. Raft
 // elects at most one leader per term (§5.2), so such a message is forged or
 // corrupt; accepting it would let its sender overwrite entries the real
-// leader replicated, or commit entries the real leader never had. A node
+// leader replicated, commit entries the real leader never had, or answer a
+// read with an index the real leader never confirmed. A node
 // that knows no leader for the term yet (it restarted, it is joining and
 // not yet in its own configuration, or the sender was added by a conf
 // change it has not applied) accepts the sender as the leader.

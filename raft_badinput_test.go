@@ -625,7 +625,7 @@ func TestSecondLeaderOfTermIsRefused(t *testing.T) {
 		{"leader", func(t *testing.T) *testNode { return newStepTableNode(t, StateLeader) }, 1},
 		{"follower that forgot its leader", forgot, 3},
 	} {
-		for _, typ := range []pb.MessageType{pb.MsgApp, pb.MsgHeartbeat, pb.MsgSnap} {
+		for _, typ := range []pb.MessageType{pb.MsgApp, pb.MsgHeartbeat, pb.MsgSnap, pb.MsgReadIndexResp} {
 			t.Run(fmt.Sprintf("%s/%s", tt.name, typ), func(t *testing.T) {
 				n := tt.node(t)
 				require.Equal(t, tt.lead, n.r.termLead)
@@ -875,6 +875,12 @@ func isPeerMsg(typ pb.MessageType) bool {
 
 // edgeMustDrop says whether m, base with one field set to an edge value,
 // must be refused with errBadMessage by a node n in its role, and why.
+// leaderOnly reports whether only the leader of a term sends messages of
+// type t at that term (see raft.checkLeader).
+func leaderOnly(t pb.MessageType) bool {
+	return t == pb.MsgApp || t == pb.MsgHeartbeat || t == pb.MsgSnap || t == pb.MsgReadIndexResp
+}
+
 func edgeMustDrop(r *raft, m pb.Message, v uint64) (string, bool) {
 	switch {
 	case v == math.MaxUint64:
@@ -911,8 +917,7 @@ func edgeMustDrop(r *raft, m pb.Message, v uint64) (string, bool) {
 			return "entries never handed out for application", true
 		}
 	}
-	if (m.Type == pb.MsgApp || m.Type == pb.MsgHeartbeat || m.Type == pb.MsgSnap) &&
-		m.Term == r.Term && r.termLead != None && m.From != r.termLead {
+	if leaderOnly(m.Type) && m.Term == r.Term && r.termLead != None && m.From != r.termLead {
 		return "a second leader in the term", true
 	}
 	return "", false
@@ -960,8 +965,7 @@ func TestStepIndexAndTermEdges(t *testing.T) {
 						for _, v := range edgeValues {
 							n := newEdgeNode(t, role, async)
 							m := stepTableMsg(n.r, typ)
-							if (typ == pb.MsgApp || typ == pb.MsgHeartbeat || typ == pb.MsgSnap) &&
-								n.r.termLead != None && n.r.termLead != n.r.id {
+							if leaderOnly(typ) && n.r.termLead != None && n.r.termLead != n.r.id {
 								m.From = n.r.termLead // the leader of the term, not a second one
 							}
 							f.set(&m, v)

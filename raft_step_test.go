@@ -185,7 +185,7 @@ func TestStepEveryRoleAndMessageType(t *testing.T) {
 			pcDropped, cDropped,
 			{sent: beats, to: to23, state: L, lead: 1}, // the read's heartbeat round
 		}},
-		{pb.MsgReadIndexResp, [4]o{fDropped, pcDropped, cDropped, lDropped}},
+		{pb.MsgReadIndexResp, [4]o{fSecondLeader, pcSecondLeader, cDropped, lSecondLeader}},
 		{pb.MsgPreVote, [4]o{
 			{sent: pvResp, to: to2, state: F, lead: 3},
 			{sent: pvResp, to: to2, state: PC},

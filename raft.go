@@ -170,9 +170,9 @@ type raft struct {
 	// Unlike lead, it outlives becoming a pre-candidate and MsgForgetLeader:
 	// they forget the leader, but cannot make another node leader of the
 	// same term. Raft elects at most one leader per term, so appends,
-	// heartbeats and snapshots of this term from any other node are forged
-	// or corrupt, and checkLeader drops them. None until known; cleared when
-	// the term changes.
+	// heartbeats, snapshots and read index answers of this term from any
+	// other node are forged or corrupt, and checkLeader drops them. None
+	// until known; cleared when the term changes.
 	termLead uint64
 	// leadTransferee is the target of a leadership transfer in progress.
 	leadTransferee uint64

@@ -1,6 +1,9 @@
-// Package doclint checks that every exported identifier of the module's
-// packages has a doc comment, as `go doc` shows it. Generated files (those
-// with a "Code generated ... DO NOT EDIT." line) and test files are left out.
+// Package doclint checks that every exported identifier of the repository's
+// packages has a doc comment, as `go doc` shows it: those of the root
+// module and of every other module under it (compat/, contrib/*/, any
+// directory with a go.mod), so that a new module is checked without being
+// named here. Generated files (those with a "Code generated ... DO NOT
+// EDIT." line), test files and testdata are left out.
 package doclint
 
 import (
@@ -19,8 +22,8 @@ import (
 
 var generated = regexp.MustCompile(`(?m)^// Code generated .* DO NOT EDIT\.$`)
 
-// packageDirs returns the module's directories that hold Go packages,
-// leaving out the other modules (compat/) and testdata.
+// packageDirs returns the repository's directories that hold Go
+// packages, in every module, leaving out testdata and hidden directories.
 func packageDirs(t *testing.T, root string) []string {
 	var dirs []string
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -31,7 +34,7 @@ func packageDirs(t *testing.T, root string) []string {
 			return nil
 		}
 		name := d.Name()
-		if path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "compat") {
+		if path != root && (strings.HasPrefix(name, ".") || name == "testdata") {
 			return filepath.SkipDir
 		}
 		if matches, _ := filepath.Glob(filepath.Join(path, "*.go")); len(matches) > 0 {
@@ -161,4 +164,43 @@ func undocumentedMembers(rel string, typ *doc.Type) []string {
 		}
 	}
 	return out
+}
+
+func TestEveryModuleOfTheRepositoryIsChecked(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := packageDirs(t, root)
+	var modules []string
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.Name() == "go.mod" {
+			modules = append(modules, filepath.Dir(path))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(modules) < 2 {
+		t.Fatalf("found the modules %v; the root and compat/ at least were expected", modules)
+	}
+	for _, mod := range modules {
+		checked := false
+		for _, dir := range dirs {
+			if dir == mod || strings.HasPrefix(dir, mod+string(filepath.Separator)) {
+				checked = true
+				break
+			}
+		}
+		if !checked {
+			t.Errorf("no package of the module in %s is checked", mod)
+		}
+	}
 }

@@ -55,23 +55,17 @@ func TestExportedIdentifiersAreDocumented(t *testing.T) {
 	}
 	var missing []string
 	for _, dir := range packageDirs(t, root) {
-		fset := token.NewFileSet()
-		pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool {
-			if strings.HasSuffix(fi.Name(), "_test.go") {
-				return false
-			}
-			b, err := os.ReadFile(filepath.Join(dir, fi.Name()))
-			return err == nil && !generated.Match(b)
-		}, parser.ParseComments)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, pkg := range pkgs {
-			if pkg.Name == "main" {
+		rel, _ := filepath.Rel(root, dir)
+		fset, pkgs := parseDir(t, dir)
+		for name, files := range pkgs {
+			if name == "main" {
 				continue
 			}
-			rel, _ := filepath.Rel(root, dir)
-			missing = append(missing, undocumented(rel, pkg)...)
+			p, err := doc.NewFromFiles(fset, files, "./"+rel, doc.PreserveAST)
+			if err != nil {
+				t.Fatal(err)
+			}
+			missing = append(missing, undocumented(rel, p)...)
 		}
 	}
 	sort.Strings(missing)
@@ -80,9 +74,37 @@ func TestExportedIdentifiersAreDocumented(t *testing.T) {
 	}
 }
 
-// undocumented lists the exported identifiers of pkg without a doc comment.
-func undocumented(rel string, pkg *ast.Package) []string {
-	p := doc.New(pkg, "./"+rel, doc.PreserveAST)
+// parseDir parses the Go files of dir that are neither tests nor
+// generated, with their comments, and returns them by package name.
+func parseDir(t *testing.T, dir string) (*token.FileSet, map[string][]*ast.File) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	pkgs := make(map[string][]*ast.File)
+	for _, path := range paths {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if generated.Match(src) {
+			continue
+		}
+		f, err := parser.ParseFile(fset, path, src, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkgs[f.Name.Name] = append(pkgs[f.Name.Name], f)
+	}
+	return fset, pkgs
+}
+
+// undocumented lists the exported identifiers of p without a doc comment.
+func undocumented(rel string, p *doc.Package) []string {
 	var out []string
 	name := func(s string) string { return rel + ": " + s }
 	if strings.TrimSpace(p.Doc) == "" {

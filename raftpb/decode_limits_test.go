@@ -2,6 +2,7 @@ package raftpb
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"math/rand/v2"
 	"runtime"
@@ -213,4 +214,14 @@ func TestDecodeLimitErrorIsClear(t *testing.T) {
 	assert.EqualError(t, err, "raftpb: message beyond the decoder's limits: it needs more than 16 bytes of memory per byte of input")
 	err = m.Unmarshal(nestedResponses(MaxResponsesDepth + 1))
 	assert.EqualError(t, err, "raftpb: message beyond the decoder's limits: Responses nested more than 4 deep")
+}
+
+func TestNoWireVectorIsBeyondTheLimits(t *testing.T) {
+	for _, v := range loadWireVectors(t) {
+		data, err := hex.DecodeString(v.Hex)
+		require.NoError(t, err)
+		// Vectors of every kind, read as a Message: plausible bytes all.
+		var m Message
+		assert.NotErrorIs(t, m.Unmarshal(data), ErrDecodeLimit, v.Name)
+	}
 }

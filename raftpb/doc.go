@@ -7,4 +7,8 @@
 // two interoperate on the wire; the types register in gogo's registry
 // under the protobuf package raftkit.raftpb, so both libraries can be
 // linked into one program.
+//
+// Entry and Message are encoded and decoded by hand (codec.go, decode.go).
+// Message.Unmarshal bounds what an input can cost, which the generated
+// decoder did not: see ErrDecodeLimit.
 package raftpb

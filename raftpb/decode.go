@@ -473,6 +473,14 @@ func (m *Message) unmarshal(b []byte, d *decoder, depth int) error {
 			}
 			switch field := b[start:next]; num {
 			case 7:
+				if entries == 0 {
+					// Past the count, which should not happen: charged
+					// alone, so that a miscount costs speed, not safety.
+					if err = d.charge(entrySize); err != nil {
+						return err
+					}
+					entries = 1
+				}
 				if len(m.Entries) == cap(m.Entries) {
 					m.Entries = slices.Grow(m.Entries, entries)
 				}
@@ -492,6 +500,12 @@ func (m *Message) unmarshal(b []byte, d *decoder, depth int) error {
 			case 14:
 				if depth >= MaxResponsesDepth {
 					return fmt.Errorf("%w: Responses nested more than %d deep", ErrDecodeLimit, MaxResponsesDepth)
+				}
+				if responses == 0 {
+					if err = d.charge(messageSize); err != nil {
+						return err
+					}
+					responses = 1
 				}
 				if len(m.Responses) == cap(m.Responses) {
 					m.Responses = slices.Grow(m.Responses, responses)

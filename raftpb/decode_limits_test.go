@@ -225,3 +225,31 @@ func TestNoWireVectorIsBeyondTheLimits(t *testing.T) {
 		assert.NotErrorIs(t, m.Unmarshal(data), ErrDecodeLimit, v.Name)
 	}
 }
+
+// The decoder sizes Entries and Responses by repeatedFields: it must count
+// at least what the generated decoder appends, before any error, and
+// exactly that on valid input.
+func TestRepeatedFieldsCountsWhatTheDecoderAppends(t *testing.T) {
+	r := rand.New(rand.NewPCG(71, 72))
+	g := gen{r}
+	for i := 0; i < 5000; i++ {
+		m := g.message(2)
+		data := mustMarshal(t, &m)
+		if i%4 != 0 {
+			data = mutate(r, data)
+		}
+		if i%7 == 0 {
+			data = fields(r, 2)
+		}
+		var ref Message
+		err := (*refMessage)(&ref).Unmarshal(data)
+		entries, responses := repeatedFields(data, 0)
+		if err == nil {
+			require.Equal(t, len(ref.Entries), entries, "Entries of %x", data)
+			require.Equal(t, len(ref.Responses), responses, "Responses of %x", data)
+		} else {
+			require.GreaterOrEqual(t, entries, len(ref.Entries), "Entries of %x (%v)", data, err)
+			require.GreaterOrEqual(t, responses, len(ref.Responses), "Responses of %x (%v)", data, err)
+		}
+	}
+}

@@ -130,9 +130,7 @@ func (c *testCluster) process(id uint64) bool {
 	if !IsEmptyHardState(rd.HardState) {
 		require.NoError(c.t, m.storage.SetHardState(rd.HardState))
 	}
-	for _, msg := range rd.Messages {
-		c.inflight = append(c.inflight, msg)
-	}
+	c.inflight = append(c.inflight, rd.Messages...)
 	for _, e := range rd.CommittedEntries {
 		require.Equal(c.t, m.appliedIndex+1, e.Index, "node %d applies out of order", id)
 		m.appliedIndex = e.Index

@@ -320,18 +320,10 @@ func (r *raft) reads() *readOnly {
 	return r.readOnly
 }
 
-func newRaft(c *Config) (*raft, error) {
-	r := new(raft)
-	if err := r.init(c); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
 // init sets up the zero raft r from the configuration and the storage, as
-// newRaft describes. The log is part of r, so that a group's state costs
-// one size-class rounding and sits together in memory, which matters when
-// many groups tick in turn.
+// etcd's newRaft does; NewRawNode calls it on the raft it embeds. The log
+// is part of r, so that a group's state costs one size-class rounding and
+// sits together in memory, which matters when many groups tick in turn.
 func (r *raft) init(c *Config) error {
 	cfg, err := c.withDefaults()
 	if err != nil {
@@ -408,8 +400,6 @@ func (r *raft) init(c *Config) error {
 		r.id, strings.Join(nodesStrs, ","), r.Term, r.raftLog.committed, r.raftLog.applied, lastID.index, lastID.term)
 	return nil
 }
-
-func (r *raft) hasLeader() bool { return r.lead != None }
 
 func (r *raft) softState() SoftState { return SoftState{Lead: r.lead, RaftState: r.state} }
 

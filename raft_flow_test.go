@@ -152,7 +152,7 @@ func TestHeartbeatResponseUnpausesFullWindow(t *testing.T) {
 	assert.Empty(t, apps[0].Entries, "the window is still full: an empty append")
 	assert.Equal(t, n.r.raftLog.committed, apps[0].Commit)
 	// A follower that is up to date gets no append.
-	msgs = n.stepFlush(pb.Message{From: 3, To: 1, Type: pb.MsgAppResp, Term: 1, Index: n.r.raftLog.lastIndex()})
+	n.stepFlush(pb.Message{From: 3, To: 1, Type: pb.MsgAppResp, Term: 1, Index: n.r.raftLog.lastIndex()})
 	msgs = n.stepFlush(pb.Message{From: 3, To: 1, Type: pb.MsgHeartbeatResp, Term: 1})
 	assert.Empty(t, appsTo(msgs, 3))
 }
@@ -354,7 +354,7 @@ func TestTransferLeaderIgnoredTargets(t *testing.T) {
 	require.Equal(t, uint64(2), n.r.leadTransferee)
 	msgs := n.stepFlush(pb.Message{From: 2, To: 1, Type: pb.MsgTransferLeader})
 	assert.Empty(t, msgs, "the same transfer again")
-	msgs = n.stepFlush(pb.Message{From: 3, To: 1, Type: pb.MsgTransferLeader})
+	n.stepFlush(pb.Message{From: 3, To: 1, Type: pb.MsgTransferLeader})
 	assert.Equal(t, uint64(3), n.r.leadTransferee, "a new target replaces the old")
 
 	// Once caught up the target gets TimeoutNow.

@@ -18,8 +18,8 @@ import (
 // added here must pay for itself elsewhere, or be put behind raft.rare.
 func TestRawNodeAllocationFitsItsSizeClass(t *testing.T) {
 	type block struct {
-		rn RawNode
-		r  raft
+		_ RawNode
+		_ raft
 	}
 	assert.LessOrEqual(t, unsafe.Sizeof(block{}), uintptr(576-8))
 }

@@ -1,6 +1,8 @@
 package compat
 
 import (
+	"bytes"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -262,6 +264,10 @@ func TestDecodeDifferentialAgainstEtcdOnMalformedInput(t *testing.T) {
 		var ourM ourpb.Message
 		var etcdM etcdpb.Message
 		ourErr, etcdErr := ourM.Unmarshal(data), etcdM.Unmarshal(data)
+		if errors.Is(ourErr, ourpb.ErrDecodeLimit) {
+			requireBeyondDecodeLimits(t, data, &etcdM, etcdErr)
+			continue
+		}
 		require.Equal(t, etcdErr == nil, ourErr == nil, "Message from %x: etcd %v, ours %v", data, etcdErr, ourErr)
 		if etcdErr != nil {
 			require.Equal(t, etcdErr.Error(), ourErr.Error(), "Message from %x", data)
@@ -277,4 +283,77 @@ func TestDecodeDifferentialAgainstEtcdOnMalformedInput(t *testing.T) {
 		}
 		require.Equal(t, etcdE, toEtcdEntry(ourE), "Entry from %x", data)
 	}
+}
+
+// decodeCost returns the bytes of Entry, Message and Snapshot structs that
+// m's decoding allocated, which raftpb's decoder charges to its budget,
+// and how deep m's Responses nest.
+func decodeCost(m *etcdpb.Message) (cost, depth int) {
+	const entrySize, messageSize, snapshotSize = 48, 160, 144 // pinned by raftpb's sizes_test.go
+	cost = len(m.Entries)*entrySize + len(m.Responses)*messageSize
+	if m.Snapshot != nil {
+		cost += snapshotSize
+	}
+	for i := range m.Responses {
+		c, d := decodeCost(&m.Responses[i])
+		cost += c
+		depth = max(depth, d+1)
+	}
+	return cost, depth
+}
+
+// requireBeyondDecodeLimits fails unless data, which raftpb refused with
+// ErrDecodeLimit, is beyond those limits: etcd fails on it too, or the
+// value it decodes costs more than raftpb.MaxDecodeBytesPerByte bytes per
+// byte of input (plus 1 KiB) or nests deeper than raftpb.MaxResponsesDepth.
+// README.md lists the limits as a difference on purpose.
+func requireBeyondDecodeLimits(t *testing.T, data []byte, etcdM *etcdpb.Message, etcdErr error) {
+	t.Helper()
+	if etcdErr != nil {
+		return
+	}
+	cost, depth := decodeCost(etcdM)
+	require.True(t, cost > ourpb.MaxDecodeBytesPerByte*len(data)+1024 || depth > ourpb.MaxResponsesDepth,
+		"raftpb refused %x, which costs %d bytes and nests %d deep", data, cost, depth)
+}
+
+// TestDecodeLimitsAreTheOnlyDecodingDifference pins down where raftpb's
+// decoder parts from etcd's on purpose: inputs that cost far more memory
+// than their size, or nest Responses deeper than MaxResponsesDepth, are
+// refused; the costliest messages etcd's encoder writes are not.
+func TestDecodeLimitsAreTheOnlyDecodingDifference(t *testing.T) {
+	nested := func(depth int) []byte {
+		var b []byte
+		for range depth {
+			b = append([]byte{0x72, byte(len(b))}, b...)
+		}
+		return b
+	}
+	for name, data := range map[string][]byte{
+		"empty responses":       bytes.Repeat([]byte{0x72, 0x00}, 1<<14),
+		"empty entries":         bytes.Repeat([]byte{0x3a, 0x00}, 1<<14),
+		"responses nested deep": nested(ourpb.MaxResponsesDepth + 1),
+	} {
+		var ourM ourpb.Message
+		var etcdM etcdpb.Message
+		ourErr, etcdErr := ourM.Unmarshal(data), etcdM.Unmarshal(data)
+		require.NoError(t, etcdErr, name)
+		require.ErrorIs(t, ourErr, ourpb.ErrDecodeLimit, name)
+		requireBeyondDecodeLimits(t, data, &etcdM, etcdErr)
+	}
+
+	// etcd's encoder writes every scalar of a Message and an Entry, so
+	// that even empty ones stay within the limits.
+	var costly etcdpb.Message
+	costly.Entries = make([]etcdpb.Entry, 5000)
+	costly.Responses = make([]etcdpb.Message, 5000)
+	for i := range costly.Responses {
+		costly.Responses[i].Snapshot = &etcdpb.Snapshot{}
+		costly.Responses[i].Responses = []etcdpb.Message{{Entries: make([]etcdpb.Entry, 2)}}
+	}
+	data, err := costly.Marshal()
+	require.NoError(t, err)
+	var ourM ourpb.Message
+	require.NoError(t, ourM.Unmarshal(data))
+	require.Equal(t, costly, toEtcdMessage(ourM))
 }

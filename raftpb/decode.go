@@ -1,9 +1,12 @@
 package raftpb
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
+	"unsafe"
 )
 
 // This file decodes Entry and Message by hand; raft.proto turns gogo's
@@ -30,11 +33,12 @@ import (
 //     enums keep the low 32 bits; a length that is negative as an int is
 //     ErrInvalidLengthRaft, one past the end io.ErrUnexpectedEOF.
 //
-// What it does differently is allocate less and branch less. The Entries
-// slice is sized once: at the first entry, the run of entries that follows
-// (encoders write them next to each other) is counted, and the slice grows
-// to hold all of them, where appending one by one grew it about log2(n)
-// times. Entries are decoded in place in the slice. Varints of one and two
+// What it does differently is allocate less and branch less, and refuse
+// inputs that would cost far more memory than their size (see
+// ErrDecodeLimit). The Entries and Responses slices are sized once: at the
+// first of either field, the message's remaining fields are counted, and
+// the slices grow to hold all of them, where appending one by one grew
+// them about log2(n) times. Elements are decoded in place in the slice. Varints of one and two
 // bytes, which are nearly all tags, lengths and enums, take an inlined
 // path. Each entry's Data still gets its own array: one array shared by
 // all the entries of a message would save allocations but keep the whole
@@ -45,6 +49,82 @@ import (
 // themselves, points at gogo's reflection decoder rather than at
 // Unmarshal; scripts/genproto.sh points it back
 // (TestProtoUnmarshalUsesTheHandWrittenDecoder checks that it does).
+
+// Limits of the Message decoder. Protobuf lets a few bytes of input stand
+// for much more memory: an empty Responses element is two bytes on the
+// wire and a 160-byte Message in memory, an empty entry two bytes and a
+// 48-byte Entry, and each nested Message is a level of recursion. Decoded
+// as the generated code did, a megabyte of empty Responses cost 454 MB of
+// allocations (the slice's growth included), and a deep enough nesting
+// would exhaust the goroutine's stack, which is fatal. A peer, or a
+// corrupt frame, must not be able to do that.
+//
+// The decoder therefore counts the Entries and Responses of each message
+// before allocating them, sizes both slices exactly, and keeps a budget:
+// the Entry, Message and Snapshot structs that one input allocates may
+// take at most MaxDecodeBytesPerByte bytes per byte of input, plus
+// decodeSlack bytes so that tiny hand-made inputs such as an empty
+// Snapshot field still decode. Every other allocation of the decoder is
+// a copy of input bytes (Data, Context) or made by the generated decoder
+// of Snapshot, which the same bytes cannot feed twice.
+//
+// No message that etcd raft or raftkit encodes comes near the limits.
+// Their encoders write all ten scalar fields of every Message, 20 bytes at
+// least, and the three scalars of every Entry, 6 bytes at least, so a
+// nested Message costs at most 160 bytes for 22 bytes of input (7.3 per
+// byte), 304 for 34 with an empty Snapshot (8.9 per byte), and an Entry
+// 48 for 8 (6 per byte). Responses appear only in the local storage
+// messages (MsgStorageAppend, MsgStorageApply), whose responses carry none
+// of their own: one level.
+const (
+	// MaxDecodeBytesPerByte is how many bytes of Entry, Message and
+	// Snapshot structs Message.Unmarshal allocates at most per byte of its
+	// input (plus a constant 1 KiB); an input that needs more is refused
+	// with an error wrapping ErrDecodeLimit.
+	MaxDecodeBytesPerByte = 16
+	// MaxResponsesDepth is how deep Message.Unmarshal lets Responses nest:
+	// the messages in a Message's Responses may carry Responses of their
+	// own down to this depth. etcd raft and raftkit use one level.
+	MaxResponsesDepth = 4
+
+	decodeSlack  = 1024
+	entrySize    = int(unsafe.Sizeof(Entry{}))
+	messageSize  = int(unsafe.Sizeof(Message{}))
+	snapshotSize = int(unsafe.Sizeof(Snapshot{}))
+)
+
+// ErrDecodeLimit is wrapped by the error Message.Unmarshal returns for an
+// input beyond its limits (MaxDecodeBytesPerByte, MaxResponsesDepth),
+// which the generated decoder of etcd raft accepted. Such an input is
+// hostile or corrupt: no encoder of this schema that writes every scalar
+// field, as those of etcd raft and raftkit do, produces one.
+var ErrDecodeLimit = errors.New("raftpb: message beyond the decoder's limits")
+
+// decoder is the state one call of Message.Unmarshal shares with the
+// messages nested in its input.
+type decoder struct {
+	// budget is how many bytes of structs the decoder may still allocate.
+	budget int
+}
+
+// decodeBudget returns the budget of an input of n bytes.
+func decodeBudget(n int) int {
+	if n > (math.MaxInt-decodeSlack)/MaxDecodeBytesPerByte {
+		return math.MaxInt
+	}
+	return n*MaxDecodeBytesPerByte + decodeSlack
+}
+
+// charge takes cost bytes from d's budget, or fails if it has not that
+// many left.
+func (d *decoder) charge(cost int) error {
+	if cost > d.budget {
+		return fmt.Errorf("%w: it needs more than %d bytes of memory per byte of input",
+			ErrDecodeLimit, MaxDecodeBytesPerByte)
+	}
+	d.budget -= cost
+	return nil
+}
 
 // uvarint2 reads a varint of one or two bytes at b[i:] and returns its
 // value and the index after it; ok is false for anything else (a longer
@@ -138,26 +218,61 @@ func skip(b []byte, i int) (int, error) {
 	return i + n, nil
 }
 
-// entryRun returns the number of well-formed Entries fields (key 0x3a and
-// a length that fits) in the run that starts at b[i:]. It is only a
-// capacity hint: the decoder checks every field again.
-func entryRun(b []byte, i int) int {
-	n := 0
-	for i < len(b) && b[i] == 0x3a {
-		v, j, ok := uvarint2(b, i+1)
+// repeatedFields counts the Entries and Responses fields of the message
+// whose remaining fields start at b[i:], up to the first field the decoder
+// would refuse (a malformed key, length or varint, or a known field of the
+// wrong wire type). The decoder sizes Entries and Responses with it and
+// charges them to its budget before it allocates them; for the fields it
+// then decodes the counts are exact.
+func repeatedFields(b []byte, i int) (entries, responses int) {
+	for i < len(b) {
+		key, next, ok := fieldKey(b, i)
 		if !ok {
 			var err error
-			if v, j, err = uvarintSlow(b, i+1); err != nil {
-				break
+			if key, next, err = uvarintSlow(b, i); err != nil || key&7 == 4 || int32(key>>3) <= 0 {
+				return
 			}
 		}
-		if v > uint64(len(b)-j) {
-			break
+		num, typ := key>>3, key&7
+		switch {
+		case typ == 2:
+			if num < 64 && messageVarints>>num&1 != 0 {
+				return
+			}
+			_, end, err := span(b, next)
+			if err != nil {
+				return
+			}
+			switch num {
+			case 7:
+				entries++
+			case 14:
+				responses++
+			}
+			next = end
+		case num == 7 || num == 9 || num == 12 || num == 14:
+			return
+		case typ == 0:
+			_, n, ok := uvarint2(b, next)
+			if !ok {
+				var err error
+				if _, n, err = uvarintSlow(b, next); err != nil {
+					return
+				}
+			}
+			next = n
+		default:
+			if num < 64 && messageVarints>>num&1 != 0 {
+				return
+			}
+			var err error
+			if next, err = skip(b, i); err != nil {
+				return
+			}
 		}
-		i = j + int(v)
-		n++
+		i = next
 	}
-	return n
+	return
 }
 
 // Errors of the generated code's wording; cold paths kept out of the
@@ -273,8 +388,23 @@ func (m *Entry) Unmarshal(dAtA []byte) error {
 // decode.go: scalars present overwrite m's, Entries and Responses are
 // appended, Snapshot is merged, Data and Context are copied (never
 // aliasing dAtA). On an error m holds what was decoded before it.
+//
+// Unlike the generated decoder, it refuses, with an error wrapping
+// ErrDecodeLimit, an input that would cost more memory than
+// MaxDecodeBytesPerByte bytes per input byte, or whose Responses nest
+// deeper than MaxResponsesDepth; no message etcd raft or raftkit encodes
+// comes near either limit (see ErrDecodeLimit).
 func (m *Message) Unmarshal(dAtA []byte) error {
-	b := dAtA
+	d := decoder{budget: decodeBudget(len(dAtA))}
+	return m.unmarshal(dAtA, &d, 0)
+}
+
+// unmarshal is Unmarshal for a message nested depth Responses deep, whose
+// allocations are charged to d.
+func (m *Message) unmarshal(b []byte, d *decoder, depth int) error {
+	// entries and responses are, once counted, the number of Entries and
+	// Responses fields still to come; counted is false until the first.
+	entries, responses, counted := 0, 0, false
 	for i := 0; i < len(b); {
 		key, next, ok := fieldKey(b, i)
 		var err error
@@ -332,23 +462,57 @@ func (m *Message) Unmarshal(dAtA []byte) error {
 			if start, next, err = span(b, next); err != nil {
 				return err
 			}
+			if (num == 7 || num == 14) && !counted {
+				// Count both repeated fields at the first of them, and
+				// charge them before allocating anything.
+				counted = true
+				entries, responses = repeatedFields(b, i)
+				if err = d.charge(entries*entrySize + responses*messageSize); err != nil {
+					return err
+				}
+			}
 			switch field := b[start:next]; num {
 			case 7:
-				if len(m.Entries) == cap(m.Entries) {
-					m.Entries = slices.Grow(m.Entries, entryRun(b, i))
+				if entries == 0 {
+					// Past the count, which should not happen: charged
+					// alone, so that a miscount costs speed, not safety.
+					if err = d.charge(entrySize); err != nil {
+						return err
+					}
+					entries = 1
 				}
+				if len(m.Entries) == cap(m.Entries) {
+					m.Entries = slices.Grow(m.Entries, entries)
+				}
+				entries--
 				m.Entries = append(m.Entries, Entry{})
 				err = m.Entries[len(m.Entries)-1].Unmarshal(field)
 			case 9:
 				if m.Snapshot == nil {
+					if err = d.charge(snapshotSize); err != nil {
+						return err
+					}
 					m.Snapshot = &Snapshot{}
 				}
 				err = m.Snapshot.Unmarshal(field)
 			case 12:
 				m.Context = copyBytes(m.Context, field)
 			case 14:
+				if depth >= MaxResponsesDepth {
+					return fmt.Errorf("%w: Responses nested more than %d deep", ErrDecodeLimit, MaxResponsesDepth)
+				}
+				if responses == 0 {
+					if err = d.charge(messageSize); err != nil {
+						return err
+					}
+					responses = 1
+				}
+				if len(m.Responses) == cap(m.Responses) {
+					m.Responses = slices.Grow(m.Responses, responses)
+				}
+				responses--
 				m.Responses = append(m.Responses, Message{})
-				err = m.Responses[len(m.Responses)-1].Unmarshal(field)
+				err = m.Responses[len(m.Responses)-1].unmarshal(field, d, depth+1)
 			}
 		default:
 			next, err = skip(b, i)

@@ -42,11 +42,39 @@ func sameMessageDecoding(t testing.TB, prior, data []byte, what string) error {
 		require.NoError(t, (*refMessage)(&got).Unmarshal(prior))
 		require.NoError(t, (*refMessage)(&want).Unmarshal(prior))
 	}
+	priorCost, _ := decodeCost(&want)
 	wantErr := (*refMessage)(&want).Unmarshal(data)
 	gotErr := got.Unmarshal(data)
+	if errors.Is(gotErr, ErrDecodeLimit) {
+		// The one way the decoders may part: the generated one accepted
+		// what is beyond the limits. If it accepted the input, its value
+		// shows that it is.
+		if wantErr == nil {
+			cost, depth := decodeCost(&want)
+			require.True(t, cost-priorCost > decodeBudget(len(data)) || depth > MaxResponsesDepth,
+				"%s: %v for %x, which costs %d bytes (budget %d) and nests %d deep",
+				what, gotErr, data, cost-priorCost, decodeBudget(len(data)), depth)
+		}
+		return gotErr
+	}
 	sameError(t, wantErr, gotErr, what, data)
 	require.Equal(t, want, got, "%s: Message decoded from %x", what, data)
 	return gotErr
+}
+
+// decodeCost returns what decoding m charged to the decoder's budget,
+// Entry, Message and Snapshot structs, and how deep its Responses nest.
+func decodeCost(m *Message) (cost, depth int) {
+	cost = len(m.Entries)*entrySize + len(m.Responses)*messageSize
+	if m.Snapshot != nil {
+		cost += snapshotSize
+	}
+	for i := range m.Responses {
+		c, d := decodeCost(&m.Responses[i])
+		cost += c
+		depth = max(depth, d+1)
+	}
+	return cost, depth
 }
 
 // sameEntryDecoding is sameMessageDecoding for an Entry.

@@ -8,6 +8,10 @@
 // under the protobuf package raftkit.raftpb, so both libraries can be
 // linked into one program.
 //
+// Entry and Message are encoded and decoded by hand (codec.go, decode.go).
+// Message.Unmarshal bounds what an input can cost, which the generated
+// decoder did not: see ErrDecodeLimit.
+//
 // The String methods of the types (text.go) print the compact protobuf text
 // that etcd raft's print, byte for byte, so that logs and golden files read
 // the same with either library.

@@ -19,7 +19,8 @@ type Options struct {
 	Voters []uint64
 	// ElectionTick and HeartbeatTick default to 10 and 1.
 	ElectionTick, HeartbeatTick int
-	PreVote, CheckQuorum        bool
+	// PreVote and CheckQuorum set the Config fields of those names.
+	PreVote, CheckQuorum bool
 	// MaxSizePerMsg defaults to 1 MiB; MaxInflightMsgs to 256.
 	MaxSizePerMsg   uint64
 	MaxInflightMsgs int
@@ -51,6 +52,8 @@ const (
 
 // Stats says what one Ready carried.
 type Stats struct {
+	// Entries, Committed, Messages and ReadStates count the entries to
+	// persist, the committed entries, the messages and the read states.
 	Entries, Committed, Messages, ReadStates int
 }
 
@@ -81,6 +84,8 @@ type Lib interface {
 
 // Message is what both libraries' generated *raftpb.Message offer.
 type Message interface {
+	// Marshal, MarshalTo, Unmarshal, Size and Reset are the generated
+	// methods of those names.
 	Marshal() ([]byte, error)
 	MarshalTo([]byte) (int, error)
 	Unmarshal([]byte) error
@@ -90,6 +95,8 @@ type Message interface {
 
 // RawNode is the part of the RawNode API that the scenarios use.
 type RawNode interface {
+	// Tick, Campaign, Propose and ReadIndex call the RawNode methods of
+	// those names.
 	Tick()
 	Campaign() error
 	Propose(data []byte) error
@@ -98,6 +105,7 @@ type RawNode interface {
 	// value built by the Lib.
 	Step(m []byte) error
 	StepNative(m any) error
+	// HasReady calls RawNode.HasReady.
 	HasReady() bool
 	// HandleReady processes one Ready synchronously: it persists entries
 	// and state in the MemoryStorage, passes each message marshaled to send
@@ -110,6 +118,8 @@ type RawNode interface {
 
 // Node is the part of the Node API that the scenarios use.
 type Node interface {
+	// Propose, ReadIndex, Campaign, Step, Lead, Tick and Stop call the
+	// Node methods of those names; Step decodes wire bytes first.
 	Propose(ctx context.Context, data []byte) error
 	ReadIndex(ctx context.Context, rctx []byte) error
 	Campaign(ctx context.Context) error

@@ -2,6 +2,8 @@
 
 package mixed
 
+//lint:file-ignore ST1019 raft and simraft (pb and simpb) are one package here and two in adapter_etcd.go.
+
 import (
 	"errors"
 

@@ -6,6 +6,8 @@ package mixed
 // of node gets a gentler treatment than the other. The simulator's side
 // (simraft, simpb, rafttest) is this library in both files.
 
+//lint:file-ignore ST1019 raft and simraft (pb and simpb) are one package here and two in adapter_etcd.go.
+
 import (
 	"errors"
 

@@ -40,6 +40,8 @@ const (
 	Etcd
 )
 
+// String returns "raftkit" or "etcd", the names used in test and log
+// output.
 func (k Kind) String() string {
 	switch k {
 	case Raftkit:

@@ -1,6 +1,9 @@
-// Package doclint checks that every exported identifier of the module's
-// packages has a doc comment, as `go doc` shows it. Generated files (those
-// with a "Code generated ... DO NOT EDIT." line) and test files are left out.
+// Package doclint checks that every exported identifier of the repository's
+// packages has a doc comment, as `go doc` shows it: those of the root
+// module and of every other module under it (compat/, contrib/*/, any
+// directory with a go.mod), so that a new module is checked without being
+// named here. Generated files (those with a "Code generated ... DO NOT
+// EDIT." line), test files and testdata are left out.
 package doclint
 
 import (
@@ -19,8 +22,8 @@ import (
 
 var generated = regexp.MustCompile(`(?m)^// Code generated .* DO NOT EDIT\.$`)
 
-// packageDirs returns the module's directories that hold Go packages,
-// leaving out the other modules (compat/) and testdata.
+// packageDirs returns the repository's directories that hold Go
+// packages, in every module, leaving out testdata and hidden directories.
 func packageDirs(t *testing.T, root string) []string {
 	var dirs []string
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -31,7 +34,7 @@ func packageDirs(t *testing.T, root string) []string {
 			return nil
 		}
 		name := d.Name()
-		if path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "compat") {
+		if path != root && (strings.HasPrefix(name, ".") || name == "testdata") {
 			return filepath.SkipDir
 		}
 		if matches, _ := filepath.Glob(filepath.Join(path, "*.go")); len(matches) > 0 {
@@ -52,23 +55,17 @@ func TestExportedIdentifiersAreDocumented(t *testing.T) {
 	}
 	var missing []string
 	for _, dir := range packageDirs(t, root) {
-		fset := token.NewFileSet()
-		pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool {
-			if strings.HasSuffix(fi.Name(), "_test.go") {
-				return false
-			}
-			b, err := os.ReadFile(filepath.Join(dir, fi.Name()))
-			return err == nil && !generated.Match(b)
-		}, parser.ParseComments)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, pkg := range pkgs {
-			if pkg.Name == "main" {
+		rel, _ := filepath.Rel(root, dir)
+		fset, pkgs := parseDir(t, dir)
+		for name, files := range pkgs {
+			if name == "main" {
 				continue
 			}
-			rel, _ := filepath.Rel(root, dir)
-			missing = append(missing, undocumented(rel, pkg)...)
+			p, err := doc.NewFromFiles(fset, files, "./"+rel, doc.PreserveAST)
+			if err != nil {
+				t.Fatal(err)
+			}
+			missing = append(missing, undocumented(rel, p)...)
 		}
 	}
 	sort.Strings(missing)
@@ -77,9 +74,37 @@ func TestExportedIdentifiersAreDocumented(t *testing.T) {
 	}
 }
 
-// undocumented lists the exported identifiers of pkg without a doc comment.
-func undocumented(rel string, pkg *ast.Package) []string {
-	p := doc.New(pkg, "./"+rel, doc.PreserveAST)
+// parseDir parses the Go files of dir that are neither tests nor
+// generated, with their comments, and returns them by package name.
+func parseDir(t *testing.T, dir string) (*token.FileSet, map[string][]*ast.File) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	pkgs := make(map[string][]*ast.File)
+	for _, path := range paths {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if generated.Match(src) {
+			continue
+		}
+		f, err := parser.ParseFile(fset, path, src, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkgs[f.Name.Name] = append(pkgs[f.Name.Name], f)
+	}
+	return fset, pkgs
+}
+
+// undocumented lists the exported identifiers of p without a doc comment.
+func undocumented(rel string, p *doc.Package) []string {
 	var out []string
 	name := func(s string) string { return rel + ": " + s }
 	if strings.TrimSpace(p.Doc) == "" {
@@ -161,4 +186,43 @@ func undocumentedMembers(rel string, typ *doc.Type) []string {
 		}
 	}
 	return out
+}
+
+func TestEveryModuleOfTheRepositoryIsChecked(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := packageDirs(t, root)
+	var modules []string
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.Name() == "go.mod" {
+			modules = append(modules, filepath.Dir(path))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(modules) < 2 {
+		t.Fatalf("found the modules %v; the root and compat/ at least were expected", modules)
+	}
+	for _, mod := range modules {
+		checked := false
+		for _, dir := range dirs {
+			if dir == mod || strings.HasPrefix(dir, mod+string(filepath.Separator)) {
+				checked = true
+				break
+			}
+		}
+		if !checked {
+			t.Errorf("no package of the module in %s is checked", mod)
+		}
+	}
 }

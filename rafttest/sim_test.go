@@ -14,7 +14,29 @@ import (
 var (
 	flagSeeds = flag.Int("rafttest.seeds", 0, "number of seeds to run in TestSeeds (soak); 0 means the fixed CI set (env RAFTTEST_SEEDS)")
 	flagStart = flag.Int64("rafttest.start", 1, "first seed of TestSeeds (env RAFTTEST_START)")
+	flagAsync = flag.Bool("rafttest.async", false, "run every seed of TestSeeds with AsyncStorageWrites")
+	flagSync  = flag.Bool("rafttest.sync", false, "run every seed of TestSeeds without AsyncStorageWrites")
+	flagLag   = flag.Int("rafttest.applylag", 0, "run every seed of TestSeeds with this Scenario.ApplyLag (0: as drawn)")
+	flagConf  = flag.Float64("rafttest.confchange", 0, "run every seed of TestSeeds with this Scenario.ConfChange rate (0: as drawn)")
 )
+
+// pinScenario returns the Options.Scenario that the flags ask for, or nil.
+func pinScenario() func(*Scenario) {
+	if !*flagAsync && !*flagSync && *flagLag == 0 && *flagConf == 0 {
+		return nil
+	}
+	return func(sc *Scenario) {
+		if *flagAsync || *flagSync {
+			sc.AsyncStorageWrites = *flagAsync
+		}
+		if *flagLag > 0 {
+			sc.ApplyLag = *flagLag
+		}
+		if *flagConf > 0 {
+			sc.ConfChange = *flagConf
+		}
+	}
+}
 
 // ciSeeds and shortSeeds are the sizes of the fixed seed sets of plain and
 // -short runs.
@@ -54,7 +76,7 @@ func TestSeeds(t *testing.T) {
 	var total Faults
 	ops, events := 0, 0
 	for seed := start; seed < start+int64(count); seed++ {
-		res := Run(Options{Seed: seed, OutDir: outDir(t)})
+		res := Run(Options{Seed: seed, OutDir: outDir(t), Scenario: pinScenario()})
 		if res.Violation != nil {
 			t.Fatalf("%v\nscenario: %s", res.Violation, res.Scenario)
 		}

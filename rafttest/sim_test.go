@@ -143,14 +143,15 @@ var (
 )
 
 // TestReplay replays one seed given by -rafttest.replay, with a long
-// trace: the tool for reading a violation that TestSeeds reported. Without
+// trace (and the pins of the TestSeeds flags): the tool for reading a
+// violation that TestSeeds reported. Without
 // the flag it replays seed 1, so that the replay path stays tested.
 func TestReplay(t *testing.T) {
 	seed := *flagReplay
 	if seed == 0 {
 		seed = 1
 	}
-	res := Run(Options{Seed: seed, TraceSize: *flagTrace, OutDir: outDir(t)})
+	res := Run(Options{Seed: seed, TraceSize: *flagTrace, OutDir: outDir(t), Scenario: pinScenario()})
 	t.Logf("scenario: %s", res.Scenario)
 	t.Logf("ticks %d, events %d, ops %d, trace hash %x, faults %+v", res.Ticks, res.Events, res.Ops, res.TraceHash, res.Faults)
 	if res.Violation != nil {

@@ -433,6 +433,12 @@ func (l *raftLog) appliedTo(i uint64, size uint64) {
 	}
 }
 
+// entriesOutForApply reports whether committed entries were handed out for
+// application and not all reported applied yet.
+func (l *raftLog) entriesOutForApply() bool {
+	return l.applying > l.applied
+}
+
 // commitTo raises the commit index to tocommit; it never lowers it. The
 // raft layer clamps peer input, so tocommit past the last index means the
 // log this node had acknowledged is gone: a broken local invariant.

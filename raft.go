@@ -234,12 +234,18 @@ type raft struct {
 	logger Logger
 
 	// rare holds the settings that almost every group leaves at their
-	// defaults; nil while they all are.
+	// defaults, and state that is rarely needed; nil while unused.
 	rare *raftRare
 }
 
-// raftRare holds the rarely set settings of a raft (see raft.rare).
+// raftRare holds the rarely set settings of a raft, and its rarely needed
+// state (see raft.rare).
 type raftRare struct {
+	// waitingSnap is a MsgSnap from the leader that arrived while
+	// committed entries were out with the application; it is installed
+	// once they are reported applied (see handleSnapshot).
+	waitingSnap *pb.Message
+
 	// traceLogger receives the state trace (Config.TraceLogger).
 	traceLogger TraceLogger
 	// randIntn, if set, draws the randomized election timeout instead of
@@ -463,6 +469,9 @@ func (r *raft) appliedTo(index uint64, size uint64) {
 	oldApplied := r.raftLog.applied
 	newApplied := max(index, oldApplied)
 	r.raftLog.appliedTo(newApplied, size)
+	if r.rare != nil && r.rare.waitingSnap != nil && !r.raftLog.entriesOutForApply() {
+		r.installWaitingSnapshot()
+	}
 
 	if r.trk.Config.AutoLeave && newApplied >= r.pendingConfIndex && r.state == StateLeader {
 		// The joint configuration is applied, so the leader may propose the

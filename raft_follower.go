@@ -180,6 +180,36 @@ func (r *raft) handleHeartbeat(m pb.Message) {
 func (r *raft) handleSnapshot(m pb.Message) {
 	s := *m.Snapshot
 	sindex, sterm := s.Metadata.Index, s.Metadata.Term
+	if r.raftLog.entriesOutForApply() && sindex > r.raftLog.committed && !r.raftLog.matchTerm(sindex, sterm) {
+		// The snapshot would replace the log and switch the configuration
+		// while committed entries before it are out with the application
+		// (in a Ready not yet advanced, or a MsgStorageApply not yet
+		// answered). The application would then apply them after the
+		// switch: ApplyConfChange for a conf change among them would
+		// change the snapshot's configuration instead of the one of its
+		// index, and return a ConfState no other node has for that index;
+		// an application with separate append and apply threads would
+		// also install the snapshot under entries older than it.
+		//
+		// So the snapshot waits until those entries are reported applied
+		// (appliedTo installs it then, and answers the leader). That needs
+		// nothing but the application doing its job: while the leader is
+		// sending us a snapshot it sends us no entries, so what can be
+		// handed out is bounded by our last index, and the application
+		// catches up. Meanwhile the leader waits in StateSnapshot, or, once
+		// told the snapshot arrived (ReportSnapshot), probes at the next
+		// heartbeat, finds our log short, and sends the snapshot again:
+		// at most one snapshot per heartbeat interval, like any snapshot
+		// that did not take. The newest snapshot is kept. etcd raft v3.6
+		// installs the snapshot at once.
+		rare := r.rareSettings()
+		if w := rare.waitingSnap; w == nil || w.Term < m.Term || w.Snapshot.Metadata.Index <= sindex {
+			rare.waitingSnap = &m
+		}
+		r.logger.Infof("%x [commit: %d, applying: %d, applied: %d] holds snapshot [index: %d, term: %d] until the entries out with the application are applied",
+			r.id, r.raftLog.committed, r.raftLog.applying, r.raftLog.applied, sindex, sterm)
+		return
+	}
 	if r.restore(s) {
 		r.logger.Infof("%x [commit: %d] restored snapshot [index: %d, term: %d]",
 			r.id, r.raftLog.committed, sindex, sterm)
@@ -255,4 +285,19 @@ func (r *raft) restore(s pb.Snapshot) bool {
 	r.logger.Infof("%x [commit: %d, lastindex: %d, lastterm: %d] restored snapshot [index: %d, term: %d]",
 		r.id, r.raftLog.committed, last.index, last.term, id.index, id.term)
 	return true
+}
+
+// installWaitingSnapshot handles the snapshot that waited for the entries
+// out with the application (see handleSnapshot), now that they are
+// applied. It is dropped if this node is no longer a follower of the term
+// it came in: a leader of a later term sends its own.
+func (r *raft) installWaitingSnapshot() {
+	m := *r.rare.waitingSnap
+	r.rare.waitingSnap = nil
+	if r.state != StateFollower || r.Term != m.Term {
+		r.logger.Infof("%x [term: %d, state: %v] dropped the snapshot [index: %d, term: %d] of term %d that waited for the application",
+			r.id, r.Term, r.state, m.Snapshot.Metadata.Index, m.Snapshot.Metadata.Term, m.Term)
+		return
+	}
+	r.handleSnapshot(m)
 }

@@ -53,7 +53,11 @@ type Ready struct {
 	Entries []pb.Entry
 
 	// Snapshot is to be written to stable storage (and installed) when not
-	// empty.
+	// empty. It comes only once every committed entry handed out before it
+	// was reported applied (by Advance, or by a MsgStorageApplyResp in
+	// asynchronous mode): a snapshot from the leader waits for them, so
+	// that ApplyConfChange for those entries works on the configuration of
+	// their index.
 	Snapshot pb.Snapshot
 
 	// CommittedEntries are to be applied to the state machine, in order.

@@ -24,6 +24,14 @@ type committedEntry struct {
 	term  uint64
 	sum   uint64
 	snap  bool // known only from a snapshot: the content is not compared
+	conf  bool // a conf change (EntryConfChange or EntryConfChangeV2)
+}
+
+// appliedConf is the configuration that ApplyConfChange returned for a
+// conf change entry, and the node that got it first.
+type appliedConf struct {
+	cs   pb.ConfState
+	node uint64
 }
 
 // persisted is what the checker remembers of a node's disk, to tell
@@ -40,6 +48,9 @@ type checker struct {
 	committed []committedEntry // by index
 	disks     map[uint64]*persisted
 	votes     map[nodeTerm]uint64 // the first vote each node persisted in each term
+	// confs holds, by index, the configuration as of each conf change
+	// entry (and as of the bootstrap snapshot).
+	confs map[uint64]appliedConf
 }
 
 // nodeTerm names a node's term.
@@ -52,6 +63,7 @@ func newChecker(s *sim) *checker {
 		entries: map[entryID]entryInfo{},
 		disks:   map[uint64]*persisted{},
 		votes:   map[nodeTerm]uint64{},
+		confs:   map[uint64]appliedConf{},
 	}
 }
 
@@ -74,6 +86,7 @@ func (c *checker) disk(id uint64) *persisted {
 // bootstrapped records the initial snapshot shared by the first voters.
 func (c *checker) bootstrapped(boot pb.Snapshot) {
 	c.markCommitted(boot.Metadata.Index, boot.Metadata.Term, 0, true)
+	c.confs[boot.Metadata.Index] = appliedConf{cs: boot.Metadata.ConfState}
 	for i := 1; i <= c.s.sc.Voters; i++ {
 		c.disk(uint64(i)).hs = pb.HardState{Term: 1, Commit: 1}
 	}
@@ -154,6 +167,43 @@ func (c *checker) persistedSnapshot(n *simNode, snap pb.Snapshot) {
 	if ce, ok := c.committedAt(idx); ok && ce.term != term {
 		c.s.fail("state machine safety", "node %d persisted snapshot %d/%d but %d/%d was committed", n.id, idx, term, idx, ce.term)
 	}
+	c.snapshotConf(n, "persisted a snapshot", idx, snap.Metadata.ConfState)
+}
+
+// appliedConfChange checks the configuration that ApplyConfChange returned
+// for the conf change entry at index: every node that applies the entry
+// gets the same one, the configuration as of that index.
+func (c *checker) appliedConfChange(n *simNode, index uint64, cs pb.ConfState) {
+	prev, ok := c.confs[index]
+	if !ok {
+		c.confs[index] = appliedConf{cs: cs, node: n.id}
+		return
+	}
+	if err := prev.cs.Equivalent(cs); err != nil {
+		c.s.fail("one configuration per conf change", "node %d: ApplyConfChange for entry %d returned %s where node %d got %s",
+			n.id, index, raft.DescribeConfState(cs), prev.node, raft.DescribeConfState(prev.cs))
+	}
+}
+
+// snapshotConf checks the configuration of a snapshot at index (one that
+// the node persisted, or made of its own state): it is the configuration
+// as of the last conf change entry at or before index, when the checker
+// knows which entry that is.
+func (c *checker) snapshotConf(n *simNode, what string, index uint64, cs pb.ConfState) {
+	for i := index; i > 0; i-- {
+		if ac, ok := c.confs[i]; ok {
+			if err := ac.cs.Equivalent(cs); err != nil {
+				c.s.fail("one configuration per conf change", "node %d %s at %d with %s, but the conf change at %d made %s",
+					n.id, what, index, raft.DescribeConfState(cs), i, raft.DescribeConfState(ac.cs))
+			}
+			return
+		}
+		if ce, ok := c.committedAt(i); !ok || ce.snap || ce.conf {
+			// Unknown content, or a conf change whose outcome nobody
+			// reported: the configuration as of index is not known.
+			return
+		}
+	}
 }
 
 // checkDiskCommitted checks that the node's disk holds the committed
@@ -231,6 +281,7 @@ func (c *checker) applied(n *simNode, e pb.Entry) {
 		return
 	}
 	c.markCommitted(e.Index, e.Term, sum, false)
+	c.committed[e.Index].conf = e.Type == pb.EntryConfChange || e.Type == pb.EntryConfChangeV2
 }
 
 // checkLeader checks election safety and leader completeness for a node

@@ -24,7 +24,11 @@
 //     state machine, and a restart builds a fresh one over the Disk. A
 //     crash may land before a Ready is persisted, between persisting the
 //     entries and the HardState, between persisting and sending, and
-//     between sending and applying.
+//     between sending and applying. With Scenario.ApplyLag the nodes'
+//     applications lag a few ticks behind raft: committed entries are
+//     applied after the messages of those ticks are stepped, as by an
+//     apply thread that falls behind, or an application that steps
+//     messages between Ready and Advance.
 //   - Network. Messages travel marshaled, as a real transport carries
 //     them, with a delay per link, jitter that reorders them, loss,
 //     duplication, symmetric partitions, one-way cuts and healing.
@@ -46,7 +50,10 @@
 // terms); state machine safety (every node applies the same entry at an
 // index, in order, without gaps); no committed entry lost or overwritten
 // on any disk, across crashes; a node's persisted term and commit index
-// never decrease and its vote never changes within a term. At the end: the
+// never decrease and its vote never changes within a term; one
+// configuration per conf change (ApplyConfChange returns the same
+// ConfState for an entry on every node, and a snapshot, received or made,
+// carries the configuration of the last conf change before its index). At the end: the
 // liveness bound above, and linearizability of the clients' history,
 // checked with porcupine against the service's own state machine. When
 // that check fails, porcupine's HTML visualization of the history is
@@ -62,6 +69,9 @@
 //
 //	go test ./rafttest -run TestSeeds -rafttest.seeds=20000 -rafttest.start=1 -timeout 0
 //
-// or RAFTTEST_SEEDS=20000 in the environment. Each seed that ever failed is
-// kept in regression_test.go.
+// or RAFTTEST_SEEDS=20000 in the environment. -rafttest.async (or
+// -rafttest.sync), -rafttest.applylag=N and -rafttest.confchange=P pin those parameters of
+// every seed, to soak one corner (asynchronous storage writes with lagging
+// applications and frequent membership changes, say). Each seed that ever
+// failed is kept in regression_test.go.
 package rafttest

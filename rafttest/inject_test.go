@@ -72,6 +72,30 @@ func stormy(sc *Scenario) {
 	sc.Restart = 0.5
 }
 
+// staleJointNode models the symptom of a snapshot that overtook the apply
+// thread (issue 14): ApplyConfChange for a joint change returns a joint
+// configuration whose outgoing half is the incoming one, as when the change
+// is applied to the snapshot's later configuration instead of the one of
+// its index.
+type staleJointNode struct{ Node }
+
+func (n staleJointNode) ApplyConfChange(cc pb.ConfChangeV2) pb.ConfState {
+	cs := n.Node.ApplyConfChange(cc)
+	if len(cs.VotersOutgoing) > 0 {
+		cs.VotersOutgoing = append([]uint64(nil), cs.Voters...)
+	}
+	return cs
+}
+
+// staleJointOn2 builds the nodes, node 2 with staleJointNode.
+func staleJointOn2(cfg NodeConfig) (Node, error) {
+	n, err := NewRawNode(cfg)
+	if err != nil || cfg.ID != 2 {
+		return n, err
+	}
+	return staleJointNode{n}, nil
+}
+
 func TestChecksCatchInjectedBugs(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -93,6 +117,9 @@ func TestChecksCatchInjectedBugs(t *testing.T) {
 		}},
 		{"network corrupts terms", 50, nil, func(seed int64) Options {
 			return Options{Seed: seed, Tamper: corruptTerms}
+		}},
+		{"ApplyConfChange on a later configuration", 100, nil, func(seed int64) Options {
+			return Options{Seed: seed, NewNode: staleJointOn2, Scenario: func(sc *Scenario) { sc.ConfChange = 0.02 }}
 		}},
 	}
 	for _, tt := range tests {

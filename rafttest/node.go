@@ -113,6 +113,16 @@ type NodeConfig struct {
 	// AsyncStorageWrites runs the node in raft's asynchronous storage
 	// mode; NewRawNode then plays the append and apply threads itself.
 	AsyncStorageWrites bool
+	// ApplyLag makes the application lag by that many ticks: the
+	// committed entries a node hands out are applied (and reported
+	// applied) only after ApplyLag more Ticks, so that the messages
+	// delivered meanwhile are stepped while they are out with the
+	// application. In asynchronous mode this is an apply thread that falls
+	// behind while the append thread goes on; in synchronous mode, an
+	// application that steps messages between Ready and Advance, as Node
+	// does, and takes no other Ready before that Advance. NewRawNode
+	// models it; a factory may ignore it.
+	ApplyLag int
 }
 
 // NodeFactory builds a Node over the persisted state in cfg.Disk. The
@@ -139,7 +149,7 @@ func NewRawNode(cfg NodeConfig) (Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &rawNode{id: cfg.ID, rn: rn, async: cfg.AsyncStorageWrites}, nil
+	return &rawNode{id: cfg.ID, rn: rn, async: cfg.AsyncStorageWrites, lag: cfg.ApplyLag}, nil
 }
 
 // rawNode adapts raft.RawNode to Node.
@@ -150,9 +160,36 @@ type rawNode struct {
 	// local holds, in asynchronous mode, the responses of the storage
 	// threads to step into the node on Advance.
 	local []pb.Message
+
+	// lag is NodeConfig.ApplyLag.
+	lag int
+	// lagged holds, with lag, the committed entries handed out by raft and
+	// not yet given to the simulator, oldest first, each with the number
+	// of Ticks it has waited; those that waited lag Ticks are given at the
+	// next Ready.
+	lagged []work
+	// held is an Update with a snapshot that came while entries were
+	// lagged: the application applies those first, as one whose apply
+	// thread drains before it installs a snapshot.
+	held *work
 }
 
-func (n *rawNode) Tick() { n.rn.Tick() }
+// work is an Update with the responses of the storage threads, to route
+// when it is handed to the simulator: those to peers go out with it,
+// those to the node itself are stepped on Advance. applyResps are the apply
+// thread's, which go with the committed entries.
+type work struct {
+	u                 Update
+	resps, applyResps []pb.Message
+	age               int
+}
+
+func (n *rawNode) Tick() {
+	for i := range n.lagged {
+		n.lagged[i].age++
+	}
+	n.rn.Tick()
+}
 
 func (n *rawNode) Step(msg []byte) error {
 	var m pb.Message
@@ -163,67 +200,117 @@ func (n *rawNode) Step(msg []byte) error {
 }
 
 func (n *rawNode) Ready() (Update, bool) {
+	due := 0
+	for due < len(n.lagged) && n.lagged[due].age >= n.lag {
+		due++
+	}
+	if due > 0 {
+		return n.handOut(n.release(due)), true
+	}
+	if n.held != nil {
+		w := *n.held
+		n.held = nil
+		return n.handOut(w), true
+	}
+	if !n.async && len(n.lagged) > 0 {
+		// The last Ready waits for its Advance.
+		return Update{}, false
+	}
 	if !n.rn.HasReady() {
 		return Update{}, false
 	}
 	rd := n.rn.Ready()
+	var w work
 	if n.async {
-		return n.asyncUpdate(rd), true
+		w = n.asyncWork(rd)
+	} else {
+		w.u = Update{
+			HardState:        rd.HardState,
+			Entries:          rd.Entries,
+			Snapshot:         rd.Snapshot,
+			CommittedEntries: rd.CommittedEntries,
+			Messages:         rd.Messages,
+			ReadStates:       rd.ReadStates,
+			MustSync:         rd.MustSync,
+		}
 	}
-	return Update{
-		HardState:        rd.HardState,
-		Entries:          rd.Entries,
-		Snapshot:         rd.Snapshot,
-		CommittedEntries: rd.CommittedEntries,
-		Messages:         rd.Messages,
-		ReadStates:       rd.ReadStates,
-		MustSync:         rd.MustSync,
-	}, true
+	if n.lag == 0 {
+		return n.handOut(w), true
+	}
+	if !raft.IsEmptySnap(w.u.Snapshot) && len(n.lagged) > 0 {
+		// Raft makes a snapshot wait for the entries out with the
+		// application; should it not, they are applied first.
+		n.held = &w
+		return n.handOut(n.release(len(n.lagged))), true
+	}
+	if len(w.u.CommittedEntries) > 0 {
+		n.lagged = append(n.lagged, work{
+			u:          Update{CommittedEntries: w.u.CommittedEntries},
+			applyResps: w.applyResps,
+		})
+		w.u.CommittedEntries, w.applyResps = nil, nil
+	}
+	return n.handOut(w), true
 }
 
-// asyncUpdate turns an asynchronous-mode Ready into an Update: the
-// simulator then does the storage threads' work, persisting what
-// MsgStorageAppend carries and applying what MsgStorageApply carries, and
-// the threads' responses go out once that is done: those to peers as
-// messages, those to the node itself on Advance.
-func (n *rawNode) asyncUpdate(rd raft.Ready) Update {
-	u := Update{ReadStates: rd.ReadStates}
+// release merges the first k lagged batches into one work, oldest first.
+func (n *rawNode) release(k int) work {
+	var w work
+	for _, l := range n.lagged[:k] {
+		w.u.CommittedEntries = append(w.u.CommittedEntries, l.u.CommittedEntries...)
+		w.applyResps = append(w.applyResps, l.applyResps...)
+	}
+	n.lagged = n.lagged[k:]
+	return w
+}
+
+// handOut routes the responses of w and returns its Update.
+func (n *rawNode) handOut(w work) Update {
+	for _, r := range append(w.resps, w.applyResps...) {
+		if r.To == n.id {
+			n.local = append(n.local, r)
+		} else {
+			w.u.Messages = append(w.u.Messages, r)
+		}
+	}
+	return w.u
+}
+
+// asyncWork turns an asynchronous-mode Ready into work: the simulator then
+// does the storage threads' work, persisting what MsgStorageAppend carries
+// and applying what MsgStorageApply carries, and the threads' responses go
+// out once that is done.
+func (n *rawNode) asyncWork(rd raft.Ready) work {
+	w := work{u: Update{ReadStates: rd.ReadStates}}
 	for _, m := range rd.Messages {
 		switch m.To {
 		case raft.LocalAppendThread:
 			if m.Term != 0 || m.Vote != 0 || m.Commit != 0 {
-				u.HardState = pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}
+				w.u.HardState = pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}
 			}
-			u.Entries = m.Entries
+			w.u.Entries = m.Entries
 			if m.Snapshot != nil {
-				u.Snapshot = *m.Snapshot
+				w.u.Snapshot = *m.Snapshot
 			}
-			u.MustSync = true
-			n.route(&u, m.Responses)
+			w.u.MustSync = true
+			w.resps = append(w.resps, m.Responses...)
 		case raft.LocalApplyThread:
-			u.CommittedEntries = m.Entries
-			n.route(&u, m.Responses)
+			w.u.CommittedEntries = m.Entries
+			w.applyResps = append(w.applyResps, m.Responses...)
 		default:
-			u.Messages = append(u.Messages, m)
+			w.u.Messages = append(w.u.Messages, m)
 		}
 	}
-	return u
-}
-
-// route sends a storage thread's responses to peers out with the Update
-// and keeps those to this node for Advance.
-func (n *rawNode) route(u *Update, resps []pb.Message) {
-	for _, r := range resps {
-		if r.To == n.id {
-			n.local = append(n.local, r)
-		} else {
-			u.Messages = append(u.Messages, r)
-		}
-	}
+	return w
 }
 
 func (n *rawNode) Advance() {
 	if !n.async {
+		if len(n.lagged) > 0 || n.held != nil {
+			// The Readies whose entries are lagged, or whose snapshot
+			// is held, are not processed yet: Advance waits for them.
+			return
+		}
 		n.rn.Advance(raft.Ready{})
 		return
 	}

@@ -10,17 +10,27 @@ import (
 var regressions = []struct {
 	seed  int64
 	found string
+	// pin, when not nil, pins scenario parameters as the soak flags that
+	// found the seed did (see pinScenario).
+	pin func(*Scenario)
 }{
-	{14, "simulator: compaction below the snapshot wrapped around (fixed in rafttest)"},
+	{14, "simulator: compaction below the snapshot wrapped around (fixed in rafttest)", nil},
 	{47, "liveness: a leader offered a new member a snapshot from before it joined, which raft refuses; " +
-		"nodes now snapshot after each conf change, as etcd's server does for each MsgSnap (fixed in rafttest)"},
+		"nodes now snapshot after each conf change, as etcd's server does for each MsgSnap (fixed in rafttest)", nil},
 	{205619, "liveness: a delay fault outlived the fault phase, leaving a round trip longer than the election " +
-		"timeout, so every leader stepped down at its first CheckQuorum; heal now restores the drawn delays (fixed in rafttest)"},
+		"timeout, so every leader stepped down at its first CheckQuorum; heal now restores the drawn delays (fixed in rafttest)", nil},
+	{800, "one configuration per conf change (-rafttest.async): a snapshot overtook a lagging apply thread, so " +
+		"ApplyConfChange for entry 4 changed the snapshot's configuration; raft now keeps the snapshot until the " +
+		"entries out with the application are applied (issue 14)", func(sc *Scenario) { sc.AsyncStorageWrites = true }},
+	{1461, "one configuration per conf change (-rafttest.sync -rafttest.applylag=4 -rafttest.confchange=0.05): " +
+		"the same with a snapshot stepped between Ready and Advance (issue 14)", func(sc *Scenario) {
+		sc.AsyncStorageWrites, sc.ApplyLag, sc.ConfChange = false, 4, 0.05
+	}},
 }
 
 func TestRegressionSeeds(t *testing.T) {
 	for _, rc := range regressions {
-		res := Run(Options{Seed: rc.seed, OutDir: outDir(t)})
+		res := Run(Options{Seed: rc.seed, OutDir: outDir(t), Scenario: rc.pin})
 		if res.Violation != nil {
 			t.Errorf("seed %d (%s) fails again:\n%v", rc.seed, rc.found, res.Violation)
 		}

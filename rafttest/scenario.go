@@ -30,6 +30,12 @@ type Scenario struct {
 	// AsyncStorageWrites runs the nodes in raft's asynchronous storage
 	// mode.
 	AsyncStorageWrites bool
+	// ApplyLag is how many ticks the applications of the even-numbered
+	// nodes lag behind raft (see NodeConfig.ApplyLag). The others keep
+	// up, so that a leader applies and compacts its log while a follower
+	// still has committed entries to apply: a follower then gets a
+	// snapshot while entries are out with its application.
+	ApplyLag int
 	// FaultTicks is how long faults are injected before the network heals.
 	FaultTicks int
 	// MaxDelay and Jitter bound the per-link delay, in ticks.
@@ -54,6 +60,14 @@ type Scenario struct {
 	CompactEvery, CompactKeep uint64
 }
 
+// applyLag returns the ApplyLag of node id.
+func (sc Scenario) applyLag(id uint64) int {
+	if id%2 != 0 {
+		return 0
+	}
+	return sc.ApplyLag
+}
+
 // String renders the scenario on one line, for violation reports.
 func (sc Scenario) String() string {
 	ro := "safe"
@@ -61,10 +75,10 @@ func (sc Scenario) String() string {
 		ro = "lease"
 	}
 	return fmt.Sprintf("nodes=%d voters=%d clients=%d election=%d heartbeat=%d prevote=%t checkquorum=%t read=%s stepdown=%t "+
-		"maxmsg=%d inflight=%d async=%t faultticks=%d delay=%d+%d loss=%.3f dup=%.3f crash=%.4f readycrash=%.4f "+
+		"maxmsg=%d inflight=%d async=%t applylag=%d faultticks=%d delay=%d+%d loss=%.3f dup=%.3f crash=%.4f readycrash=%.4f "+
 		"partition=%.4f confchange=%.4f compact=%d/%d",
 		sc.Nodes, sc.Voters, sc.Clients, sc.ElectionTick, sc.HeartbeatTick, sc.PreVote, sc.CheckQuorum, ro,
-		sc.StepDownOnRemoval, sc.MaxSizePerMsg, sc.MaxInflightMsgs, sc.AsyncStorageWrites, sc.FaultTicks, sc.MaxDelay, sc.Jitter,
+		sc.StepDownOnRemoval, sc.MaxSizePerMsg, sc.MaxInflightMsgs, sc.AsyncStorageWrites, sc.ApplyLag, sc.FaultTicks, sc.MaxDelay, sc.Jitter,
 		sc.Loss, sc.Dup, sc.Crash, sc.ReadyCrash, sc.Partition, sc.ConfChange, sc.CompactEvery, sc.CompactKeep)
 }
 
@@ -114,5 +128,15 @@ func drawScenario(r *rand.Rand) Scenario {
 	sc.CompactKeep = uint64(r.Intn(20))
 	// Drawn last, so that adding it did not change what older seeds drew.
 	sc.AsyncStorageWrites = r.Intn(2) == 0
+	// ApplyLag likewise (the draws of the run that follow do move).
+	if r.Intn(2) == 0 {
+		// A lagging apply thread holds up nothing else; a synchronous
+		// application that lags holds up its node's next Ready.
+		if sc.AsyncStorageWrites {
+			sc.ApplyLag = 1 + r.Intn(20)
+		} else {
+			sc.ApplyLag = 1 + r.Intn(4)
+		}
+	}
 	return sc
 }

@@ -620,6 +620,7 @@ func (s *sim) applyEntry(n *simNode, e pb.Entry) {
 			cc = c2
 		}
 		n.cs = n.node.ApplyConfChange(cc.AsV2())
+		s.chk.appliedConfChange(n, e.Index, n.cs)
 		n.confChanged = true
 		s.event(n.id, "apply-conf", e.Index, e.Term, n.cs.String())
 		s.membershipChanged(e.Index, n.cs)
@@ -670,6 +671,7 @@ func (s *sim) maybeCompact(n *simNode) {
 		return
 	}
 	n.confChanged = false
+	s.chk.snapshotConf(n, "made a snapshot", n.applied, n.cs)
 	var to uint64
 	if n.applied > snapIdx+s.sc.CompactKeep {
 		to = n.applied - s.sc.CompactKeep

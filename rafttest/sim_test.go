@@ -14,7 +14,29 @@ import (
 var (
 	flagSeeds = flag.Int("rafttest.seeds", 0, "number of seeds to run in TestSeeds (soak); 0 means the fixed CI set (env RAFTTEST_SEEDS)")
 	flagStart = flag.Int64("rafttest.start", 1, "first seed of TestSeeds (env RAFTTEST_START)")
+	flagAsync = flag.Bool("rafttest.async", false, "run every seed of TestSeeds with AsyncStorageWrites")
+	flagSync  = flag.Bool("rafttest.sync", false, "run every seed of TestSeeds without AsyncStorageWrites")
+	flagLag   = flag.Int("rafttest.applylag", 0, "run every seed of TestSeeds with this Scenario.ApplyLag (0: as drawn)")
+	flagConf  = flag.Float64("rafttest.confchange", 0, "run every seed of TestSeeds with this Scenario.ConfChange rate (0: as drawn)")
 )
+
+// pinScenario returns the Options.Scenario that the flags ask for, or nil.
+func pinScenario() func(*Scenario) {
+	if !*flagAsync && !*flagSync && *flagLag == 0 && *flagConf == 0 {
+		return nil
+	}
+	return func(sc *Scenario) {
+		if *flagAsync || *flagSync {
+			sc.AsyncStorageWrites = *flagAsync
+		}
+		if *flagLag > 0 {
+			sc.ApplyLag = *flagLag
+		}
+		if *flagConf > 0 {
+			sc.ConfChange = *flagConf
+		}
+	}
+}
 
 // ciSeeds and shortSeeds are the sizes of the fixed seed sets of plain and
 // -short runs.
@@ -54,7 +76,7 @@ func TestSeeds(t *testing.T) {
 	var total Faults
 	ops, events := 0, 0
 	for seed := start; seed < start+int64(count); seed++ {
-		res := Run(Options{Seed: seed, OutDir: outDir(t)})
+		res := Run(Options{Seed: seed, OutDir: outDir(t), Scenario: pinScenario()})
 		if res.Violation != nil {
 			t.Fatalf("%v\nscenario: %s", res.Violation, res.Scenario)
 		}
@@ -121,14 +143,15 @@ var (
 )
 
 // TestReplay replays one seed given by -rafttest.replay, with a long
-// trace: the tool for reading a violation that TestSeeds reported. Without
+// trace (and the pins of the TestSeeds flags): the tool for reading a
+// violation that TestSeeds reported. Without
 // the flag it replays seed 1, so that the replay path stays tested.
 func TestReplay(t *testing.T) {
 	seed := *flagReplay
 	if seed == 0 {
 		seed = 1
 	}
-	res := Run(Options{Seed: seed, TraceSize: *flagTrace, OutDir: outDir(t)})
+	res := Run(Options{Seed: seed, TraceSize: *flagTrace, OutDir: outDir(t), Scenario: pinScenario()})
 	t.Logf("scenario: %s", res.Scenario)
 	t.Logf("ticks %d, events %d, ops %d, trace hash %x, faults %+v", res.Ticks, res.Events, res.Ops, res.TraceHash, res.Faults)
 	if res.Violation != nil {

@@ -51,7 +51,7 @@ func groupConfig(g GroupID, self uint64, n int) GroupConfig {
 	gc := GroupConfig{
 		ID: g,
 		Raft: raft.Config{
-			ID: self, ElectionTick: 10, HeartbeatTick: 1,
+			ID: self, ElectionTick: electionTick, HeartbeatTick: 1,
 			MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256,
 			CheckQuorum: true, PreVote: true, Logger: quietLogger{},
 		},
@@ -195,6 +195,9 @@ func (c *testCluster) appliedOn(id HostID, g GroupID) []string {
 	defer c.mu.Unlock()
 	return append([]string(nil), c.applied[id][g]...)
 }
+
+// electionTick is the groups' election timeout in the tests.
+var electionTick = 10
 
 // quietLogger drops everything but panics.
 type quietLogger struct{}

@@ -97,7 +97,7 @@ func TestLeaderHostDownElectsQuickly(t *testing.T) {
 		hc.LivenessTimeoutTicks = 4
 		hc.CampaignJitterTicks = 6
 	})
-	c2.settle() // the bootstrap entries are applied
+	c2.settle()                   // the bootstrap entries are applied
 	for _, g := range c2.groups { // elect quickly at first, with host 1 leading
 		require.NoError(t, c2.hosts[1].Campaign(g))
 	}

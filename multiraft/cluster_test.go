@@ -2,9 +2,11 @@ package multiraft
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/raftkit/raft"
@@ -81,6 +83,14 @@ func (c *testCluster) start(id HostID) {
 				if e.Type == pb.EntryNormal && len(e.Data) > 0 {
 					c.applied[id][g] = append(c.applied[id][g], string(e.Data))
 				}
+			}
+		},
+		ApplySnapshot: func(g GroupID, snap pb.Snapshot) {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.applied[id][g] = nil
+			if len(snap.Data) > 0 {
+				c.applied[id][g] = strings.Split(string(snap.Data), ",")
 			}
 		},
 		ReadStates: func(g GroupID, rs []raft.ReadState) {
@@ -308,5 +318,54 @@ func TestClusterHostRestartLosesNoAcknowledgedWrite(t *testing.T) {
 				require.Contains(t, got, d, "group %d host %d lost an acknowledged write", g, id)
 			}
 		}
+	}
+}
+
+func TestLaggingHostCatchesUpBySnapshot(t *testing.T) {
+	c := newTestCluster(t, 3, 4, nil)
+	c.waitLeaders(100)
+	// Make host 1 lead every group, then cut host 3 off.
+	for _, g := range c.groups {
+		if c.leader(g) != 1 {
+			require.NoError(t, c.hosts[1].Campaign(g))
+		}
+	}
+	c.tick(3)
+	c.waitLeaders(50)
+	c.net.Isolate(3)
+	h3 := c.hosts[3]
+	delete(c.hosts, 3)
+	var want []string
+	for i := 0; i < 5; i++ {
+		d := fmt.Sprintf("e%d", i)
+		want = append(want, d)
+		for _, g := range c.groups {
+			c.propose(g, d)
+		}
+	}
+	c.tick(2)
+	// The leaders compact their logs past what host 3 has.
+	for _, g := range c.groups {
+		l := c.leader(g)
+		require.NotZero(t, l)
+		st, err := c.hosts[l].Status(g)
+		require.NoError(t, err)
+		ms := c.stores[l].Memory(g)
+		_, err = ms.CreateSnapshot(st.Applied, &pb.ConfState{Voters: []uint64{1, 2, 3}}, []byte(strings.Join(c.appliedOn(l, g), ",")))
+		require.NoError(t, err)
+		require.NoError(t, ms.Compact(st.Applied))
+	}
+	c.hosts[3] = h3
+	c.net.Heal()
+	c.tick(10)
+	for _, g := range c.groups {
+		c.propose(g, "last")
+	}
+	c.tick(3)
+	for _, g := range c.groups {
+		snap, err := c.stores[3].Memory(g).Snapshot()
+		require.NoError(t, err)
+		assert.NotZero(t, snap.Metadata.Index, "group %d caught up by snapshot", g)
+		assert.Equal(t, append(append([]string(nil), want...), "last"), c.appliedOn(3, g), "group %d", g)
 	}
 }

@@ -33,6 +33,11 @@ type HostConfig struct {
 	// goroutine, for different groups concurrently, and must not call the
 	// Host about the same group. Nil drops committed entries.
 	Apply func(g GroupID, ents []pb.Entry)
+	// ApplySnapshot is called with a snapshot the group received, after it
+	// is persisted and before the entries that follow it are applied: the
+	// state machine replaces its state with the snapshot's. The same rules
+	// as Apply hold. Nil ignores snapshots.
+	ApplySnapshot func(g GroupID, snap pb.Snapshot)
 	// ReadStates is called with a group's answered ReadIndex requests; the
 	// same rules as Apply hold. Nil drops them.
 	ReadStates func(g GroupID, rs []raft.ReadState)

@@ -45,11 +45,14 @@ const (
 	evUnreachable                      // sending to a peer host failed
 	evPeerRestart                      // a peer host came back with a new epoch
 	evCampaign                         // the jittered campaign after a Down leader host
+	evSnapshot                         // a MsgSnap was delivered or lost
 )
 
 type event struct {
-	kind eventKind
-	peer HostID
+	kind    eventKind
+	peer    HostID
+	replica uint64 // evSnapshot: the replica the snapshot was for
+	failed  bool   // evSnapshot: it was lost
 }
 
 type wake struct {
@@ -310,6 +313,14 @@ func (h *Host) step(g *group, ticks int) {
 
 // handleEvent applies a liveness event to the group (under g.mu).
 func (h *Host) handleEvent(g *group, ev event) {
+	if ev.kind == evSnapshot {
+		status := raft.SnapshotFinish
+		if ev.failed {
+			status = raft.SnapshotFailure
+		}
+		g.rn.ReportSnapshot(ev.replica, status)
+		return
+	}
 	st := g.rn.BasicStatus()
 	switch ev.kind {
 	case evPeerDown, evUnreachable, evPeerRestart:
@@ -348,6 +359,9 @@ func (h *Host) advance(g *group) {
 	rd := &g.rd
 	if g.removed {
 		return
+	}
+	if !raft.IsEmptySnap(rd.Snapshot) && h.cfg.ApplySnapshot != nil {
+		h.cfg.ApplySnapshot(g.id, rd.Snapshot)
 	}
 	for i := range rd.CommittedEntries {
 		e := &rd.CommittedEntries[i]

@@ -233,6 +233,19 @@ func (h *Host) HandleUnreachable(peer HostID) {
 	h.peerMu.Unlock()
 }
 
+// HandleSnapshotStatus implements Handler: the group reports the snapshot
+// to raft (ReportSnapshot) in its next pass.
+func (h *Host) HandleSnapshotStatus(gid GroupID, to uint64, failed bool) {
+	g := h.group(gid)
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	g.events = append(g.events, event{kind: evSnapshot, replica: to, failed: failed})
+	g.mu.Unlock()
+	h.schedule(g)
+}
+
 // HandleEnvelope implements Handler: it queues the envelope's messages on
 // their groups and answers liveness pings.
 func (h *Host) HandleEnvelope(env *Envelope) {

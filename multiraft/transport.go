@@ -38,6 +38,10 @@ type Handler interface {
 	HandleHello(peer Hello)
 	// HandleUnreachable reports that sending to peer failed.
 	HandleUnreachable(peer HostID)
+	// HandleSnapshotStatus reports the fate of a MsgSnap of group g to
+	// replica to: delivered (failed false) or lost. Every MsgSnap handed
+	// to Send is reported once.
+	HandleSnapshotStatus(g GroupID, to uint64, failed bool)
 }
 
 // MemNetwork connects MemTransports in memory, for tests and simulation.
@@ -240,6 +244,7 @@ func (t *MemTransport) Send(env *Envelope) {
 		n.linkLocked(t.id, to).Dropped++
 		n.mu.Unlock()
 		t.h.HandleUnreachable(to)
+		reportSnapshots(t.h, env, true)
 		return
 	}
 	// Handshake on a new connection: both sides learn the other's Hello.
@@ -277,10 +282,12 @@ func (t *MemTransport) Send(env *Envelope) {
 			n.count(t.id, to, len(b))
 			plain(t.id, env.Messages[i].Group, b)
 		}
+		reportSnapshots(t.h, env, false)
 		return
 	}
 	b, err := env.Marshal()
 	if err != nil {
+		reportSnapshots(t.h, env, true)
 		return
 	}
 	n.count(t.id, to, len(b))
@@ -289,9 +296,20 @@ func (t *MemTransport) Send(env *Envelope) {
 		if n.Strict {
 			panic(err)
 		}
+		reportSnapshots(t.h, env, true)
 		return
 	}
 	dst.h.HandleEnvelope(&got)
+	reportSnapshots(t.h, env, false)
+}
+
+// reportSnapshots reports the fate of the envelope's MsgSnap messages.
+func reportSnapshots(h Handler, env *Envelope, failed bool) {
+	for i := range env.Messages {
+		if m := &env.Messages[i].Message; m.Type == pb.MsgSnap {
+			h.HandleSnapshotStatus(env.Messages[i].Group, m.To, failed)
+		}
+	}
 }
 
 func (n *MemNetwork) count(from, to HostID, bytes int) {

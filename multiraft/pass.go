@@ -109,9 +109,6 @@ func (h *Host) Pass() (bool, error) {
 		}
 		h.checkPeers(now)
 		// A tick is work for every group: visit them all.
-		for _, g := range work {
-			g.queued = false
-		}
 		h.mu.RLock()
 		work = append(work[:0], h.list...)
 		h.mu.RUnlock()

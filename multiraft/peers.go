@@ -336,7 +336,8 @@ func (h *Host) handleLiveness(from HostID, ls []Liveness) {
 }
 
 // livenessTick queues a ping to every capable peer host that shares a
-// group with this one (pass goroutine).
+// group with this one, and probes those whose handshake has not happened
+// (pass goroutine).
 func (h *Host) livenessTick(now uint64) {
 	h.mu.RLock()
 	hosts := make([]HostID, 0, len(h.byPeer))
@@ -344,9 +345,13 @@ func (h *Host) livenessTick(now uint64) {
 		hosts = append(hosts, id)
 	}
 	h.mu.RUnlock()
+	var probes []HostID
 	h.peerMu.Lock()
 	for _, id := range hosts {
 		p := h.peerLocked(id)
+		if !p.capsKnown {
+			probes = append(probes, id)
+		}
 		if p.caps&CapLiveness == 0 {
 			continue
 		}
@@ -355,6 +360,11 @@ func (h *Host) livenessTick(now uint64) {
 		p.liveness = append(p.liveness, Liveness{Kind: LivenessPing, Epoch: h.epoch, Seq: p.seq})
 	}
 	h.peerMu.Unlock()
+	// A peer host not yet connected gets an empty envelope: the transport
+	// connects, and the handshake tells whether it runs liveness.
+	for _, id := range probes {
+		h.cfg.Transport.Send(&Envelope{From: h.cfg.ID, To: id, Lane: LaneControl})
+	}
 }
 
 // checkPeers marks peers Down after the timeout and turns failed sends into

@@ -20,7 +20,9 @@ import (
 type Transport interface {
 	// Start binds the transport to the local host.
 	Start(local Hello, h Handler) error
-	// Send sends env to env.To, or drops it. It must not block on the
+	// Send sends env to env.To, or drops it. An envelope with nothing in
+	// it is a probe: the transport connects (and so runs the handshake) if
+	// it is not connected; it need not deliver the probe itself. It must not block on the
 	// network: a transport queues (bounded) or drops, and reports a peer it
 	// cannot reach with Handler.HandleUnreachable. The transport owns env
 	// after the call.
@@ -259,6 +261,17 @@ func (t *MemTransport) Send(env *Envelope) {
 		} else {
 			hello = Hello{Host: to}
 		}
+	}
+	probe := len(env.Messages)+len(env.Heartbeats)+len(env.Liveness) == 0
+	if probe {
+		n.mu.Unlock()
+		if handshake {
+			t.h.HandleHello(hello)
+			if dst != nil {
+				dst.h.HandleHello(back)
+			}
+		}
+		return
 	}
 	st := n.linkLocked(t.id, to)
 	st.Envelopes++

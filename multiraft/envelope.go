@@ -166,6 +166,27 @@ const (
 // the size cap.
 const envelopeOverhead = 4 + 3*binary.MaxVarintLen64
 
+// livenessCost bounds what a liveness message adds to an envelope.
+const livenessCost = 1 + 3*binary.MaxVarintLen64
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+// cost is what the tuple adds to an envelope, in bytes.
+func (h *Heartbeat) cost() int {
+	n := 1 + uvarintLen(uint64(h.Group)) + uvarintLen(h.From) + uvarintLen(h.To) + uvarintLen(h.Term) + uvarintLen(h.Commit)
+	if h.Context != nil {
+		n += uvarintLen(uint64(len(h.Context))) + len(h.Context)
+	}
+	return n
+}
+
 // messageCost is what a message adds to an envelope, in bytes.
 func messageCost(m *pb.Message) int { return m.Size() + 2*binary.MaxVarintLen64 }
 

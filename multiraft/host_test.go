@@ -336,3 +336,19 @@ func TestRemoveGroup(t *testing.T) {
 	require.NoError(t, c.hosts[1].AddGroup(groupConfig(3, 1, 3)))
 	assert.ErrorIs(t, c.hosts[1].AddGroup(groupConfig(3, 1, 3)), ErrGroupExists)
 }
+
+func TestHeartbeatTuplesShareOneEnvelopeBeyondTheMessageCap(t *testing.T) {
+	h, tr := newRecHost(t, func(c *HostConfig) { c.MaxEnvelopeMessages = 100 })
+	h.HandleHello(Hello{Host: 2, Epoch: 1, Version: Version, Caps: AllCaps})
+	for g := GroupID(1); g <= 100000; g++ {
+		h.enqueue(2, g, &pb.Message{Type: pb.MsgHeartbeat, From: 1, To: 2, Term: 7, Commit: 123456})
+	}
+	h.flush(true, true)
+	envs := tr.take()
+	require.Len(t, envs, 1, "100,000 heartbeats fit the 4 MiB byte cap")
+	assert.Len(t, envs[0].Heartbeats, 100000)
+	b, err := envs[0].Marshal()
+	require.NoError(t, err)
+	assert.LessOrEqual(t, len(b), envelopeSize(envs[0]), "the size estimate bounds the encoding")
+	t.Logf("100,000 heartbeats: %d bytes", len(b))
+}

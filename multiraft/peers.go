@@ -125,9 +125,9 @@ func envelopeSize(env *Envelope) int {
 		n += messageCost(&env.Messages[i].Message)
 	}
 	for i := range env.Heartbeats {
-		n += 40 + len(env.Heartbeats[i].Context)
+		n += env.Heartbeats[i].cost()
 	}
-	return n + 24*len(env.Liveness)
+	return n + livenessCost*len(env.Liveness)
 }
 
 // packLocked appends p's envelopes to envs.
@@ -160,23 +160,28 @@ func (h *Host) packLocked(envs []*Envelope, p *peer, hbFlush, all bool) []*Envel
 	maxMsgs, maxBytes := h.cfg.MaxEnvelopeMessages, h.cfg.MaxEnvelopeBytes
 	var env *Envelope
 	size, count := 0, 0
-	next := func(lane Lane, cost int) {
-		if env == nil || env.Lane != lane || count+1 > maxMsgs || (size+cost > maxBytes && count > 0) {
+	// next makes room for an item of cost bytes; msg says whether it is a
+	// raft message, which counts against MaxEnvelopeMessages (tuples and
+	// liveness are a few bytes each and count against the byte cap only).
+	next := func(lane Lane, cost int, msg bool) {
+		if env == nil || env.Lane != lane || (msg && count+1 > maxMsgs) || (size+cost > maxBytes && size > envelopeOverhead) {
 			env = &Envelope{From: h.cfg.ID, To: p.id, Lane: lane}
 			envs = append(envs, env)
 			size, count = envelopeOverhead, 0
 		}
 		size += cost
-		count++
+		if msg {
+			count++
+		}
 	}
 	ctl := p.lanes[LaneControl]
 	if all && (hbFlush || p.urgent || len(ctl) > 0) {
 		for _, l := range p.liveness {
-			next(LaneControl, 24)
+			next(LaneControl, livenessCost, false)
 			env.Liveness = append(env.Liveness, l)
 		}
 		for i := range p.tuples {
-			next(LaneControl, 40+len(p.tuples[i].Context))
+			next(LaneControl, p.tuples[i].cost(), false)
 			env.Heartbeats = append(env.Heartbeats, p.tuples[i])
 		}
 		clear(p.tuples)
@@ -184,7 +189,7 @@ func (h *Host) packLocked(envs []*Envelope, p *peer, hbFlush, all bool) []*Envel
 	}
 	if all {
 		for i := range ctl {
-			next(LaneControl, messageCost(&ctl[i].Message))
+			next(LaneControl, messageCost(&ctl[i].Message), true)
 			env.Messages = append(env.Messages, ctl[i])
 		}
 		clear(ctl)
@@ -192,7 +197,7 @@ func (h *Host) packLocked(envs []*Envelope, p *peer, hbFlush, all bool) []*Envel
 	}
 	data := p.lanes[LaneData]
 	for i := range data {
-		next(LaneData, messageCost(&data[i].Message))
+		next(LaneData, messageCost(&data[i].Message), true)
 		env.Messages = append(env.Messages, data[i])
 	}
 	clear(data)

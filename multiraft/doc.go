@@ -50,8 +50,15 @@
 // A Transport tells the host each peer's capabilities after a handshake
 // (Hello). A peer with none, or not yet known, gets one message per
 // envelope and no tuples: this is how plain etcd raft peers are served.
-// MemTransport is an in-memory Transport for tests and simulation, with
-// partitions and plain (etcd-style) endpoints.
+// Transports report lost peers (HandleUnreachable, which the host turns
+// into ReportUnreachable) and the fate of every MsgSnap (ReportSnapshot).
+//
+// MemTransport, on a MemNetwork, is the in-memory Transport for tests and
+// simulation: it marshals every envelope, cuts and heals links, counts
+// what crosses each link, and serves plain (etcd-style) endpoints.
+// TCPTransport is the real one: one connection per peer host and lane,
+// optional TLS, chunked streaming of large envelopes (snapshots), bounded
+// queues and reconnection with backoff.
 //
 // # Liveness
 //
@@ -64,13 +71,29 @@
 // most MaxWakesPerPass groups per pass: a lost host wakes only its groups,
 // spread over time.
 //
+// A peer host that shares groups with this one but was never contacted
+// (both follow a leader elsewhere) is probed with an empty envelope on
+// the liveness tick, so the handshake happens and liveness runs.
+//
 // # Storage
 //
 // A LogStore holds the storage of all groups: Storage(g) is the read side
 // a RawNode uses, Save persists a pass's Updates in one batch.
 // MemoryLogStore keeps them in memory and counts saves and syncs; it
 // outlives a Host, so dropping a Host and building a new one over the same
-// store models a restart.
+// store models a restart. The module contrib/boltlogstore keeps all groups
+// in one bbolt file, one transaction (one fsync) per Save.
+//
+// Committed entries reach the state machine through HostConfig.Apply,
+// received snapshots through HostConfig.ApplySnapshot, and answered
+// ReadIndex requests through HostConfig.ReadStates.
+//
+// # In tests
+//
+// Leave the hosts stopped, put them on a MemNetwork, and drive them: Tick
+// each host, then call Pass on each until none reports work. Every step
+// is then in the test's hands, and a failure replays. Started hosts
+// (Start, TickInterval) run the same code on their own goroutines.
 //
 // # Metrics
 //

@@ -159,3 +159,21 @@ func (h *Host) pendingLen() int {
 	defer h.passMu.Unlock()
 	return n + len(h.wakes)
 }
+
+// A dead peer host wakes its groups once when it goes Down, not on every
+// tick after (TiKV #13054: 800 % CPU broadcasting unreachable stores).
+func TestDeadPeerDoesNotWakeItsGroupsEveryTick(t *testing.T) {
+	c := newTestCluster(t, 3, 30, func(hc *HostConfig) { hc.LivenessTimeoutTicks = 4; hc.CampaignJitterTicks = 3 })
+	c.waitLeaders(100)
+	c.tick(2)
+	c.net.Isolate(3)
+	delete(c.hosts, 3)
+	c.tick(10) // Down by now, every group told
+	h := c.hosts[1]
+	st, _, _ := h.PeerLiveness(3)
+	require.Equal(t, LivenessDown, st)
+	before := h.Stats().Wakes
+	require.NotZero(t, before, "the groups heard of the loss")
+	c.tick(30)
+	assert.Equal(t, before, h.Stats().Wakes, "no event per tick for a host already Down")
+}

@@ -42,6 +42,7 @@ type hostStats struct {
 	received        atomic.Uint64
 	dropped         atomic.Uint64
 	livenessChanges atomic.Uint64
+	wakes           atomic.Uint64
 }
 
 // Stats are a host's counters since it was created.
@@ -58,6 +59,7 @@ type Stats struct {
 	Received        uint64 // messages and tuples received
 	Dropped         uint64 // messages dropped (bad, unroutable, queue full, refused by raft)
 	LivenessChanges uint64 // peer liveness transitions
+	Wakes           uint64 // liveness events handed to groups
 }
 
 // Stats returns the host's counters.
@@ -68,5 +70,6 @@ func (h *Host) Stats() Stats {
 		Readies: s.readies.Load(), Saves: s.saves.Load(), Syncs: s.syncs.Load(),
 		Envelopes: s.envelopes.Load(), Sent: s.sent.Load(), Tuples: s.tuples.Load(),
 		Received: s.received.Load(), Dropped: s.dropped.Load(), LivenessChanges: s.livenessChanges.Load(),
+		Wakes: s.wakes.Load(),
 	}
 }

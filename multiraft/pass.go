@@ -124,6 +124,7 @@ func (h *Host) Pass() (bool, error) {
 				work = append(work, w.g)
 			}
 		}
+		h.stats.wakes.Add(uint64(n))
 		h.wakes = append(h.wakes[:0], h.wakes[n:]...)
 		if len(h.wakes) > 0 {
 			h.signal()

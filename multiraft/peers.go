@@ -37,11 +37,12 @@ type peer struct {
 	capsKnown bool
 	epoch     uint64 // the peer's highest epoch seen
 
-	state       LivenessState
-	lastHeard   uint64 // host tick of the ping a pong answered
-	seq         uint64 // last ping sent
-	sentAt      [16]uint64
-	unreachable bool
+	state         LivenessState
+	lastHeard     uint64 // host tick of the ping a pong answered
+	seq           uint64 // last ping sent
+	sentAt        [16]uint64
+	unreachable   bool   // a send failed since the last tick
+	unreachableAt uint64 // host tick of the last evUnreachable
 
 	lanes    [2][]GroupMessage
 	tuples   []Heartbeat
@@ -386,7 +387,11 @@ func (h *Host) checkPeers(now uint64) {
 		if p.caps&CapLiveness != 0 && p.seq > 0 && p.state != LivenessDown && now > p.lastHeard+uint64(h.cfg.LivenessTimeoutTicks) {
 			p.state = LivenessDown
 			changes = append(changes, change{id, evPeerDown, p.epoch})
-		} else if p.unreachable {
+		} else if p.unreachable && p.state != LivenessDown && (p.unreachableAt == 0 || now >= p.unreachableAt+uint64(h.cfg.LivenessTimeoutTicks)) {
+			// Failed sends tell the groups at most once per liveness
+			// timeout, and not at all once the peer is Down (they heard):
+			// a dead peer must not wake its groups on every tick.
+			p.unreachableAt = now
 			changes = append(changes, change{id, evUnreachable, p.epoch})
 		}
 		p.unreachable = false

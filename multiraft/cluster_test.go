@@ -1,6 +1,7 @@
 package multiraft
 
 import (
+	"flag"
 	"fmt"
 	"strings"
 	"sync"
@@ -206,6 +207,11 @@ func (c *testCluster) appliedOn(id HostID, g GroupID) []string {
 	return append([]string(nil), c.applied[id][g]...)
 }
 
+// scale multiplies the group counts of the cluster tests:
+// go test ./multiraft -run Cluster -multiraft.scale=50 runs them with
+// thousands of groups.
+var scale = flag.Int("multiraft.scale", 1, "multiplies the group counts of the cluster tests")
+
 // electionTick is the groups' election timeout in the tests.
 var electionTick = 10
 
@@ -230,7 +236,7 @@ func (quietLogger) Panicf(f string, v ...interface{}) {
 }
 
 func TestClusterElectsAndCommitsInEveryGroup(t *testing.T) {
-	c := newTestCluster(t, 3, 60, nil)
+	c := newTestCluster(t, 3, 60**scale, nil)
 	c.waitLeaders(100)
 	for _, g := range c.groups {
 		c.propose(g, fmt.Sprintf("g%d-a", g))
@@ -250,7 +256,7 @@ func TestClusterElectsAndCommitsInEveryGroup(t *testing.T) {
 }
 
 func TestClusterSurvivesPartitionAndHeal(t *testing.T) {
-	c := newTestCluster(t, 3, 40, nil)
+	c := newTestCluster(t, 3, 40**scale, nil)
 	c.waitLeaders(100)
 	var led []GroupID
 	for _, g := range c.groups {
@@ -289,7 +295,7 @@ func TestClusterSurvivesPartitionAndHeal(t *testing.T) {
 }
 
 func TestClusterHostRestartLosesNoAcknowledgedWrite(t *testing.T) {
-	c := newTestCluster(t, 3, 30, nil)
+	c := newTestCluster(t, 3, 30**scale, nil)
 	c.waitLeaders(100)
 	acked := map[GroupID][]string{}
 	for round := 0; round < 3; round++ {

@@ -158,6 +158,7 @@ type Host struct {
 
 	passMu   sync.Mutex // one pass at a time; fields below are the pass's
 	ticks    atomic.Uint64
+	rngMu    sync.Mutex
 	rng      *rand.Rand
 	timers   map[uint64][]*group // campaign wakes by tick
 	wakes    []wake              // liveness events not yet handed out
@@ -179,7 +180,7 @@ type Host struct {
 	stopOnce sync.Once
 	stop     chan struct{}
 	done     chan struct{}
-	started  bool
+	started  atomic.Bool
 }
 
 // NewHost returns a host and starts its transport. It runs passes only
@@ -454,7 +455,7 @@ func (h *Host) Tick() {
 // Start runs passes on a goroutine whenever there is work, and ticks every
 // TickInterval if set. Stop ends it.
 func (h *Host) Start() {
-	h.started = true
+	h.started.Store(true)
 	go h.run()
 }
 
@@ -494,11 +495,11 @@ func (h *Host) run() {
 }
 
 // Stop ends Start's loop, waits for the running pass and closes the
-// transport. The LogStore is left open.
+// transport. The LogStore is left open. The host is not usable after.
 func (h *Host) Stop() {
 	h.stopOnce.Do(func() {
 		close(h.stop)
-		if h.started {
+		if h.started.Load() {
 			<-h.done
 		}
 		h.passMu.Lock()

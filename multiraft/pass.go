@@ -342,11 +342,11 @@ func (h *Host) handleEvent(g *group, ev event) {
 	}
 }
 
-var rngMu sync.Mutex
-
+// rngIntn draws from the host's seeded source; workers call it
+// concurrently.
 func (h *Host) rngIntn(n int) int {
-	rngMu.Lock()
-	defer rngMu.Unlock()
+	h.rngMu.Lock()
+	defer h.rngMu.Unlock()
 	return h.rng.Intn(n)
 }
 

@@ -437,6 +437,23 @@ func (h *Host) schedule(g *group) {
 	h.signal()
 }
 
+// scheduleAll puts the groups (nil entries skipped) on the next pass.
+func (h *Host) scheduleAll(gs []*group) {
+	queued := false
+	h.schedMu.Lock()
+	for _, g := range gs {
+		if g != nil && !g.queued {
+			g.queued = true
+			h.sched = append(h.sched, g)
+			queued = true
+		}
+	}
+	h.schedMu.Unlock()
+	if queued {
+		h.signal()
+	}
+}
+
 func (h *Host) signal() {
 	select {
 	case h.work <- struct{}{}:

@@ -262,37 +262,61 @@ func (h *Host) HandleEnvelope(env *Envelope) {
 	if len(env.Liveness) > 0 {
 		h.handleLiveness(env.From, env.Liveness)
 	}
+	n := len(env.Heartbeats) + len(env.Messages)
+	if n == 0 {
+		return
+	}
+	// Look the groups up under one read lock, queue each message on its
+	// group, and schedule them all under one lock: an envelope may carry a
+	// heartbeat for each of 100,000 groups.
+	gs := make([]*group, n)
+	h.mu.RLock()
 	for i := range env.Heartbeats {
-		hb := &env.Heartbeats[i]
-		h.deliver(hb.Group, hb.Message())
+		gs[i] = h.groups[env.Heartbeats[i].Group]
 	}
 	for i := range env.Messages {
-		h.deliver(env.Messages[i].Group, env.Messages[i].Message)
+		gs[len(env.Heartbeats)+i] = h.groups[env.Messages[i].Group]
 	}
-	h.stats.received.Add(uint64(len(env.Heartbeats) + len(env.Messages)))
+	h.mu.RUnlock()
+	for i, g := range gs {
+		var ok bool
+		if i < len(env.Heartbeats) {
+			hb := &env.Heartbeats[i]
+			ok = h.deliver(g, hb.Group, hb.Message())
+		} else {
+			gm := &env.Messages[i-len(env.Heartbeats)]
+			ok = h.deliver(g, gm.Group, gm.Message)
+		}
+		if !ok {
+			gs[i] = nil
+		}
+	}
+	h.scheduleAll(gs)
+	h.stats.received.Add(uint64(n))
 }
 
-func (h *Host) deliver(gid GroupID, m pb.Message) {
+// deliver queues m on group g (gid, nil if unknown) and reports whether
+// it did.
+func (h *Host) deliver(g *group, gid GroupID, m pb.Message) bool {
 	if raft.IsLocalMsg(m.Type) || m.Type > pb.MsgPreVoteResp || raft.IsLocalMsgTarget(m.From) {
 		h.stats.dropped.Add(1)
 		h.log.Debugf("multiraft: host %d drops local message %s for group %d from the wire", h.cfg.ID, m.Type, gid)
-		return
+		return false
 	}
-	g := h.group(gid)
 	if g == nil {
 		h.stats.dropped.Add(1)
 		h.log.Debugf("multiraft: host %d drops %s for unknown group %d", h.cfg.ID, m.Type, gid)
-		return
+		return false
 	}
 	g.mu.Lock()
 	if g.removed || m.To != g.self {
 		g.mu.Unlock()
 		h.stats.dropped.Add(1)
-		return
+		return false
 	}
 	g.inbox = append(g.inbox, m)
 	g.mu.Unlock()
-	h.schedule(g)
+	return true
 }
 
 // handleLiveness answers pings and records pongs.

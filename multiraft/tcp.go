@@ -58,7 +58,7 @@ type TCPTransport struct {
 	mu      sync.Mutex
 	addrs   map[HostID]string
 	senders map[[2]uint64]*tcpSender // by (host, lane)
-	conns   map[net.Conn]bool        // accepted
+	conns   map[net.Conn]bool        // open, accepted and dialed
 	local   Hello
 	h       Handler
 	closed  bool
@@ -356,8 +356,21 @@ func (s *tcpSender) run() {
 			continue
 		}
 		backoff = t.cfg.MinBackoff
+		// Close closes every connection, so that a write blocked on a
+		// peer that stopped reading cannot hold it up.
+		t.mu.Lock()
+		if t.closed {
+			t.mu.Unlock()
+			c.Close()
+			return
+		}
+		t.conns[c] = true
+		t.mu.Unlock()
 		s.pump(c, w)
 		c.Close()
+		t.mu.Lock()
+		delete(t.conns, c)
+		t.mu.Unlock()
 		select {
 		case <-t.stop:
 			return

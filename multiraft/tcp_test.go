@@ -309,3 +309,46 @@ func selfSignedTLS(t *testing.T) *tls.Config {
 		ServerName: "127.0.0.1", MinVersion: tls.VersionTLS13,
 	}
 }
+
+// A peer that accepts and then never reads fills the socket; Close must
+// not wait for the blocked writer.
+func TestTCPCloseDoesNotHangOnAPeerThatStopsReading(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	quit := make(chan struct{})
+	defer close(quit)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		r := bufio.NewReader(c)
+		if _, _, err := readHello(r); err != nil {
+			return
+		}
+		_ = writeHello(c, Hello{Host: 2, Epoch: 1, Version: Version, Caps: AllCaps}, 0)
+		<-quit // never read again
+	}()
+	a, err := NewTCPTransport(TCPConfig{Listen: "127.0.0.1:0", QueueEnvelopes: 8})
+	require.NoError(t, err)
+	ha := &recHandler{}
+	require.NoError(t, a.Start(Hello{Host: 1, Epoch: 1, Version: Version, Caps: AllCaps}, ha))
+	a.SetPeer(2, ln.Addr().String())
+	big := pb.Message{Type: pb.MsgApp, To: 2, Entries: []pb.Entry{{Data: make([]byte, 1<<20)}}}
+	// Send until the queue overflows: the writer is then stuck.
+	require.Eventually(t, func() bool {
+		a.Send(&Envelope{From: 1, To: 2, Lane: LaneData, Messages: []GroupMessage{{Group: 1, Message: big}}})
+		ha.mu.Lock()
+		defer ha.mu.Unlock()
+		return ha.unr > 0
+	}, 10*time.Second, time.Millisecond)
+	done := make(chan struct{})
+	go func() { a.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close hangs on a blocked writer")
+	}
+}

@@ -177,3 +177,42 @@ func TestDeadPeerDoesNotWakeItsGroupsEveryTick(t *testing.T) {
 	c.tick(30)
 	assert.Equal(t, before, h.Stats().Wakes, "no event per tick for a host already Down")
 }
+
+// The two followers notice the loss far apart: the first one's campaign is
+// refused by the other, still in its lease, but the second one's campaign,
+// after it forgot the leader too, wins.
+func TestLeaderHostDownElectsWhenFollowersDetectAtDifferentTimes(t *testing.T) {
+	electionTick = 100
+	defer func() { electionTick = 10 }()
+	c := newTestCluster(t, 3, 20, func(hc *HostConfig) {
+		hc.CampaignJitterTicks = 2
+		hc.LivenessTimeoutTicks = 3
+		if hc.ID == 3 {
+			hc.LivenessTimeoutTicks = 15
+		}
+	})
+	c.settle()
+	for _, g := range c.groups {
+		require.NoError(t, c.hosts[1].Campaign(g))
+	}
+	c.settle()
+	c.tick(2)
+	c.waitLeaders(10)
+	c.net.Isolate(1)
+	delete(c.hosts, 1)
+	ticks := 0
+	for ; ticks < 60; ticks++ {
+		all := true
+		for _, g := range c.groups {
+			if c.leader(g) == 0 {
+				all = false
+			}
+		}
+		if all {
+			break
+		}
+		c.tick(1)
+	}
+	t.Logf("re-elected %d ticks after the cut", ticks)
+	assert.Less(t, ticks, 15+2+5, "within the slower detector's timeout and jitter")
+}

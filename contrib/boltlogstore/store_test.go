@@ -1,0 +1,258 @@
+package boltlogstore
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/raftkit/raft"
+	"github.com/raftkit/raft/multiraft"
+	pb "github.com/raftkit/raft/raftpb"
+)
+
+func ents(term uint64, lo, hi uint64) []pb.Entry {
+	var es []pb.Entry
+	for i := lo; i <= hi; i++ {
+		es = append(es, pb.Entry{Term: term, Index: i, Data: []byte(fmt.Sprintf("t%d-i%d", term, i))})
+	}
+	return es
+}
+
+func readAll(t *testing.T, st raft.Storage) (pb.HardState, []pb.Entry, uint64) {
+	hs, _, err := st.InitialState()
+	require.NoError(t, err)
+	first, err := st.FirstIndex()
+	require.NoError(t, err)
+	last, err := st.LastIndex()
+	require.NoError(t, err)
+	var es []pb.Entry
+	if last >= first {
+		es, err = st.Entries(first, last+1, ^uint64(0))
+		require.NoError(t, err)
+	}
+	return hs, es, first
+}
+
+func TestSaveSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log.db")
+	s, err := Open(path)
+	require.NoError(t, err)
+	require.NoError(t, s.Save([]multiraft.Update{
+		{Group: 1, Entries: ents(1, 1, 5), HardState: pb.HardState{Term: 1, Vote: 1, Commit: 3}, MustSync: true},
+		{Group: 2, Entries: ents(1, 1, 2), HardState: pb.HardState{Term: 1, Commit: 1}, MustSync: true},
+	}))
+	// Group 1: a new leader's entries replace the tail from index 4.
+	// Group 3: starts from a snapshot.
+	require.NoError(t, s.Save([]multiraft.Update{
+		{Group: 1, Entries: ents(2, 4, 6), HardState: pb.HardState{Term: 2, Vote: 2, Commit: 5}, MustSync: true},
+		{Group: 3, Snapshot: pb.Snapshot{Data: []byte("s"), Metadata: pb.SnapshotMetadata{Index: 10, Term: 4, ConfState: pb.ConfState{Voters: []uint64{1, 2}}}},
+			Entries: ents(4, 11, 12), HardState: pb.HardState{Term: 4, Commit: 12}, MustSync: true},
+	}))
+	assert.Equal(t, uint64(2), s.Saves())
+	require.NoError(t, s.Compact(2, pb.Snapshot{Data: []byte("g2"), Metadata: pb.SnapshotMetadata{Index: 1, Term: 1, ConfState: pb.ConfState{Voters: []uint64{1}}}}))
+	require.NoError(t, s.Close())
+
+	s, err = Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+	gs, err := s.Groups()
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []multiraft.GroupID{1, 2, 3}, gs)
+
+	st, err := s.Storage(1)
+	require.NoError(t, err)
+	hs, es, first := readAll(t, st)
+	assert.Equal(t, pb.HardState{Term: 2, Vote: 2, Commit: 5}, hs)
+	assert.Equal(t, uint64(1), first)
+	assert.Equal(t, append(ents(1, 1, 3), ents(2, 4, 6)...), es)
+
+	st, err = s.Storage(2)
+	require.NoError(t, err)
+	hs, es, first = readAll(t, st)
+	assert.Equal(t, uint64(2), first, "compacted through 1")
+	assert.Equal(t, ents(1, 2, 2), es)
+	snap, err := st.Snapshot()
+	require.NoError(t, err)
+	assert.Equal(t, []byte("g2"), snap.Data)
+	assert.Equal(t, uint64(1), hs.Commit)
+
+	st, err = s.Storage(3)
+	require.NoError(t, err)
+	_, es, first = readAll(t, st)
+	assert.Equal(t, uint64(11), first)
+	assert.Equal(t, ents(4, 11, 12), es)
+	snap, err = st.Snapshot()
+	require.NoError(t, err)
+	assert.Equal(t, uint64(10), snap.Metadata.Index)
+
+	require.NoError(t, s.Remove(2))
+	gs, err = s.Groups()
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []multiraft.GroupID{1, 3}, gs)
+}
+
+// The crash test: a child process saves batches of 20 groups in a loop and
+// prints each batch's number once Save returned; the parent kills it with
+// SIGKILL in the middle and checks that every printed batch is in the file.
+const crashEnv = "BOLTLOGSTORE_CRASH_PATH"
+
+func TestCrashWriterChild(t *testing.T) {
+	path := os.Getenv(crashEnv)
+	if path == "" {
+		t.Skip("run by TestCrashKeepsEverySavedBatch")
+	}
+	s, err := Open(path)
+	require.NoError(t, err)
+	w := bufio.NewWriter(os.Stdout)
+	for i := uint64(1); ; i++ {
+		var ups []multiraft.Update
+		for g := multiraft.GroupID(1); g <= 20; g++ {
+			ups = append(ups, multiraft.Update{Group: g, Entries: ents(1, i, i), HardState: pb.HardState{Term: 1, Commit: i}, MustSync: true})
+		}
+		require.NoError(t, s.Save(ups))
+		fmt.Fprintf(w, "acked %d\n", i)
+		w.Flush()
+	}
+}
+
+func TestCrashKeepsEverySavedBatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a process")
+	}
+	path := filepath.Join(t.TempDir(), "crash.db")
+	for round := 0; round < 3; round++ {
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestCrashWriterChild$")
+		cmd.Env = append(os.Environ(), crashEnv+"="+path)
+		out, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		var acked uint64
+		sc := bufio.NewScanner(out)
+		target := uint64(30 * (round + 1))
+		deadline := time.Now().Add(30 * time.Second)
+		for sc.Scan() && time.Now().Before(deadline) {
+			if n, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
+				acked, _ = strconv.ParseUint(n, 10, 64)
+				if acked >= target {
+					break
+				}
+			}
+		}
+		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+		_ = cmd.Wait()
+		require.GreaterOrEqual(t, acked, target, "the writer made progress")
+
+		s, err := Open(path)
+		require.NoError(t, err)
+		for g := multiraft.GroupID(1); g <= 20; g++ {
+			st, err := s.Storage(g)
+			require.NoError(t, err)
+			hs, es, first := readAll(t, st)
+			assert.Equal(t, uint64(1), first)
+			require.GreaterOrEqual(t, uint64(len(es)), acked, "group %d lost acknowledged entries", g)
+			for i, e := range es {
+				require.Equal(t, uint64(i+1), e.Index, "group %d: gap", g)
+			}
+			assert.GreaterOrEqual(t, hs.Commit, acked)
+			assert.Equal(t, uint64(len(es)), hs.Commit, "entries and HardState of a batch are written together")
+		}
+		require.NoError(t, s.Close())
+		t.Logf("round %d: killed after %d acknowledged batches", round, acked)
+	}
+}
+
+// Hosts over bbolt files: a group commits, a host restarts from its file
+// and still has every entry.
+func TestHostsOverBoltRestart(t *testing.T) {
+	dir := t.TempDir()
+	net := multiraft.NewMemNetwork()
+	stores := map[multiraft.HostID]*Store{}
+	hosts := map[multiraft.HostID]*multiraft.Host{}
+	applied := map[multiraft.HostID][]string{}
+	start := func(id multiraft.HostID, epoch uint64) {
+		s, err := Open(filepath.Join(dir, fmt.Sprintf("host%d.db", id)))
+		require.NoError(t, err)
+		stores[id] = s
+		applied[id] = nil
+		h, err := multiraft.NewHost(multiraft.HostConfig{ID: id, Epoch: epoch, Transport: net.Transport(id), LogStore: s, Seed: int64(id),
+			Apply: func(g multiraft.GroupID, es []pb.Entry) {
+				for _, e := range es {
+					if e.Type == pb.EntryNormal && len(e.Data) > 0 {
+						applied[id] = append(applied[id], string(e.Data))
+					}
+				}
+			}})
+		require.NoError(t, err)
+		require.NoError(t, h.AddGroup(multiraft.GroupConfig{ID: 1,
+			Raft:     raft.Config{ID: uint64(id), ElectionTick: 10, HeartbeatTick: 1, MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, CheckQuorum: true, PreVote: true, Logger: quiet{}},
+			Replicas: map[uint64]multiraft.HostID{1: 1, 2: 2, 3: 3}, Bootstrap: []uint64{1, 2, 3}}))
+		hosts[id] = h
+	}
+	settle := func(ticks int) {
+		for i := 0; i < ticks; i++ {
+			for _, h := range hosts {
+				h.Tick()
+			}
+			for r := 0; r < 50; r++ {
+				did := false
+				for _, h := range hosts {
+					ok, err := h.Pass()
+					require.NoError(t, err)
+					did = did || ok
+				}
+				if !did {
+					break
+				}
+			}
+		}
+	}
+	for id := multiraft.HostID(1); id <= 3; id++ {
+		start(id, 1)
+	}
+	settle(2)
+	require.NoError(t, hosts[1].Campaign(1))
+	settle(3)
+	for i := 0; i < 10; i++ {
+		require.NoError(t, hosts[1].Propose(1, []byte(fmt.Sprint(i))))
+	}
+	settle(3)
+	require.Len(t, applied[3], 10)
+	hosts[3].Stop()
+	require.NoError(t, stores[3].Close())
+	delete(hosts, 3)
+	start(3, 2)
+	settle(5)
+	assert.Len(t, applied[3], 10, "host 3 replays its log from the file")
+	require.NoError(t, hosts[1].Propose(1, []byte("after")))
+	settle(3)
+	assert.Equal(t, "after", applied[3][len(applied[3])-1])
+	for id, h := range hosts {
+		h.Stop()
+		require.NoError(t, stores[id].Close())
+	}
+}
+
+type quiet struct{}
+
+func (quiet) Debug(...interface{})              {}
+func (quiet) Debugf(string, ...interface{})     {}
+func (quiet) Info(...interface{})               {}
+func (quiet) Infof(string, ...interface{})      {}
+func (quiet) Warning(...interface{})            {}
+func (quiet) Warningf(string, ...interface{})   {}
+func (quiet) Error(...interface{})              {}
+func (quiet) Errorf(string, ...interface{})     {}
+func (quiet) Fatal(v ...interface{})            { panic(fmt.Sprint(v...)) }
+func (quiet) Fatalf(f string, v ...interface{}) { panic(fmt.Sprintf(f, v...)) }
+func (quiet) Panic(v ...interface{})            { panic(fmt.Sprint(v...)) }
+func (quiet) Panicf(f string, v ...interface{}) { panic(fmt.Sprintf(f, v...)) }

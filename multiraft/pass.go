@@ -1,0 +1,390 @@
+package multiraft
+
+import (
+	"sync"
+	"time"
+
+	"github.com/raftkit/raft"
+	pb "github.com/raftkit/raft/raftpb"
+)
+
+// group is one replica on the host. mu guards everything but queued (the
+// host's schedMu) and the pass-only fields (the pass goroutine's).
+type group struct {
+	id   GroupID
+	self uint64
+
+	mu       sync.Mutex
+	rn       *raft.RawNode
+	replicas map[uint64]HostID
+	inbox    []pb.Message
+	events   []event
+	removed  bool
+
+	queued bool // on the host's schedule; under Host.schedMu
+	idx    int  // position in Host.list; under Host.mu
+
+	// Set by step, used by the rest of the pass.
+	rd    raft.Ready
+	hasRd bool
+	route []routed // the Ready's messages with their destination host
+	// campaignIn, if > 0, asks the pass to wake the group this many ticks
+	// from now to campaign.
+	campaignIn int
+}
+
+type routed struct {
+	to  HostID
+	msg pb.Message
+}
+
+type eventKind uint8
+
+const (
+	evPeerDown    eventKind = iota + 1 // a peer host went Down
+	evUnreachable                      // sending to a peer host failed
+	evPeerRestart                      // a peer host came back with a new epoch
+	evCampaign                         // the jittered campaign after a Down leader host
+	evSnapshot                         // a MsgSnap was delivered or lost
+)
+
+type event struct {
+	kind    eventKind
+	peer    HostID
+	replica uint64 // evSnapshot: the replica the snapshot was for
+	failed  bool   // evSnapshot: it was lost
+}
+
+type wake struct {
+	g  *group
+	ev event
+}
+
+// Pass runs one pass: it steps the groups that have work, writes their
+// updates in one LogStore.Save, sends their messages and advances them. It
+// reports whether it had anything to do. After an error (the LogStore
+// failed) the host is broken: the error is kept and returned again.
+func (h *Host) Pass() (bool, error) {
+	h.passMu.Lock()
+	defer h.passMu.Unlock()
+	if h.passErr != nil {
+		return false, h.passErr
+	}
+	start := time.Now()
+
+	h.schedMu.Lock()
+	work := h.passBuf[:0]
+	work = append(work, h.sched...)
+	for _, g := range h.sched {
+		g.queued = false
+	}
+	clear(h.sched)
+	h.sched = h.sched[:0]
+	ticks := h.tickPending
+	h.tickPending = 0
+	h.schedMu.Unlock()
+
+	h.wakeMu.Lock()
+	h.wakes = append(h.wakes, h.pendingWakes...)
+	clear(h.pendingWakes)
+	h.pendingWakes = h.pendingWakes[:0]
+	h.wakeMu.Unlock()
+
+	hbFlush := false
+	if ticks > 0 {
+		before := h.ticks.Load()
+		now := before + uint64(ticks)
+		h.ticks.Store(now)
+		for t := before + 1; t <= now; t++ {
+			if t%uint64(h.cfg.HeartbeatTicks) == 0 {
+				hbFlush = true
+			}
+			if t%uint64(h.cfg.LivenessTicks) == 0 {
+				h.livenessTick(now)
+			}
+			for _, g := range h.timers[t] {
+				h.wakes = append(h.wakes, wake{g, event{kind: evCampaign}})
+			}
+			delete(h.timers, t)
+		}
+		h.checkPeers(now)
+		// A tick is work for every group: visit them all.
+		h.mu.RLock()
+		work = append(work[:0], h.list...)
+		h.mu.RUnlock()
+	}
+	// Hand out at most MaxWakesPerPass liveness events.
+	if len(h.wakes) > 0 {
+		n := min(len(h.wakes), h.cfg.MaxWakesPerPass)
+		for _, w := range h.wakes[:n] {
+			w.g.mu.Lock()
+			w.g.events = append(w.g.events, w.ev)
+			w.g.mu.Unlock()
+			if ticks == 0 {
+				work = append(work, w.g)
+			}
+		}
+		h.stats.wakes.Add(uint64(n))
+		h.wakes = append(h.wakes[:0], h.wakes[n:]...)
+		if len(h.wakes) > 0 {
+			h.signal()
+		}
+		if ticks == 0 {
+			work = dedupe(work)
+		}
+	}
+	h.passBuf = work
+	if len(work) == 0 && !hbFlush && !h.outboxPending() {
+		return false, nil
+	}
+	h.visitedN.Add(uint64(len(work)))
+
+	// 1. Step and take Readies, in parallel.
+	h.parallel(work, func(g *group) { h.step(g, ticks) })
+	readied := h.readied[:0]
+	for _, g := range work {
+		if g.hasRd {
+			readied = append(readied, g)
+		}
+		if g.campaignIn > 0 {
+			t := h.ticks.Load() + uint64(g.campaignIn)
+			h.timers[t] = append(h.timers[t], g)
+			g.campaignIn = 0
+		}
+	}
+	h.readied = readied
+
+	// 2. Leaders' appends leave before the write (thesis §10.2.1).
+	for _, g := range readied {
+		for i := range g.route {
+			r := &g.route[i]
+			if r.msg.Type == pb.MsgApp || r.msg.Type == pb.MsgSnap {
+				h.enqueue(r.to, g.id, &r.msg)
+			}
+		}
+	}
+	h.flush(false, false)
+
+	// 3. One write for the pass.
+	ups := h.updates[:0]
+	for _, g := range readied {
+		rd := &g.rd
+		if len(rd.Entries) == 0 && raft.IsEmptyHardState(rd.HardState) && raft.IsEmptySnap(rd.Snapshot) {
+			continue
+		}
+		ups = append(ups, Update{Group: g.id, HardState: rd.HardState, Entries: rd.Entries, Snapshot: rd.Snapshot, MustSync: rd.MustSync})
+	}
+	if len(ups) > 0 {
+		t0 := time.Now()
+		err := h.cfg.LogStore.Save(ups)
+		d := time.Since(t0)
+		if err != nil {
+			h.passErr = err
+			return true, err
+		}
+		synced := false
+		for i := range ups {
+			synced = synced || ups[i].MustSync
+		}
+		h.stats.saves.Add(1)
+		if synced {
+			h.stats.syncs.Add(1)
+		}
+		if m := h.cfg.Metrics; m != nil {
+			m.Saved(len(ups), synced, d)
+		}
+	}
+	clear(ups)
+	h.updates = ups[:0]
+
+	// 4. Everything else leaves now that it is durable.
+	for _, g := range readied {
+		for i := range g.route {
+			r := &g.route[i]
+			if r.msg.Type != pb.MsgApp && r.msg.Type != pb.MsgSnap {
+				h.enqueue(r.to, g.id, &r.msg)
+			}
+		}
+	}
+	h.flush(hbFlush, true)
+
+	// 5. Apply and advance, in parallel.
+	h.parallel(readied, h.advance)
+	for _, g := range readied {
+		g.route = g.route[:0]
+		if g.hasRd {
+			g.hasRd = false
+		}
+	}
+	clear(readied)
+
+	h.stats.passes.Add(1)
+	h.stats.visits.Add(uint64(len(work)))
+	h.stats.readies.Add(uint64(len(readied)))
+	if m := h.cfg.Metrics; m != nil {
+		m.Pass(len(work), len(readied), time.Since(start))
+	}
+	clear(work)
+	return true, nil
+}
+
+func dedupe(gs []*group) []*group {
+	seen := make(map[*group]bool, len(gs))
+	out := gs[:0]
+	for _, g := range gs {
+		if !seen[g] {
+			seen[g] = true
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// parallel runs f on every group, spread over the workers. Small passes
+// run on the calling goroutine.
+func (h *Host) parallel(gs []*group, f func(*group)) {
+	const minChunk = 256
+	w := h.cfg.Workers
+	if w > (len(gs)+minChunk-1)/minChunk {
+		w = (len(gs) + minChunk - 1) / minChunk
+	}
+	if w <= 1 {
+		for _, g := range gs {
+			f(g)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (len(gs) + w - 1) / w
+	for lo := 0; lo < len(gs); lo += chunk {
+		hi := min(lo+chunk, len(gs))
+		wg.Add(1)
+		go func(part []*group) {
+			defer wg.Done()
+			for _, g := range part {
+				f(g)
+			}
+		}(gs[lo:hi])
+	}
+	wg.Wait()
+}
+
+// step feeds the group its inbox, ticks and events, and takes its Ready.
+func (h *Host) step(g *group, ticks int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.removed {
+		g.inbox, g.events = nil, nil
+		return
+	}
+	for i := range g.inbox {
+		m := g.inbox[i]
+		if err := g.rn.Step(m); err != nil && err != raft.ErrProposalDropped {
+			h.stats.dropped.Add(1)
+			h.log.Debugf("multiraft: group %d drops %s from %d: %v", g.id, m.Type, m.From, err)
+		}
+	}
+	clear(g.inbox)
+	g.inbox = g.inbox[:0]
+	for i := 0; i < ticks; i++ {
+		g.rn.Tick()
+	}
+	for _, ev := range g.events {
+		h.handleEvent(g, ev)
+	}
+	g.events = g.events[:0]
+	if !g.rn.HasReady() {
+		return
+	}
+	g.rd = g.rn.Ready()
+	g.hasRd = true
+	for _, m := range g.rd.Messages {
+		to := g.replicas[m.To]
+		if to == 0 || to == h.cfg.ID {
+			h.stats.dropped.Add(1)
+			h.log.Debugf("multiraft: group %d has no host for replica %d; %s dropped", g.id, m.To, m.Type)
+			continue
+		}
+		g.route = append(g.route, routed{to: to, msg: m})
+	}
+}
+
+// handleEvent applies a liveness event to the group (under g.mu).
+func (h *Host) handleEvent(g *group, ev event) {
+	if ev.kind == evSnapshot {
+		status := raft.SnapshotFinish
+		if ev.failed {
+			status = raft.SnapshotFailure
+		}
+		g.rn.ReportSnapshot(ev.replica, status)
+		return
+	}
+	st := g.rn.BasicStatus()
+	switch ev.kind {
+	case evPeerDown, evUnreachable, evPeerRestart:
+		if st.RaftState == raft.StateLeader {
+			for id, host := range g.replicas {
+				if host == ev.peer && id != g.self {
+					g.rn.ReportUnreachable(id)
+				}
+			}
+			return
+		}
+		if ev.kind == evPeerDown && st.Lead != raft.None && g.replicas[st.Lead] == ev.peer {
+			if err := g.rn.ForgetLeader(); err == nil {
+				g.campaignIn = 1 + h.rngIntn(h.cfg.CampaignJitterTicks)
+			}
+		}
+	case evCampaign:
+		if st.Lead == raft.None && st.RaftState != raft.StateLeader {
+			g.rn.Campaign()
+		}
+	}
+}
+
+// rngIntn draws from the host's seeded source; workers call it
+// concurrently.
+func (h *Host) rngIntn(n int) int {
+	h.rngMu.Lock()
+	defer h.rngMu.Unlock()
+	return h.rng.Intn(n)
+}
+
+// advance applies the group's committed entries and advances it.
+func (h *Host) advance(g *group) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	rd := &g.rd
+	if g.removed {
+		return
+	}
+	if !raft.IsEmptySnap(rd.Snapshot) && h.cfg.ApplySnapshot != nil {
+		h.cfg.ApplySnapshot(g.id, rd.Snapshot)
+	}
+	for i := range rd.CommittedEntries {
+		e := &rd.CommittedEntries[i]
+		switch e.Type {
+		case pb.EntryConfChange:
+			var cc pb.ConfChange
+			if err := cc.Unmarshal(e.Data); err == nil {
+				g.rn.ApplyConfChange(cc)
+			}
+		case pb.EntryConfChangeV2:
+			var cc pb.ConfChangeV2
+			if err := cc.Unmarshal(e.Data); err == nil {
+				g.rn.ApplyConfChange(cc)
+			}
+		}
+	}
+	if len(rd.CommittedEntries) > 0 && h.cfg.Apply != nil {
+		h.cfg.Apply(g.id, rd.CommittedEntries)
+	}
+	if len(rd.ReadStates) > 0 && h.cfg.ReadStates != nil {
+		h.cfg.ReadStates(g.id, rd.ReadStates)
+	}
+	g.rn.Advance(*rd)
+	*rd = raft.Ready{}
+	if g.rn.HasReady() || len(g.inbox) > 0 {
+		h.schedule(g)
+	}
+}

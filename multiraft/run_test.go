@@ -1,0 +1,56 @@
+package multiraft
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The hosts run on their own goroutines with real tickers: the run loop,
+// the workers and the transport's callbacks race for real here.
+func TestStartedHostsCommitInEveryGroup(t *testing.T) {
+	c := newTestCluster(t, 3, 50, func(hc *HostConfig) { hc.TickInterval = 2 * time.Millisecond })
+	for _, h := range c.hosts {
+		h.Start()
+	}
+	defer func() {
+		for _, h := range c.hosts {
+			h.Stop()
+		}
+	}()
+	proposed := map[GroupID]bool{}
+	require.Eventually(t, func() bool {
+		for _, g := range c.groups {
+			if proposed[g] {
+				continue
+			}
+			for _, h := range c.hosts {
+				st, err := h.Status(g)
+				require.NoError(t, err)
+				if st.RaftState.String() == "StateLeader" {
+					if h.Propose(g, []byte(fmt.Sprint(g))) == nil {
+						proposed[g] = true
+					}
+				}
+			}
+		}
+		for _, g := range c.groups {
+			for id := range c.hosts {
+				if len(c.appliedOn(id, g)) == 0 {
+					return false
+				}
+			}
+		}
+		return true
+	}, 10*time.Second, 5*time.Millisecond)
+	for _, g := range c.groups {
+		for id := range c.hosts {
+			require.Equal(t, []string{fmt.Sprint(g)}, c.appliedOn(id, g))
+		}
+	}
+	for _, h := range c.hosts {
+		require.NoError(t, h.Err())
+	}
+}

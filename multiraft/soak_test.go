@@ -1,0 +1,99 @@
+package multiraft
+
+import (
+	"flag"
+	"fmt"
+	"math/rand"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+var soakSeeds = flag.Int("multiraft.seeds", 4, "seeds of TestRandomFaultsLoseNoAcknowledgedWrite (-short: 1)")
+
+// Random partitions, heals, crashes and restarts of hosts while groups
+// take proposals; at the end the network heals, every host runs, and
+// every replica of a group must have applied the same sequence,
+// containing every write that was acknowledged (applied on the leader
+// that took it). The seed drives the faults and the workload; raft's own
+// election timeouts come from crypto/rand, so a run is not replayed byte
+// for byte.
+func TestRandomFaultsLoseNoAcknowledgedWrite(t *testing.T) {
+	seeds := *soakSeeds
+	if testing.Short() {
+		seeds = 1
+	}
+	for seed := int64(1); seed <= int64(seeds); seed++ {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { randomFaults(t, seed) })
+	}
+}
+
+func randomFaults(t *testing.T, seed int64) {
+	rng := rand.New(rand.NewSource(seed))
+	c := newTestCluster(t, 3, 12, func(hc *HostConfig) { hc.LivenessTimeoutTicks = 3 + int(seed%4) })
+	c.waitLeaders(100)
+	acked := map[GroupID][]string{}
+	down := map[HostID]bool{}
+	n := 0
+	for step := 0; step < 150; step++ {
+		switch r := rng.Intn(100); {
+		case r < 60: // a proposal at the group's leader, if any
+			g := c.groups[rng.Intn(len(c.groups))]
+			l := c.leader(g)
+			if l == 0 {
+				break
+			}
+			n++
+			d := fmt.Sprintf("g%d-%d", g, n)
+			if c.hosts[l].Propose(g, []byte(d)) != nil {
+				break
+			}
+			c.settle()
+			if got := c.appliedOn(l, g); len(got) > 0 && got[len(got)-1] == d {
+				acked[g] = append(acked[g], d)
+			}
+		case r < 70: // cut two hosts apart
+			a, b := HostID(1+rng.Intn(3)), HostID(1+rng.Intn(3))
+			if a != b {
+				c.net.Partition(a, b)
+			}
+		case r < 78:
+			c.net.Heal()
+		case r < 84: // crash a host (at most one down at a time)
+			if len(down) == 0 {
+				id := HostID(1 + rng.Intn(3))
+				c.stop(id)
+				down[id] = true
+			}
+		case r < 92: // restart the crashed host
+			for id := range down {
+				c.start(id)
+				delete(down, id)
+			}
+		default:
+		}
+		c.tick(1 + rng.Intn(4))
+	}
+	for id := range down {
+		c.start(id)
+	}
+	c.net.Heal()
+	c.tick(30)
+	c.waitLeaders(100)
+	for _, g := range c.groups { // a last write per group brings everyone up to date
+		c.propose(g, fmt.Sprintf("g%d-final", g))
+	}
+	c.tick(10)
+	total := 0
+	for _, g := range c.groups {
+		ref := c.appliedOn(1, g)
+		for id := HostID(2); id <= 3; id++ {
+			require.Equal(t, ref, c.appliedOn(id, g), "seed %d group %d: hosts 1 and %d applied different sequences", seed, g, id)
+		}
+		for _, d := range acked[g] {
+			require.Contains(t, ref, d, "seed %d group %d lost an acknowledged write", seed, g)
+		}
+		total += len(acked[g])
+	}
+	t.Logf("seed %d: %d acknowledged writes checked", seed, total)
+}

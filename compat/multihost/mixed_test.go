@@ -1,4 +1,4 @@
-package multiraftetcd
+package multihost
 
 import (
 	"fmt"

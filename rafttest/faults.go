@@ -43,6 +43,7 @@ func (s *sim) restart(n *simNode) {
 		MaxInflightMsgs:    s.sc.MaxInflightMsgs,
 		StepDownOnRemoval:  s.sc.StepDownOnRemoval,
 		AsyncStorageWrites: s.sc.AsyncStorageWrites,
+		Rand:               s.src,
 	})
 	if err != nil {
 		s.fail("node restarts", "node %d cannot start over its disk: %v", n.id, err)

@@ -1,9 +1,12 @@
 package rafttest
 
 import (
+	crand "crypto/rand"
 	"flag"
 	"os"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,6 +116,108 @@ func TestSameSeedReplaysByteForByte(t *testing.T) {
 		}
 		hashes[a.TraceHash] = seed
 	}
+}
+
+// TestConcurrentRunsReplayLikeSequentialOnes runs seeds one after the
+// other, then all at once, each twice, on as many goroutines, and requires
+// the same trace from each run of a seed: runs share nothing (run it with
+// -race).
+func TestConcurrentRunsReplayLikeSequentialOnes(t *testing.T) {
+	seeds := []int64{1, 2, 3, 4, 5, 6, 7, 8, 42, 1000}
+	if testing.Short() {
+		seeds = seeds[:4]
+	}
+	want := make([]Result, len(seeds))
+	for i, seed := range seeds {
+		want[i] = Run(Options{Seed: seed})
+		require.Nil(t, want[i].Violation)
+	}
+	got := make([]Result, 2*len(seeds))
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i] = Run(Options{Seed: seeds[i%len(seeds)]})
+		}()
+	}
+	wg.Wait()
+	for i, res := range got {
+		w := want[i%len(seeds)]
+		assert.Equal(t, w.TraceHash, res.TraceHash, "seed %d", w.Seed)
+		assert.Equal(t, w.Events, res.Events, "seed %d", w.Seed)
+		assert.Equal(t, w.Faults, res.Faults, "seed %d", w.Seed)
+		assert.Nil(t, res.Violation, "seed %d", w.Seed)
+	}
+}
+
+// TestRunsGoOnAtOnce starts two runs whose first nodes each wait until
+// the other run has started a node: runs that were serialized would never
+// both get there.
+func TestRunsGoOnAtOnce(t *testing.T) {
+	var arrived atomic.Int32
+	both := make(chan struct{})
+	var timedOut atomic.Bool
+	factory := func() NodeFactory {
+		var once sync.Once
+		return func(cfg NodeConfig) (Node, error) {
+			once.Do(func() {
+				if arrived.Add(1) == 2 {
+					close(both)
+				}
+				select {
+				case <-both:
+				case <-time.After(20 * time.Second):
+					timedOut.Store(true)
+				}
+			})
+			return NewRawNode(cfg)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, seed := range []int64{1, 2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			Run(Options{Seed: seed, NewNode: factory()})
+		}()
+	}
+	wg.Wait()
+	assert.False(t, timedOut.Load(), "a run waited for the other to end")
+}
+
+// cryptoReader stands in for crypto/rand.Reader and counts its reads.
+type cryptoReader struct{ reads atomic.Int64 }
+
+func (r *cryptoReader) Read(p []byte) (int, error) {
+	r.reads.Add(1)
+	return len(p), nil
+}
+
+// TestRunLeavesCryptoRandAlone requires a run neither to replace
+// crypto/rand.Reader nor to read it: its nodes draw from the run's own
+// source, so the rest of the process keeps its randomness.
+func TestRunLeavesCryptoRandAlone(t *testing.T) {
+	own := &cryptoReader{}
+	prev := crand.Reader
+	crand.Reader = own
+	defer func() { crand.Reader = prev }()
+
+	seen := 0
+	check := func(cfg NodeConfig) (Node, error) {
+		seen++
+		require.Same(t, own, crand.Reader, "crypto/rand.Reader while node %d starts", cfg.ID)
+		require.NotNil(t, cfg.Rand, "the node gets the run's source")
+		return NewRawNode(cfg)
+	}
+	for _, seed := range []int64{1, 2, 3} {
+		res := Run(Options{Seed: seed, NewNode: check})
+		require.Nil(t, res.Violation)
+	}
+	// Every start draws an election timeout, and so do elections.
+	require.Greater(t, seen, 3, "nodes started")
+	assert.Same(t, own, crand.Reader, "crypto/rand.Reader after the runs")
+	assert.Zero(t, own.reads.Load(), "reads of crypto/rand.Reader")
 }
 
 var (

@@ -61,8 +61,8 @@
 //
 // # In tests
 //
-// The package's own tests run a fixed set of seeds; -short runs fewer, and
-// for a soak:
+// The package's own tests run a fixed set of seeds, one run per core at a
+// time; -short runs fewer, and for a soak:
 //
 //	go test ./rafttest -run TestSeeds -rafttest.seeds=20000 -rafttest.start=1 -timeout 0
 //

@@ -4,6 +4,7 @@ import (
 	crand "crypto/rand"
 	"flag"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -49,15 +50,23 @@ func seedRange(t *testing.T) (start int64, count int) {
 	return start, count
 }
 
-// TestSeeds runs the simulator over a range of seeds and requires every
-// invariant to hold on each.
+// TestSeeds runs the simulator over a range of seeds, on every core, and
+// requires every invariant to hold on each.
 func TestSeeds(t *testing.T) {
 	start, count := seedRange(t)
+	seeds := make([]int64, count)
+	for i := range seeds {
+		seeds[i] = start + int64(i)
+	}
 	began := time.Now()
+	results := runSeeds(seeds, func(seed int64) Options { return Options{Seed: seed, OutDir: outDir(t)} })
+	elapsed := time.Since(began)
 	var total Faults
 	ops, events := 0, 0
-	for seed := start; seed < start+int64(count); seed++ {
-		res := Run(Options{Seed: seed, OutDir: outDir(t)})
+	for _, res := range results {
+		if res == nil {
+			continue
+		}
 		if res.Violation != nil {
 			t.Fatalf("%v\nscenario: %s", res.Violation, res.Scenario)
 		}
@@ -65,11 +74,45 @@ func TestSeeds(t *testing.T) {
 		ops += res.Ops
 		events += res.Events
 	}
-	elapsed := time.Since(began)
-	t.Logf("%d seeds [%d, %d) in %v (%.0f seeds/minute): %d fault events, %d client operations, %d trace events, no violation",
-		count, start, start+int64(count), elapsed.Round(time.Millisecond), float64(count)/elapsed.Minutes(),
+	t.Logf("%d seeds [%d, %d) in %v (%.0f seeds/minute, %d workers): %d fault events, %d client operations, %d trace events, no violation",
+		count, start, start+int64(count), elapsed.Round(time.Millisecond), float64(count)/elapsed.Minutes(), workers(),
 		total.Total(), ops, events)
 	t.Logf("faults: %+v", total)
+}
+
+// workers is the number of runs runSeeds keeps going at once: one per
+// core the test may use.
+func workers() int { return runtime.GOMAXPROCS(0) }
+
+// runSeeds runs the seeds with the options opts gives, workers() at a
+// time, and returns their results in the order of seeds. After a
+// violation it starts no further seed, whose result is then nil; as seeds
+// start in order, the first violation among the results is that of the
+// first failing seed.
+func runSeeds(seeds []int64, opts func(seed int64) Options) []*Result {
+	results := make([]*Result, len(seeds))
+	var next atomic.Int64
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for w := 0; w < workers(); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= len(seeds) {
+					return
+				}
+				res := Run(opts(seeds[i]))
+				results[i] = &res
+				if res.Violation != nil {
+					failed.Store(true)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return results
 }
 
 // outDir is where visualizations of failed runs go: the directory named by

@@ -144,3 +144,26 @@ func TestNilConfigRandReadsCryptoRandAtEveryDraw(t *testing.T) {
 	rn.raft.becomeFollower(rn.raft.Term+1, None)
 	assert.Equal(t, 2, cr.reads)
 }
+
+// BenchmarkElectionTimeoutDraw measures one reset of the randomized
+// election timeout, drawn from crypto/rand.Reader (Config.Rand nil) and
+// from a math/rand/v2 source.
+func BenchmarkElectionTimeoutDraw(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		src  rand.Source
+	}{{"crypto", nil}, {"pcg", rand.NewPCG(1, 2)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			cfg := newTestConfig(1, 10, 1, NewMemoryStorage())
+			cfg.Rand = bc.src
+			rn, err := NewRawNode(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				rn.raft.resetRandomizedElectionTimeout()
+			}
+		})
+	}
+}

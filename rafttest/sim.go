@@ -155,7 +155,11 @@ func (s *runSource) Uint64() uint64 {
 // A run shares no state with the rest of the process: its nodes draw
 // their randomized election timeouts from a source seeded from the seed
 // (NodeConfig.Rand), not from crypto/rand.Reader, so runs may go on
-// concurrently, each on its own goroutine, and each replays alone.
+// concurrently, each on its own goroutine, and each replays as it would
+// alone. Concurrent runs must not share what their Options hold: a Service
+// has state (KV counts its writes), so give each run its own, as the
+// default does, and a NodeFactory or hook must be safe to call from
+// several runs at once.
 func Run(opts Options) (res Result) {
 	s := newSim(opts)
 	defer func() {

@@ -97,11 +97,12 @@ type Config struct {
 	// timeouts from, for deterministic tests and simulations: a seeded
 	// source (rand.NewPCG, say) makes the node's elections replay, and a
 	// simulator may share one source among the nodes of a run. The node
-	// calls Rand.Uint64 at every reset of its election timer, on the
-	// goroutine that drives it, so a source shared by nodes driven on
-	// different goroutines must be safe for concurrent use (math/rand/v2's
-	// sources are not). nil means crypto/rand.Reader, read at every draw, as
-	// in etcd raft, which has no such field.
+	// calls Rand.Uint64 once per reset of its election timer, within the
+	// call that resets it (Tick, Step, Campaign and the like, and
+	// NewRawNode), so a source shared by nodes that are driven concurrently
+	// must be safe for concurrent use (math/rand/v2's sources are not).
+	// nil means crypto/rand.Reader, read at every draw, as in etcd raft,
+	// which has no such field.
 	Rand rand.Source
 }
 

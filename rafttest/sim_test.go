@@ -16,8 +16,9 @@ import (
 )
 
 var (
-	flagSeeds = flag.Int("rafttest.seeds", 0, "number of seeds to run in TestSeeds (soak); 0 means the fixed CI set (env RAFTTEST_SEEDS)")
-	flagStart = flag.Int64("rafttest.start", 1, "first seed of TestSeeds (env RAFTTEST_START)")
+	flagSeeds   = flag.Int("rafttest.seeds", 0, "number of seeds to run in TestSeeds (soak); 0 means the fixed CI set (env RAFTTEST_SEEDS)")
+	flagStart   = flag.Int64("rafttest.start", 1, "first seed of TestSeeds (env RAFTTEST_START)")
+	flagWorkers = flag.Int("rafttest.workers", 0, "number of runs TestSeeds keeps going at once; 0 means GOMAXPROCS")
 )
 
 // ciSeeds and shortSeeds are the sizes of the fixed seed sets of plain and
@@ -80,9 +81,14 @@ func TestSeeds(t *testing.T) {
 	t.Logf("faults: %+v", total)
 }
 
-// workers is the number of runs runSeeds keeps going at once: one per
-// core the test may use.
-func workers() int { return runtime.GOMAXPROCS(0) }
+// workers is the number of runs runSeeds keeps going at once:
+// -rafttest.workers, or one per core the test may use.
+func workers() int {
+	if *flagWorkers > 0 {
+		return *flagWorkers
+	}
+	return runtime.GOMAXPROCS(0)
+}
 
 // runSeeds runs the seeds with the options opts gives, workers() at a
 // time, and returns their results in the order of seeds. After a

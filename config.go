@@ -2,6 +2,7 @@ package raft
 
 import (
 	"fmt"
+	"math/rand/v2"
 )
 
 // Config holds the parameters of a raft node.
@@ -91,6 +92,18 @@ type Config struct {
 	// sent or received, and configuration change, for checking runs against
 	// a specification.
 	TraceLogger TraceLogger
+
+	// Rand, if set, is the source the node draws its randomized election
+	// timeouts from, for deterministic tests and simulations: a seeded
+	// source (rand.NewPCG, say) makes the node's elections replay, and a
+	// simulator may share one source among the nodes of a run. The node
+	// calls Rand.Uint64 once per reset of its election timer, within the
+	// call that resets it (Tick, Step, Campaign and the like, and
+	// NewRawNode), so a source shared by nodes that are driven concurrently
+	// must be safe for concurrent use (math/rand/v2's sources are not).
+	// nil means crypto/rand.Reader, read at every draw, as in etcd raft,
+	// which has no such field.
+	Rand rand.Source
 }
 
 // Validate checks the configuration and returns an error that names the

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"strings"
 
 	"github.com/raftkit/raft/confchange"
@@ -136,13 +137,22 @@ type ReadState struct {
 
 // randIntn returns a number in [0, n) drawn from crypto/rand.Reader, read at
 // call time, so that a program that substitutes the reader gets reproducible
-// elections.
+// elections. It is the draw of a raft whose Config.Rand is nil.
 func randIntn(n int) int {
 	var b [8]byte
 	if _, err := io.ReadFull(crand.Reader, b[:]); err != nil {
 		panic(fmt.Sprintf("raft: crypto/rand failed: %v", err))
 	}
 	return int(binary.LittleEndian.Uint64(b[:]) % uint64(n))
+}
+
+// sourceIntn returns the draw of a raft whose Config.Rand is src: a number
+// in [0, n) made of the source's next Uint64 exactly as randIntn makes it
+// of the next eight bytes of crypto/rand.Reader, so that a source that
+// yields those bytes (little-endian) reproduces the elections of a run
+// that substituted the reader.
+func sourceIntn(src rand.Source) func(n int) int {
+	return func(n int) int { return int(src.Uint64() % uint64(n)) }
 }
 
 // raft is the state machine of one node. It does no I/O: it consumes
@@ -249,7 +259,7 @@ type raftRare struct {
 	// traceLogger receives the state trace (Config.TraceLogger).
 	traceLogger TraceLogger
 	// randIntn, if set, draws the randomized election timeout instead of
-	// the package's randIntn; tests replace it.
+	// the package's randIntn: sourceIntn(Config.Rand), or a test's own.
 	randIntn func(n int) int
 	// maxUncommittedSize is Config.MaxUncommittedEntriesSize when it sets a
 	// limit; zero stands for noLimit.
@@ -338,6 +348,10 @@ func (r *raft) init(c *Config) error {
 	r.logger = cfg.Logger
 	if cfg.MaxUncommittedEntriesSize != noLimit {
 		r.rareSettings().maxUncommittedSize = cfg.MaxUncommittedEntriesSize
+	}
+	if cfg.Rand != nil {
+		// Set before the first draw, which becomeFollower below makes.
+		r.setRandIntn(sourceIntn(cfg.Rand))
 	}
 	if err := r.raftLog.init(cfg.Storage, &r.logger, cfg.MaxCommittedSizePerReady); err != nil {
 		return fmt.Errorf("raft: cannot read storage: %w", err)

@@ -14,8 +14,12 @@
 // storage writes), the faults and the workload. There are no
 // goroutines, sleeps or wall clocks: time is counted in ticks, so the same
 // seed replays the same run byte for byte, and Result.TraceHash proves it.
-// Raft draws its randomized election timeouts from crypto/rand.Reader,
-// which Run replaces with a seeded reader while it runs.
+// The nodes draw their randomized election timeouts from a source seeded
+// from the seed too, one per run and shared by its nodes, which NewRawNode
+// hands to raft through Config.Rand (NodeConfig.Rand). A run shares
+// nothing with the rest of the process: it neither replaces nor reads
+// crypto/rand.Reader, and runs may go on concurrently, each on its own
+// goroutine, each replaying as it would alone.
 //
 //   - Nodes. Each node is a Node (RawNode-based nodes come from
 //     NewRawNode; another implementation can join through the same
@@ -64,8 +68,8 @@
 //
 // # In tests
 //
-// The package's own tests run a fixed set of seeds; -short runs fewer, and
-// for a soak:
+// The package's own tests run a fixed set of seeds, one run per core at a
+// time; -short runs fewer, and for a soak:
 //
 //	go test ./rafttest -run TestSeeds -rafttest.seeds=20000 -rafttest.start=1 -timeout 0
 //

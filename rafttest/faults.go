@@ -44,6 +44,7 @@ func (s *sim) restart(n *simNode) {
 		StepDownOnRemoval:  s.sc.StepDownOnRemoval,
 		AsyncStorageWrites: s.sc.AsyncStorageWrites,
 		ApplyLag:           s.sc.applyLag(n.id),
+		Rand:               s.src,
 	})
 	if err != nil {
 		s.fail("node restarts", "node %d cannot start over its disk: %v", n.id, err)

@@ -2,6 +2,7 @@ package rafttest
 
 import (
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/raftkit/raft"
 	pb "github.com/raftkit/raft/raftpb"
@@ -123,6 +124,16 @@ type NodeConfig struct {
 	// does, and takes no other Ready before that Advance. NewRawNode
 	// models it; a factory may ignore it.
 	ApplyLag int
+	// Rand is the source the node draws its randomized election timeouts
+	// from (raft.Config.Rand): one source per run, seeded from the run's
+	// seed and shared by its nodes, which draw from it in turn on the
+	// run's goroutine, so that the run replays. It is also an io.Reader
+	// of the same stream, for a node of an implementation that draws from
+	// crypto/rand.Reader instead (compat/mixed points that reader at it
+	// for etcd raft's nodes). A node that draws from anywhere else makes
+	// its runs irreproducible. nil, in a NodeConfig built by hand, means
+	// crypto/rand.Reader.
+	Rand rand.Source
 }
 
 // NodeFactory builds a Node over the persisted state in cfg.Disk. The
@@ -144,6 +155,7 @@ func NewRawNode(cfg NodeConfig) (Node, error) {
 		ReadOnlyOption:     cfg.ReadOnlyOption,
 		StepDownOnRemoval:  cfg.StepDownOnRemoval,
 		AsyncStorageWrites: cfg.AsyncStorageWrites,
+		Rand:               cfg.Rand,
 		Logger:             quietLogger{},
 	})
 	if err != nil {

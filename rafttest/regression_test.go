@@ -1,6 +1,7 @@
 package rafttest
 
 import (
+	"strconv"
 	"testing"
 )
 
@@ -30,9 +31,12 @@ var regressions = []struct {
 
 func TestRegressionSeeds(t *testing.T) {
 	for _, rc := range regressions {
-		res := Run(Options{Seed: rc.seed, OutDir: outDir(t), Scenario: rc.pin})
-		if res.Violation != nil {
-			t.Errorf("seed %d (%s) fails again:\n%v", rc.seed, rc.found, res.Violation)
-		}
+		t.Run(strconv.FormatInt(rc.seed, 10), func(t *testing.T) {
+			t.Parallel()
+			res := Run(Options{Seed: rc.seed, OutDir: outDir(t), Scenario: rc.pin})
+			if res.Violation != nil {
+				t.Errorf("seed %d (%s) fails again:\n%v", rc.seed, rc.found, res.Violation)
+			}
+		})
 	}
 }

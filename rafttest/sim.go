@@ -1,12 +1,11 @@
 package rafttest
 
 import (
-	crand "crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"math/rand"
 	"runtime/debug"
 	"strings"
-	"sync"
 
 	"github.com/raftkit/raft"
 	pb "github.com/raftkit/raft/raftpb"
@@ -124,31 +123,44 @@ func (v *Violation) Error() string {
 	return b.String()
 }
 
-// runMu serializes runs: raft draws its randomized election timeouts from
-// crypto/rand.Reader, which a run replaces with a reader seeded from the
-// run's seed.
-var runMu sync.Mutex
+// runSource is the seeded source of randomness of a run's nodes, which
+// they draw their randomized election timeouts from: raft.Config.Rand for
+// the RawNode-based nodes, and an io.Reader of the same byte stream for
+// nodes of an implementation that reads crypto/rand.Reader. A run has one,
+// shared by its nodes and consumed in the order they draw. Uint64 reads
+// eight bytes of the stream, little-endian, which is how raft turns the
+// bytes of crypto/rand.Reader into a timeout; so runs replay the elections
+// they had when Run substituted the process's crypto/rand.Reader with this
+// stream, and every seed kept its trace.
+type runSource struct{ r *rand.Rand }
 
-// seededReader is an io.Reader of deterministic bytes.
-type seededReader struct{ r *rand.Rand }
+func newRunSource(seed int64) *runSource {
+	return &runSource{rand.New(rand.NewSource(seed ^ 0x5eed))}
+}
 
-func (s seededReader) Read(p []byte) (int, error) { return s.r.Read(p) }
+// Read fills p with the stream's next bytes.
+func (s *runSource) Read(p []byte) (int, error) { return s.r.Read(p) }
+
+// Uint64 returns the stream's next eight bytes as a little-endian word.
+func (s *runSource) Uint64() uint64 {
+	var b [8]byte
+	_, _ = s.r.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:])
+}
 
 // Run simulates a cluster under the seed's faults and workload, checks the
 // invariants as it goes and at the end, and returns the result. A
 // violation is in Result.Violation; Run itself does not fail.
 //
-// While it runs, Run replaces crypto/rand.Reader with a reader seeded from
-// the seed, so that raft's randomized election timeouts replay; runs in
-// one process are serialized, and nothing else in the process should read
-// crypto/rand.Reader meanwhile.
+// A run shares no state with the rest of the process: its nodes draw
+// their randomized election timeouts from a source seeded from the seed
+// (NodeConfig.Rand), not from crypto/rand.Reader, so runs may go on
+// concurrently, each on its own goroutine, and each replays as it would
+// alone. Concurrent runs must not share what their Options hold: a Service
+// has state (KV counts its writes), so give each run its own, as the
+// default does, and a NodeFactory or hook must be safe to call from
+// several runs at once.
 func Run(opts Options) (res Result) {
-	runMu.Lock()
-	defer runMu.Unlock()
-	prev := crand.Reader
-	crand.Reader = seededReader{rand.New(rand.NewSource(opts.Seed ^ 0x5eed))}
-	defer func() { crand.Reader = prev }()
-
 	s := newSim(opts)
 	defer func() {
 		if p := recover(); p != nil {
@@ -194,6 +206,7 @@ type sim struct {
 	opts Options
 	sc   Scenario
 	r    *rand.Rand
+	src  *runSource // the nodes' election timeouts
 	svc  Service
 	fac  NodeFactory
 	tr   *trace
@@ -239,6 +252,7 @@ func newSim(opts Options) *sim {
 		opts:        opts,
 		sc:          sc,
 		r:           r,
+		src:         newRunSource(opts.Seed),
 		svc:         opts.Service,
 		fac:         opts.NewNode,
 		tr:          newTrace(opts.TraceSize),

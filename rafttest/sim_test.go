@@ -1,9 +1,13 @@
 package rafttest
 
 import (
+	crand "crypto/rand"
 	"flag"
 	"os"
+	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,12 +16,13 @@ import (
 )
 
 var (
-	flagSeeds = flag.Int("rafttest.seeds", 0, "number of seeds to run in TestSeeds (soak); 0 means the fixed CI set (env RAFTTEST_SEEDS)")
-	flagStart = flag.Int64("rafttest.start", 1, "first seed of TestSeeds (env RAFTTEST_START)")
-	flagAsync = flag.Bool("rafttest.async", false, "run every seed of TestSeeds with AsyncStorageWrites")
-	flagSync  = flag.Bool("rafttest.sync", false, "run every seed of TestSeeds without AsyncStorageWrites")
-	flagLag   = flag.Int("rafttest.applylag", 0, "run every seed of TestSeeds with this Scenario.ApplyLag (0: as drawn)")
-	flagConf  = flag.Float64("rafttest.confchange", 0, "run every seed of TestSeeds with this Scenario.ConfChange rate (0: as drawn)")
+	flagSeeds   = flag.Int("rafttest.seeds", 0, "number of seeds to run in TestSeeds (soak); 0 means the fixed CI set (env RAFTTEST_SEEDS)")
+	flagStart   = flag.Int64("rafttest.start", 1, "first seed of TestSeeds (env RAFTTEST_START)")
+	flagWorkers = flag.Int("rafttest.workers", 0, "number of runs TestSeeds keeps going at once; 0 means GOMAXPROCS")
+	flagAsync   = flag.Bool("rafttest.async", false, "run every seed of TestSeeds with AsyncStorageWrites")
+	flagSync    = flag.Bool("rafttest.sync", false, "run every seed of TestSeeds without AsyncStorageWrites")
+	flagLag     = flag.Int("rafttest.applylag", 0, "run every seed of TestSeeds with this Scenario.ApplyLag (0: as drawn)")
+	flagConf    = flag.Float64("rafttest.confchange", 0, "run every seed of TestSeeds with this Scenario.ConfChange rate (0: as drawn)")
 )
 
 // pinScenario returns the Options.Scenario that the flags ask for, or nil.
@@ -68,15 +73,24 @@ func seedRange(t *testing.T) (start int64, count int) {
 	return start, count
 }
 
-// TestSeeds runs the simulator over a range of seeds and requires every
-// invariant to hold on each.
+// TestSeeds runs the simulator over a range of seeds, on every core, and
+// requires every invariant to hold on each.
 func TestSeeds(t *testing.T) {
 	start, count := seedRange(t)
+	seeds := make([]int64, count)
+	for i := range seeds {
+		seeds[i] = start + int64(i)
+	}
 	began := time.Now()
+	pin := pinScenario()
+	results := runSeeds(seeds, func(seed int64) Options { return Options{Seed: seed, OutDir: outDir(t), Scenario: pin} })
+	elapsed := time.Since(began)
 	var total Faults
 	ops, events := 0, 0
-	for seed := start; seed < start+int64(count); seed++ {
-		res := Run(Options{Seed: seed, OutDir: outDir(t), Scenario: pinScenario()})
+	for _, res := range results {
+		if res == nil {
+			continue
+		}
 		if res.Violation != nil {
 			t.Fatalf("%v\nscenario: %s", res.Violation, res.Scenario)
 		}
@@ -84,11 +98,50 @@ func TestSeeds(t *testing.T) {
 		ops += res.Ops
 		events += res.Events
 	}
-	elapsed := time.Since(began)
-	t.Logf("%d seeds [%d, %d) in %v (%.0f seeds/minute): %d fault events, %d client operations, %d trace events, no violation",
-		count, start, start+int64(count), elapsed.Round(time.Millisecond), float64(count)/elapsed.Minutes(),
+	t.Logf("%d seeds [%d, %d) in %v (%.0f seeds/minute, %d workers): %d fault events, %d client operations, %d trace events, no violation",
+		count, start, start+int64(count), elapsed.Round(time.Millisecond), float64(count)/elapsed.Minutes(), workers(),
 		total.Total(), ops, events)
 	t.Logf("faults: %+v", total)
+}
+
+// workers is the number of runs runSeeds keeps going at once:
+// -rafttest.workers, or one per core the test may use.
+func workers() int {
+	if *flagWorkers > 0 {
+		return *flagWorkers
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// runSeeds runs the seeds with the options opts gives, workers() at a
+// time, and returns their results in the order of seeds. After a
+// violation it starts no further seed, whose result is then nil; as seeds
+// start in order, the first violation among the results is that of the
+// first failing seed.
+func runSeeds(seeds []int64, opts func(seed int64) Options) []*Result {
+	results := make([]*Result, len(seeds))
+	var next atomic.Int64
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for w := 0; w < workers(); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= len(seeds) {
+					return
+				}
+				res := Run(opts(seeds[i]))
+				results[i] = &res
+				if res.Violation != nil {
+					failed.Store(true)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return results
 }
 
 // outDir is where visualizations of failed runs go: the directory named by
@@ -135,6 +188,108 @@ func TestSameSeedReplaysByteForByte(t *testing.T) {
 		}
 		hashes[a.TraceHash] = seed
 	}
+}
+
+// TestConcurrentRunsReplayLikeSequentialOnes runs seeds one after the
+// other, then all at once, each twice, on as many goroutines, and requires
+// the same trace from each run of a seed: runs share nothing (run it with
+// -race).
+func TestConcurrentRunsReplayLikeSequentialOnes(t *testing.T) {
+	seeds := []int64{1, 2, 3, 4, 5, 6, 7, 8, 42, 1000}
+	if testing.Short() {
+		seeds = seeds[:4]
+	}
+	want := make([]Result, len(seeds))
+	for i, seed := range seeds {
+		want[i] = Run(Options{Seed: seed})
+		require.Nil(t, want[i].Violation)
+	}
+	got := make([]Result, 2*len(seeds))
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i] = Run(Options{Seed: seeds[i%len(seeds)]})
+		}()
+	}
+	wg.Wait()
+	for i, res := range got {
+		w := want[i%len(seeds)]
+		assert.Equal(t, w.TraceHash, res.TraceHash, "seed %d", w.Seed)
+		assert.Equal(t, w.Events, res.Events, "seed %d", w.Seed)
+		assert.Equal(t, w.Faults, res.Faults, "seed %d", w.Seed)
+		assert.Nil(t, res.Violation, "seed %d", w.Seed)
+	}
+}
+
+// TestRunsGoOnAtOnce starts two runs whose first nodes each wait until
+// the other run has started a node: runs that were serialized would never
+// both get there.
+func TestRunsGoOnAtOnce(t *testing.T) {
+	var arrived atomic.Int32
+	both := make(chan struct{})
+	var timedOut atomic.Bool
+	factory := func() NodeFactory {
+		var once sync.Once
+		return func(cfg NodeConfig) (Node, error) {
+			once.Do(func() {
+				if arrived.Add(1) == 2 {
+					close(both)
+				}
+				select {
+				case <-both:
+				case <-time.After(20 * time.Second):
+					timedOut.Store(true)
+				}
+			})
+			return NewRawNode(cfg)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, seed := range []int64{1, 2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			Run(Options{Seed: seed, NewNode: factory()})
+		}()
+	}
+	wg.Wait()
+	assert.False(t, timedOut.Load(), "a run waited for the other to end")
+}
+
+// cryptoReader stands in for crypto/rand.Reader and counts its reads.
+type cryptoReader struct{ reads atomic.Int64 }
+
+func (r *cryptoReader) Read(p []byte) (int, error) {
+	r.reads.Add(1)
+	return len(p), nil
+}
+
+// TestRunLeavesCryptoRandAlone requires a run neither to replace
+// crypto/rand.Reader nor to read it: its nodes draw from the run's own
+// source, so the rest of the process keeps its randomness.
+func TestRunLeavesCryptoRandAlone(t *testing.T) {
+	own := &cryptoReader{}
+	prev := crand.Reader
+	crand.Reader = own
+	defer func() { crand.Reader = prev }()
+
+	seen := 0
+	check := func(cfg NodeConfig) (Node, error) {
+		seen++
+		require.Same(t, own, crand.Reader, "crypto/rand.Reader while node %d starts", cfg.ID)
+		require.NotNil(t, cfg.Rand, "the node gets the run's source")
+		return NewRawNode(cfg)
+	}
+	for _, seed := range []int64{1, 2, 3} {
+		res := Run(Options{Seed: seed, NewNode: check})
+		require.Nil(t, res.Violation)
+	}
+	// Every start draws an election timeout, and so do elections.
+	require.Greater(t, seen, 3, "nodes started")
+	assert.Same(t, own, crand.Reader, "crypto/rand.Reader after the runs")
+	assert.Zero(t, own.reads.Load(), "reads of crypto/rand.Reader")
 }
 
 var (

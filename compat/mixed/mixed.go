@@ -10,6 +10,10 @@
 // back, is marshaled by one library's raftpb and unmarshaled by the
 // other's, so the tests also pin the wire format.
 //
+// Run clusters through Run rather than rafttest.Run: etcd raft reads
+// crypto/rand.Reader for its election timeouts, and Run points that reader
+// at the run's seeded source so that mixed runs replay (see Run).
+//
 // The tests run a fixed set of seeds; for a soak, give the number of seeds
 // per split (and per configuration of the other tests):
 //
@@ -149,7 +153,7 @@ type Cluster struct {
 	Stats Stats
 }
 
-// Factory returns the NodeFactory to hand rafttest.Run.
+// Factory returns the NodeFactory to hand Run.
 func (c *Cluster) Factory() rafttest.NodeFactory {
 	return func(cfg rafttest.NodeConfig) (rafttest.Node, error) {
 		kind := c.KindOf(cfg.ID)

@@ -47,7 +47,7 @@ func TestReplay(t *testing.T) {
 			}
 		})
 	}
-	res := rafttest.Run(rafttest.Options{Seed: seed, NewNode: c.Factory(), Scenario: sc, TraceSize: 400, OutDir: outDir()})
+	res := Run(rafttest.Options{Seed: seed, NewNode: c.Factory(), Scenario: sc, TraceSize: 400, OutDir: outDir()})
 	t.Logf("scenario: %s", res.Scenario)
 	t.Logf("ticks %d, events %d, ops %d, faults %+v, stats %+v", res.Ticks, res.Events, res.Ops, res.Faults, c.Stats)
 	if res.Violation != nil {
@@ -138,7 +138,7 @@ func (t *tally) log(tb testing.TB, what string, began time.Time) {
 // the split and the trace on a violation.
 func run(t *testing.T, seed int64, c *Cluster, what string, sc func(*rafttest.Scenario)) rafttest.Result {
 	t.Helper()
-	res := rafttest.Run(rafttest.Options{Seed: seed, NewNode: c.Factory(), Scenario: sc, OutDir: outDir()})
+	res := Run(rafttest.Options{Seed: seed, NewNode: c.Factory(), Scenario: sc, OutDir: outDir()})
 	if res.Violation != nil {
 		t.Fatalf("%s, seed %d:\n%v\nscenario: %s\nreplay: go test -run TestReplay -mixed.replay=%d -mixed.split=%#b "+
 			"-mixed.index=%d -mixed.voters=%d (plus the test's other pins, shown in the scenario)",
@@ -337,7 +337,7 @@ func TestRollingUpgrade(t *testing.T) {
 						sc.Crash, sc.ReadyCrash, sc.Partition, sc.Loss, sc.Dup = 0, 0, 0, 0, 0
 					}
 				})
-				res := rafttest.Run(rafttest.Options{Seed: seed, NewNode: u.Factory(), Scenario: opts, OutDir: outDir()})
+				res := Run(rafttest.Options{Seed: seed, NewNode: u.Factory(), Scenario: opts, OutDir: outDir()})
 				if res.Violation != nil {
 					t.Fatalf("rolling upgrade %s->%s, %d voters, seed %d:\n%v\nscenario: %s\nswaps:\n%v",
 						dir[0], dir[1], voters, seed, res.Violation, res.Scenario, u.Swaps)

@@ -91,7 +91,7 @@ func (u *Upgrade) advance(id uint64, how string) Kind {
 	return to
 }
 
-// Factory returns the NodeFactory to hand rafttest.Run.
+// Factory returns the NodeFactory to hand Run.
 func (u *Upgrade) Factory() rafttest.NodeFactory {
 	u.kinds = map[uint64]Kind{}
 	u.changes = map[uint64]int{}

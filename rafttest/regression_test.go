@@ -15,11 +15,11 @@ var regressions = []struct {
 	// found the seed did (see pinScenario).
 	pin func(*Scenario)
 }{
-	{14, "simulator: compaction below the snapshot wrapped around (fixed in rafttest)", nil},
+	{14, "simulator: compaction below the snapshot wrapped around (fixed in rafttest)", noLag},
 	{47, "liveness: a leader offered a new member a snapshot from before it joined, which raft refuses; " +
-		"nodes now snapshot after each conf change, as etcd's server does for each MsgSnap (fixed in rafttest)", nil},
+		"nodes now snapshot after each conf change, as etcd's server does for each MsgSnap (fixed in rafttest)", noLag},
 	{205619, "liveness: a delay fault outlived the fault phase, leaving a round trip longer than the election " +
-		"timeout, so every leader stepped down at its first CheckQuorum; heal now restores the drawn delays (fixed in rafttest)", nil},
+		"timeout, so every leader stepped down at its first CheckQuorum; heal now restores the drawn delays (fixed in rafttest)", noLag},
 	{800, "one configuration per conf change (-rafttest.async): a snapshot overtook a lagging apply thread, so " +
 		"ApplyConfChange for entry 4 changed the snapshot's configuration; raft now keeps the snapshot until the " +
 		"entries out with the application are applied (issue 14)", func(sc *Scenario) { sc.AsyncStorageWrites = true }},
@@ -28,6 +28,10 @@ var regressions = []struct {
 		sc.AsyncStorageWrites, sc.ApplyLag, sc.ConfChange = false, 4, 0.05
 	}},
 }
+
+// noLag pins the seeds found before Scenario.ApplyLag existed to the run
+// they had then.
+func noLag(sc *Scenario) { sc.ApplyLag = 0 }
 
 func TestRegressionSeeds(t *testing.T) {
 	for _, rc := range regressions {

@@ -82,10 +82,11 @@ func (sc Scenario) String() string {
 		sc.Loss, sc.Dup, sc.Crash, sc.ReadyCrash, sc.Partition, sc.ConfChange, sc.CompactEvery, sc.CompactKeep)
 }
 
-// drawScenario draws a scenario from r. Every parameter has a chance to be
+// drawScenario draws the scenario of seed from r, and its ApplyLag from a
+// source of its own seeded from seed. Every parameter has a chance to be
 // at its quiet end, so that some seeds test ordinary operation and some
 // test a storm.
-func drawScenario(r *rand.Rand) Scenario {
+func drawScenario(r *rand.Rand, seed int64) Scenario {
 	sc := Scenario{}
 	sc.Voters = []int{3, 3, 5}[r.Intn(3)]
 	sc.Nodes = sc.Voters + r.Intn(3)
@@ -128,14 +129,17 @@ func drawScenario(r *rand.Rand) Scenario {
 	sc.CompactKeep = uint64(r.Intn(20))
 	// Drawn last, so that adding it did not change what older seeds drew.
 	sc.AsyncStorageWrites = r.Intn(2) == 0
-	// ApplyLag likewise (the draws of the run that follow do move).
-	if r.Intn(2) == 0 {
+	// ApplyLag comes from a source of its own, so that the draws of the
+	// run (faults, workload) stay those that seeds drew before it existed:
+	// a seed drawn without lag replays its old run exactly.
+	lag := rand.New(rand.NewSource(seed ^ 0x1a9))
+	if lag.Intn(2) == 0 {
 		// A lagging apply thread holds up nothing else; a synchronous
 		// application that lags holds up its node's next Ready.
 		if sc.AsyncStorageWrites {
-			sc.ApplyLag = 1 + r.Intn(20)
+			sc.ApplyLag = 1 + lag.Intn(20)
 		} else {
-			sc.ApplyLag = 1 + r.Intn(4)
+			sc.ApplyLag = 1 + lag.Intn(4)
 		}
 	}
 	return sc

@@ -232,7 +232,7 @@ type sim struct {
 
 func newSim(opts Options) *sim {
 	r := rand.New(rand.NewSource(opts.Seed))
-	sc := drawScenario(r)
+	sc := drawScenario(r, opts.Seed)
 	if opts.Scenario != nil {
 		opts.Scenario(&sc)
 	}

@@ -20,10 +20,11 @@ var regressions = []struct {
 		"nodes now snapshot after each conf change, as etcd's server does for each MsgSnap (fixed in rafttest)", noLag},
 	{205619, "liveness: a delay fault outlived the fault phase, leaving a round trip longer than the election " +
 		"timeout, so every leader stepped down at its first CheckQuorum; heal now restores the drawn delays (fixed in rafttest)", noLag},
-	{800, "one configuration per conf change (-rafttest.async): a snapshot overtook a lagging apply thread, so " +
-		"ApplyConfChange for entry 4 changed the snapshot's configuration; raft now keeps the snapshot until the " +
-		"entries out with the application are applied (issue 14)", func(sc *Scenario) { sc.AsyncStorageWrites = true }},
-	{1461, "one configuration per conf change (-rafttest.sync -rafttest.applylag=4 -rafttest.confchange=0.05): " +
+	{211, "one configuration per conf change (-rafttest.async -rafttest.applylag=20 -rafttest.confchange=0.05): " +
+		"a snapshot overtook a lagging apply thread, so ApplyConfChange for entry 5 changed the snapshot's " +
+		"configuration; raft now keeps the snapshot until the entries out with the application are applied (issue 14)",
+		func(sc *Scenario) { sc.AsyncStorageWrites, sc.ApplyLag, sc.ConfChange = true, 20, 0.05 }},
+	{1048, "one configuration per conf change (-rafttest.sync -rafttest.applylag=4 -rafttest.confchange=0.05): " +
 		"the same with a snapshot stepped between Ready and Advance (issue 14)", func(sc *Scenario) {
 		sc.AsyncStorageWrites, sc.ApplyLag, sc.ConfChange = false, 4, 0.05
 	}},

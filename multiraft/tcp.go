@@ -413,7 +413,8 @@ func (s *tcpSender) dial() (net.Conn, *bufio.Writer, error) {
 	}
 	c.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
 	w := bufio.NewWriterSize(c, 64<<10)
-	if err := writeHello(w, local, s.lane); err == nil {
+	err = writeHello(w, local, s.lane)
+	if err == nil {
 		err = w.Flush()
 	}
 	if err != nil {

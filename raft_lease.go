@@ -23,6 +23,36 @@ import (
 // sends and remembers when it sent it; followers (etcd raft's too) echo the
 // round in their responses.
 
+// leaseMutation, when not zero, breaks one rule of the lease on purpose:
+// the simulation's mutation checks (lease_sim_test.go) set it to show that
+// they catch the stale reads that follow. Always zero outside those tests.
+var leaseMutation leaseMut
+
+// leaseMut names a rule that leaseMutation breaks.
+type leaseMut int
+
+const (
+	mutNone leaseMut = iota
+	// mutNoMargin makes the lease ElectionTick long: no drift margin, and
+	// the tick of phase between follower and leader ignored.
+	mutNoMargin
+	// mutRearmOnAbort serves lease reads again once a transfer is
+	// abandoned, although its MsgTimeoutNow was sent.
+	mutRearmOnAbort
+	// mutReceiptTime measures the lease from the arrival of the
+	// acknowledgements instead of the send of the heartbeat.
+	mutReceiptTime
+	// mutNoConfReset keeps the lease across an applied conf change.
+	mutNoConfReset
+	// mutNoQuarantine lets a restarted node vote and campaign at once.
+	mutNoQuarantine
+	// mutTicksOnly bounds the lease by ticks only, not by the clock.
+	mutTicksOnly
+	// mutEtcd is etcd raft v3.6's implicit lease: any leader that
+	// committed in its term answers at once.
+	mutEtcd
+)
+
 // maxLeaseRounds bounds the sent rounds a lease leader remembers while
 // waiting for their acknowledgement. When it is full the oldest is
 // forgotten; an acknowledgement of a forgotten round is then credited to the
@@ -90,7 +120,10 @@ func (r *raft) initLease(cfg *Config) {
 		length:          cfg.ElectionTick - 1 - drift,
 		clock:           cfg.Clock,
 		electionTimeout: cfg.ElectionTick,
-		quarantined:     r.Term > 0,
+		quarantined:     r.Term > 0 && leaseMutation != mutNoQuarantine,
+	}
+	if leaseMutation == mutNoMargin {
+		l.length = cfg.ElectionTick
 	}
 	if l.clock == nil {
 		l.clock = time.Now
@@ -143,7 +176,7 @@ func (r *raft) resetLease() {
 // configuration, can earn it again.
 func (r *raft) resetLeaseOnConfChange() {
 	l := r.lease()
-	if l == nil {
+	if l == nil || leaseMutation == mutNoConfReset {
 		return
 	}
 	l.rounds = l.rounds[:0]
@@ -204,6 +237,9 @@ func (r *raft) leaseAcked(confirmed uint64) {
 		return
 	}
 	l.start = l.rounds[i-1]
+	if leaseMutation == mutReceiptTime {
+		l.start.tick, l.start.at = l.ticks, l.clock()
+	}
 	n := copy(l.rounds, l.rounds[i:])
 	l.rounds = l.rounds[:n]
 }
@@ -215,12 +251,19 @@ func (r *raft) leaseAcked(confirmed uint64) {
 // read only when every other condition holds.
 func (r *raft) leaseValid() bool {
 	l := r.lease()
-	if !l.on() || r.state != StateLeader || l.transferred || l.start.seq == 0 ||
+	if leaseMutation == mutEtcd {
+		return r.state == StateLeader && r.committedEntryInCurrentTerm()
+	}
+	transferred := l != nil && l.transferred
+	if leaseMutation == mutRearmOnAbort && r.leadTransferee == None {
+		transferred = false
+	}
+	if !l.on() || r.state != StateLeader || transferred || l.start.seq == 0 ||
 		l.ticks-l.start.tick >= int64(l.length) ||
 		!r.isVoter(r.id) || !r.committedEntryInCurrentTerm() {
 		return false
 	}
-	return l.clock().Sub(l.start.at) < l.span
+	return leaseMutation == mutTicksOnly || l.clock().Sub(l.start.at) < l.span
 }
 
 // leaseTimeoutNow is called as this leader sends MsgTimeoutNow: it ends

@@ -43,6 +43,8 @@ func (s *sim) restart(n *simNode) {
 		MaxInflightMsgs:    s.sc.MaxInflightMsgs,
 		StepDownOnRemoval:  s.sc.StepDownOnRemoval,
 		AsyncStorageWrites: s.sc.AsyncStorageWrites,
+		TickInterval:       s.leaseTickInterval(),
+		Clock:              s.nodeClock(n),
 	})
 	if err != nil {
 		s.fail("node restarts", "node %d cannot start over its disk: %v", n.id, err)

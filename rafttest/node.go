@@ -2,6 +2,7 @@ package rafttest
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/raftkit/raft"
 	pb "github.com/raftkit/raft/raftpb"
@@ -113,6 +114,11 @@ type NodeConfig struct {
 	// AsyncStorageWrites runs the node in raft's asynchronous storage
 	// mode; NewRawNode then plays the append and apply threads itself.
 	AsyncStorageWrites bool
+	// TickInterval and Clock bound the leader lease of ReadOnlyLeaseBased
+	// in time: the nominal time between ticks, and the node's clock in
+	// simulated time. Zero and nil without the clock model.
+	TickInterval time.Duration
+	Clock        func() time.Time
 }
 
 // NodeFactory builds a Node over the persisted state in cfg.Disk. The
@@ -134,6 +140,8 @@ func NewRawNode(cfg NodeConfig) (Node, error) {
 		ReadOnlyOption:     cfg.ReadOnlyOption,
 		StepDownOnRemoval:  cfg.StepDownOnRemoval,
 		AsyncStorageWrites: cfg.AsyncStorageWrites,
+		TickInterval:       cfg.TickInterval,
+		Clock:              cfg.Clock,
 		Logger:             quietLogger{},
 	})
 	if err != nil {

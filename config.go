@@ -14,7 +14,9 @@ type Config struct {
 	// ElectionTick is the number of Tick calls a follower waits without
 	// hearing from a leader before it campaigns. It must be greater than
 	// HeartbeatTick; ten times is a good choice. It is also the CheckQuorum
-	// period and the length of the leader lease.
+	// period, and the time for which a follower that heard from its leader
+	// refuses to vote for another; the leader's own lease under
+	// ReadOnlyLeaseBased is shorter (see LeaseDriftTicks).
 	ElectionTick int
 	// HeartbeatTick is the number of Tick calls between two heartbeats of a
 	// leader.

@@ -3,6 +3,7 @@ package raft
 import (
 	"fmt"
 	"math/rand/v2"
+	"time"
 )
 
 // Config holds the parameters of a raft node.
@@ -14,7 +15,9 @@ type Config struct {
 	// ElectionTick is the number of Tick calls a follower waits without
 	// hearing from a leader before it campaigns. It must be greater than
 	// HeartbeatTick; ten times is a good choice. It is also the CheckQuorum
-	// period and the length of the leader lease.
+	// period, and the time for which a follower that heard from its leader
+	// refuses to vote for another; the leader's own lease under
+	// ReadOnlyLeaseBased is shorter (see LeaseDriftTicks).
 	ElectionTick int
 	// HeartbeatTick is the number of Tick calls between two heartbeats of a
 	// leader.
@@ -67,8 +70,32 @@ type Config struct {
 	PreVote bool
 
 	// ReadOnlyOption selects how ReadIndex requests are served.
-	// ReadOnlyLeaseBased needs CheckQuorum.
+	// ReadOnlyLeaseBased needs CheckQuorum, and serves reads under the
+	// lease only with TickInterval set (docs/design/lease.md).
 	ReadOnlyOption ReadOnlyOption
+
+	// LeaseDriftTicks is the margin, in ticks, by which a leader's lease
+	// under ReadOnlyLeaseBased is shorter than the ElectionTick-1 ticks for
+	// which followers promise not to elect another leader: the lease lasts
+	// ElectionTick-1-LeaseDriftTicks ticks. It absorbs the difference in
+	// tick rate between leader and followers: a margin of ElectionTick/10
+	// covers rates that differ by up to 10%. 0 means that default,
+	// ElectionTick/10 rounded up; otherwise it must be positive and leave a
+	// lease of at least one tick.
+	LeaseDriftTicks int
+	// TickInterval is the nominal time between two Tick calls. Under
+	// ReadOnlyLeaseBased it bounds the lease in real time too, since ticks
+	// the application drops or delays make the leader count time too
+	// slowly: a read is served under the lease only while less than
+	// (ElectionTick-1-LeaseDriftTicks) * TickInterval has passed on Clock
+	// since the acknowledged heartbeat was sent. 0 (unset) turns lease
+	// reads into safe reads (a heartbeat round each), and is logged once.
+	TickInterval time.Duration
+	// Clock reads the time for the lease of ReadOnlyLeaseBased; it must be
+	// monotonic. nil means time.Now, whose readings are. Simulations supply
+	// their own. It is read only by a lease leader: at each heartbeat it
+	// sends and at each read it serves under the lease.
+	Clock func() time.Time
 
 	// Logger receives the node's log lines. nil means the package logger
 	// (see SetLogger).
@@ -131,6 +158,12 @@ func (c *Config) Validate() error {
 		return invalid("ReadOnlyOption", c.ReadOnlyOption, "must be ReadOnlySafe or ReadOnlyLeaseBased")
 	case c.ReadOnlyOption == ReadOnlyLeaseBased && !c.CheckQuorum:
 		return invalid("ReadOnlyOption", "ReadOnlyLeaseBased", "CheckQuorum must be enabled when ReadOnlyOption is ReadOnlyLeaseBased")
+	case c.LeaseDriftTicks < 0:
+		return invalid("LeaseDriftTicks", c.LeaseDriftTicks, "lease drift margin cannot be negative")
+	case c.LeaseDriftTicks > 0 && c.LeaseDriftTicks > c.ElectionTick-2:
+		return invalid("LeaseDriftTicks", c.LeaseDriftTicks, fmt.Sprintf("lease drift margin must leave a lease of at least one tick: at most ElectionTick-2 (%d)", c.ElectionTick-2))
+	case c.TickInterval < 0:
+		return invalid("TickInterval", c.TickInterval, "tick interval cannot be negative")
 	}
 	return nil
 }

@@ -77,9 +77,14 @@ const (
 	// ReadOnlySafe confirms leadership with a heartbeat round to a quorum
 	// before answering a read: linearizable whatever the clocks do.
 	ReadOnlySafe ReadOnlyOption = iota
-	// ReadOnlyLeaseBased answers at once, trusting that no other leader can
-	// have been elected within the election timeout. It needs CheckQuorum,
-	// and is only as safe as the clocks of the nodes are alike.
+	// ReadOnlyLeaseBased answers at once while the leader holds a lease: a
+	// quorum acknowledged a heartbeat it sent less than
+	// ElectionTick-1-LeaseDriftTicks ticks, and as many TickIntervals, ago,
+	// and it has not asked another node to take over this term. Otherwise
+	// the read takes the safe round of ReadOnlySafe. It needs CheckQuorum;
+	// without Config.TickInterval every read takes the safe round. Unlike
+	// etcd raft's, the lease never serves a stale read as long as tick rates
+	// differ by less than the drift margin (docs/design/lease.md).
 	ReadOnlyLeaseBased
 )
 
@@ -264,6 +269,9 @@ type raftRare struct {
 	// maxUncommittedSize is Config.MaxUncommittedEntriesSize when it sets a
 	// limit; zero stands for noLimit.
 	maxUncommittedSize uint64
+	// lease is the leader lease of a node in ReadOnlyLeaseBased
+	// (raft_lease.go); nil in ReadOnlySafe.
+	lease *leaderLease
 }
 
 // maxUncommittedSize returns the limit on the payload bytes of a leader's
@@ -308,6 +316,9 @@ func (r *raft) rareSettings() *raftRare {
 // election clock of the others. Dispatching on the role, rather than
 // through a method value stored at each transition, costs no allocation.
 func (r *raft) tick() {
+	if l := r.lease(); l != nil {
+		l.tick()
+	}
 	if r.state == StateLeader {
 		r.tickHeartbeat()
 	} else {
@@ -397,6 +408,9 @@ func (r *raft) init(c *Config) error {
 		if err := r.loadState(hs); err != nil {
 			return err
 		}
+	}
+	if cfg.ReadOnlyOption == ReadOnlyLeaseBased {
+		r.initLease(&cfg)
 	}
 	if cfg.Applied > 0 {
 		if cfg.Applied > r.raftLog.committed {
@@ -544,6 +558,7 @@ func (r *raft) reset(term uint64) {
 	r.uncommittedSize = 0
 	// Read rounds are numbered per term: a new term starts afresh.
 	r.readOnly = nil
+	r.resetLease()
 }
 
 // tickElection is the tick of followers and candidates.
@@ -704,7 +719,7 @@ func (r *raft) Step(m pb.Message) error {
 		if m.Type == pb.MsgVote || m.Type == pb.MsgPreVote {
 			force := bytes.Equal(m.Context, []byte(campaignTransfer))
 			inLease := r.checkQuorum && r.lead != None && r.electionElapsed < r.electionTimeout
-			if !force && inLease {
+			if !force && (inLease || r.leaseRefusesVote()) {
 				// Within the lease of a leader we heard from, a vote
 				// request is most likely from a node that was cut off; it
 				// must not disrupt the cluster (thesis §4.2.3).
@@ -765,6 +780,12 @@ func (r *raft) Step(m pb.Message) error {
 
 	switch m.Type {
 	case pb.MsgHup:
+		// The election timer steps MsgHup from this node, the application
+		// (Campaign) without a sender.
+		if why := r.leaseRefusesCampaign(m.From == r.id); why != "" {
+			r.logger.Infof("%x [term %d] refused to campaign: %s", r.id, r.Term, why)
+			return nil
+		}
 		if r.preVote {
 			r.hup(campaignPreElection)
 		} else {

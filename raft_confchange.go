@@ -54,6 +54,7 @@ func (r *raft) switchToConfig(cfg progress.Config, prs progress.ProgressMap) pb.
 	r.trk.Config = cfg.Interned()
 	r.trk.Progress = prs
 	r.trk.Pack()
+	r.resetLeaseOnConfChange()
 
 	r.logger.Infof("%x switched to configuration %s", r.id, r.trk.Config)
 	cs := r.trk.ConfState()

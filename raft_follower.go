@@ -88,6 +88,10 @@ func stepFollower(r *raft, m pb.Message) error {
 			r.lead = None
 		}
 	case pb.MsgTimeoutNow:
+		if why := r.refuseTimeoutNow(&m); why != "" {
+			r.logger.Infof("%x [term %d] ignored MsgTimeoutNow from %x: %s", r.id, r.Term, m.From, why)
+			return nil
+		}
 		r.logger.Infof("%x [term %d] received MsgTimeoutNow from %x and starts an election to get leadership", r.id, r.Term, m.From)
 		// A transfer campaign skips the pre-vote: the leader asked for it,
 		// and its vote requests bypass the lease.

@@ -221,7 +221,7 @@ func (r *raft) bcastAppend() {
 // bcastHeartbeat sends heartbeats to every peer, carrying the newest
 // pending safe-read round, if any.
 func (r *raft) bcastHeartbeat() {
-	r.bcastHeartbeatWithCtx(r.readOnly.lastPendingCtx())
+	r.bcastHeartbeatWithCtx(r.heartbeatCtx())
 }
 
 func (r *raft) bcastHeartbeatWithCtx(ctx []byte) {
@@ -575,7 +575,7 @@ func (r *raft) handleHeartbeatResponse(m pb.Message, pr *progress.Progress) {
 		r.sendAppend(m.From)
 	}
 
-	if r.leaseReads || len(m.Context) == 0 || r.readOnly == nil {
+	if len(m.Context) == 0 || r.readOnly == nil {
 		return
 	}
 	seq, ok := decodeReadRound(m.Context)
@@ -584,6 +584,7 @@ func (r *raft) handleHeartbeatResponse(m pb.Message, pr *progress.Progress) {
 	}
 	r.readOnly.recvAck(m.From, seq)
 	confirmed := uint64(r.trk.Voters.CommittedIndex(r.readOnly))
+	r.leaseAcked(confirmed)
 	for _, rs := range r.readOnly.advance(confirmed) {
 		if resp := r.responseToReadIndexReq(rs.req, rs.index); resp.To != None {
 			r.send(resp)
@@ -623,7 +624,9 @@ func (r *raft) handleTransferLeader(m pb.Message, pr *progress.Progress) {
 }
 
 func (r *raft) sendTimeoutNow(to uint64) {
-	r.send(pb.Message{To: to, Type: pb.MsgTimeoutNow})
+	m := pb.Message{To: to, Type: pb.MsgTimeoutNow}
+	r.leaseTimeoutNow(&m)
+	r.send(m)
 }
 
 func (r *raft) abortLeaderTransfer() {
@@ -701,8 +704,9 @@ func sendMsgReadIndexResponse(r *raft, m pb.Message) {
 		}
 		return
 	}
-	if r.leaseReads {
-		// ReadOnlyLeaseBased: the lease vouches for the leadership.
+	if r.leaseReads && r.leaseValid() {
+		// ReadOnlyLeaseBased: the lease vouches for the leadership. Without
+		// a valid lease the read takes the safe round below.
 		if resp := r.responseToReadIndexReq(m, r.raftLog.committed); resp.To != None {
 			r.send(resp)
 		}
@@ -714,5 +718,6 @@ func sendMsgReadIndexResponse(r *raft, m pb.Message) {
 	ro := r.reads()
 	seq := ro.addRequest(r.raftLog.committed, m)
 	ro.recvAck(r.id, seq)
+	r.leaseSent(seq)
 	r.bcastHeartbeatWithCtx(encodeReadRound(seq))
 }

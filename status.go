@@ -38,6 +38,10 @@ type Status struct {
 	// Progress holds the progress of every member, keyed by ID. It is only
 	// filled in on the leader; elsewhere it is nil.
 	Progress map[uint64]tracker.Progress
+	// LeaseValid reports whether this node is a leader under
+	// ReadOnlyLeaseBased that would now answer a read at once under its
+	// lease, rather than with a heartbeat round.
+	LeaseValid bool
 }
 
 // getBasicStatus reads the basic status of r without allocating.
@@ -59,6 +63,7 @@ func getStatus(r *raft) Status {
 	}
 	if s.RaftState == StateLeader {
 		s.Progress = copyProgress(&r.trk)
+		s.LeaseValid = r.leaseValid()
 	}
 	return s
 }

@@ -42,6 +42,13 @@
 //     learners added, removed, promoted and demoted, joint changes through
 //     ConfChangeV2), transfers leadership, and compacts its logs so that
 //     lagging and new nodes catch up by snapshot.
+//   - Clock model. Under ReadOnlyLeaseBased every node has an oscillator
+//     of its own (a rate within Scenario.Drift of nominal, a random phase)
+//     that drives its ticks and its Clock, so a node ticks twice in some
+//     steps and not at all in others; nodes lose single ticks and stall,
+//     their ticks then coming in a bunch or lost; some links deliver
+//     within the step; nodes bounce (crash and restart at once); and
+//     leaders are asked for read probes every few steps (clock.go).
 //   - Faults stop after Scenario.FaultTicks: the network heals and every
 //     node restarts, and a leader must then commit a proposal within
 //     Options.LivenessTicks.
@@ -57,7 +64,9 @@
 // never decrease and its vote never changes within a term; one
 // configuration per conf change (ApplyConfChange returns the same
 // ConfState for an entry on every node, and a snapshot, received or made,
-// carries the configuration of the last conf change before its index). At the end: the
+// carries the configuration of the last conf change before its index);
+// every read index (client reads and read probes) covers every index
+// applied anywhere before the read was asked. At the end: the
 // liveness bound above, and linearizability of the clients' history,
 // checked with porcupine against the service's own state machine. When
 // that check fails, porcupine's HTML visualization of the history is

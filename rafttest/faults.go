@@ -45,6 +45,8 @@ func (s *sim) restart(n *simNode) {
 		AsyncStorageWrites: s.sc.AsyncStorageWrites,
 		ApplyLag:           s.sc.applyLag(n.id),
 		Rand:               s.src,
+		TickInterval:       s.leaseTickInterval(),
+		Clock:              s.nodeClock(n),
 	})
 	if err != nil {
 		s.fail("node restarts", "node %d cannot start over its disk: %v", n.id, err)

@@ -42,7 +42,7 @@ func (q *packetQueue) Pop() interface{} {
 // symmetric partition is two cuts per pair of nodes.
 type network struct {
 	n      int
-	delay  [][]int  // delay per link, in ticks (>= 1)
+	delay  [][]int  // delay per link, in ticks (>= 1; >= 0 under the clock model)
 	base   [][]int  // the delays the scenario drew, restored when faults end
 	cut    [][]bool // cut[from][to]
 	jitter int      // extra random delay in [0, jitter]
@@ -85,6 +85,11 @@ func (nw *network) send(r *rand.Rand, now int, from, to uint64, typ pb.MessageTy
 		heap.Push(&nw.queue, &packet{from: from, to: to, typ: typ, data: data, due: now + d, seq: nw.seq})
 	}
 	return copies
+}
+
+// due reports whether a packet is due at or before now.
+func (nw *network) due(now int) bool {
+	return len(nw.queue) > 0 && nw.queue[0].due <= now
 }
 
 // next pops the next packet due at or before now, or returns nil.

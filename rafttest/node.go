@@ -3,6 +3,7 @@ package rafttest
 import (
 	"fmt"
 	"math/rand/v2"
+	"time"
 
 	"github.com/raftkit/raft"
 	pb "github.com/raftkit/raft/raftpb"
@@ -134,6 +135,11 @@ type NodeConfig struct {
 	// its runs irreproducible. nil, in a NodeConfig built by hand, means
 	// crypto/rand.Reader.
 	Rand rand.Source
+	// TickInterval and Clock bound the leader lease of ReadOnlyLeaseBased
+	// in time: the nominal time between ticks, and the node's clock in
+	// simulated time. Zero and nil without the clock model.
+	TickInterval time.Duration
+	Clock        func() time.Time
 }
 
 // NodeFactory builds a Node over the persisted state in cfg.Disk. The
@@ -156,6 +162,8 @@ func NewRawNode(cfg NodeConfig) (Node, error) {
 		StepDownOnRemoval:  cfg.StepDownOnRemoval,
 		AsyncStorageWrites: cfg.AsyncStorageWrites,
 		Rand:               cfg.Rand,
+		TickInterval:       cfg.TickInterval,
+		Clock:              cfg.Clock,
 		Logger:             quietLogger{},
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"time"
 
 	"github.com/raftkit/raft"
 )
@@ -58,6 +59,18 @@ type Scenario struct {
 	// before it snapshots; CompactKeep how many it keeps behind the
 	// snapshot.
 	CompactEvery, CompactKeep uint64
+
+	// The clock model (clock.go), on under ReadOnlyLeaseBased when
+	// TickInterval is set: TickInterval is the nominal time of a tick
+	// (one simulation step), Drift the largest relative error of a node's
+	// oscillator, which drives both its ticks and its clock, and TickDrop
+	// and TickDelay the probabilities per step, while faults are on, that
+	// a node loses a tick, or stalls: its ticks are held back for up to two
+	// election timeouts, then come in a bunch or are lost. Drawn from a
+	// source of their own, so that they change no other choice of a seed.
+	TickInterval        time.Duration
+	Drift               float64
+	TickDrop, TickDelay float64
 }
 
 // applyLag returns the ApplyLag of node id.
@@ -79,7 +92,8 @@ func (sc Scenario) String() string {
 		"partition=%.4f confchange=%.4f compact=%d/%d",
 		sc.Nodes, sc.Voters, sc.Clients, sc.ElectionTick, sc.HeartbeatTick, sc.PreVote, sc.CheckQuorum, ro,
 		sc.StepDownOnRemoval, sc.MaxSizePerMsg, sc.MaxInflightMsgs, sc.AsyncStorageWrites, sc.ApplyLag, sc.FaultTicks, sc.MaxDelay, sc.Jitter,
-		sc.Loss, sc.Dup, sc.Crash, sc.ReadyCrash, sc.Partition, sc.ConfChange, sc.CompactEvery, sc.CompactKeep)
+		sc.Loss, sc.Dup, sc.Crash, sc.ReadyCrash, sc.Partition, sc.ConfChange, sc.CompactEvery, sc.CompactKeep) +
+		sc.clockString()
 }
 
 // drawScenario draws the scenario of seed from r, and its ApplyLag from a

@@ -47,6 +47,10 @@ type Options struct {
 	// disk with what it persisted, so that bug-injection tests can show
 	// that the protocol-level checks catch a lying disk on their own.
 	skipDiskChecks bool
+	// skipReadFloor turns off the direct check of read indexes, so that
+	// tests can show that the linearizability check catches stale reads on
+	// its own.
+	skipReadFloor bool
 }
 
 // Faults counts what a run injected and exercised.
@@ -86,6 +90,14 @@ type Result struct {
 	Faults Faults
 	// Ops is the number of client operations in the checked history.
 	Ops int
+	// ReadIndexes counts the ReadIndex answers, of which ImmediateReads
+	// came in the step the read was issued, on the node it was issued to:
+	// too soon for a heartbeat round, so from a lease (or a single voter).
+	ReadIndexes, ImmediateReads int
+	// ReadProbes counts the answers to read probes, the reads the clock
+	// model asks of leaders outside the workload (included in
+	// ReadIndexes).
+	ReadProbes int
 	// Violation is the first invariant that failed, or nil.
 	Violation *Violation
 }
@@ -197,6 +209,8 @@ type simNode struct {
 	// confChanged tells that a conf change was applied since the last
 	// snapshot.
 	confChanged bool
+	// osc drives the node's ticks and clock (clock.go).
+	osc oscillator
 }
 
 func (n *simNode) up() bool { return n.node != nil }
@@ -213,6 +227,12 @@ type sim struct {
 	chk  *checker
 	net  *network
 	res  Result
+	// cr draws the clock model's choices, apart from r.
+	cr *rand.Rand
+	// readProbes holds, by sequence number, the floor of each read probe
+	// in flight (clock.go).
+	readProbes   map[uint64]readProbe
+	readProbeSeq uint64
 
 	tick   int
 	clock  int64 // logical time of client calls and returns
@@ -233,6 +253,8 @@ type sim struct {
 func newSim(opts Options) *sim {
 	r := rand.New(rand.NewSource(opts.Seed))
 	sc := drawScenario(r, opts.Seed)
+	cr := rand.New(rand.NewSource(opts.Seed ^ 0xc10c))
+	drawClock(cr, &sc)
 	if opts.Scenario != nil {
 		opts.Scenario(&sc)
 	}
@@ -253,6 +275,7 @@ func newSim(opts Options) *sim {
 		sc:          sc,
 		r:           r,
 		src:         newRunSource(opts.Seed),
+		cr:          cr,
 		svc:         opts.Service,
 		fac:         opts.NewNode,
 		tr:          newTrace(opts.TraceSize),
@@ -301,6 +324,7 @@ func newSim(opts Options) *sim {
 		s.nodes[i] = n
 	}
 	s.chk.bootstrapped(boot)
+	s.initClocks()
 	return s
 }
 
@@ -335,18 +359,21 @@ func (s *sim) run() {
 		}
 		if s.faulty {
 			s.injectFaults()
+			s.bounce()
 		}
 		s.deliver()
 		for _, n := range s.nodes[1:] {
-			if n.up() {
+			for k := s.ticksDue(n); k > 0 && n.up(); k-- {
 				s.cur = n.id
 				n.node.Tick()
 			}
 		}
 		s.workload()
+		s.probeReads()
 		for _, n := range s.nodes[1:] {
 			s.processReadies(n)
 		}
+		s.deliverWithinTick()
 		if !s.faulty {
 			if s.probeDone {
 				return

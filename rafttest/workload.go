@@ -26,6 +26,12 @@ type op struct {
 	deadline     int
 	readIndex    uint64
 	gotIndex     bool
+	// floor is the highest index applied anywhere when the command was
+	// issued: a read index below it misses a write that completed
+	// before the read began.
+	floor uint64
+	// issued is the step in which the command was issued.
+	issued int
 }
 
 // opRecord is a finished (or abandoned) command, for the linearizability
@@ -106,6 +112,8 @@ func (s *sim) startOp(c *client) {
 	}
 	s.clock++
 	o.call = s.clock
+	o.floor = uint64(len(s.chk.committed)) - 1
+	o.issued = s.tick
 	env := encodeEnvelope(envelope{client: c.id, seq: c.seq, cmd: cmd})
 	s.cur = n.id
 	if readOnly && s.r.Intn(2) == 0 {
@@ -152,10 +160,22 @@ func (s *sim) readState(n *simNode, rs raft.ReadState) {
 	if !ok {
 		return
 	}
+	if env.client == s.readProbeClient() {
+		s.readProbeAnswered(n, env.seq, rs.Index)
+		return
+	}
 	for _, o := range n.reads {
 		if o.client == env.client && o.seq == env.seq && !o.gotIndex {
+			if rs.Index < o.floor && !s.opts.skipReadFloor {
+				s.fail("read index covers earlier writes", "node %d answered read c%d.%d at index %d, below index %d applied before the read began",
+					n.id, o.client, o.seq, rs.Index, o.floor)
+			}
 			o.readIndex = rs.Index
 			o.gotIndex = true
+			s.res.ReadIndexes++
+			if o.issued == s.tick {
+				s.res.ImmediateReads++
+			}
 			s.event(n.id, "read-state", uint64(o.client), o.seq, fmt.Sprintf("index=%d", rs.Index))
 		}
 	}

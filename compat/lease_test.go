@@ -1,0 +1,424 @@
+package compat
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	etcdraft "go.etcd.io/raft/v3"
+	etcdpb "go.etcd.io/raft/v3/raftpb"
+
+	ourraft "github.com/raftkit/raft"
+	ourpb "github.com/raftkit/raft/raftpb"
+)
+
+// Issue 15: the known ways in which etcd raft v3.6's ReadOnlyLeaseBased
+// serves a stale read, each as a script run on a three-voter cluster of
+// etcd raft nodes and on one of raftkit nodes. A read is stale when the old
+// leader answers it at once, at an index below a write that another leader
+// committed before the read was asked for. etcd raft serves it in every
+// script; raftkit never does (docs/design/lease.md).
+
+const leaseTickInterval = 100 * time.Millisecond
+
+// leaseWire is a message on the wire between two nodes of a script.
+type leaseWire struct {
+	from, to uint64
+	typ      int32
+	data     []byte
+}
+
+// leaseNode is one node of either library, with its storage.
+type leaseNode interface {
+	tick()
+	step(data []byte)
+	// ready handles every Ready as an application would and returns the
+	// messages to send and the reads answered.
+	ready() ([]leaseWire, []uint64)
+	readIndex()
+	transfer(to uint64)
+	campaign()
+	propose() error
+	// restart makes a new node over the node's storage.
+	restart()
+	leader() bool
+	commit() uint64
+}
+
+type leaseQuiet struct{}
+
+func (leaseQuiet) Debug(...interface{})              {}
+func (leaseQuiet) Debugf(string, ...interface{})     {}
+func (leaseQuiet) Error(...interface{})              {}
+func (leaseQuiet) Errorf(string, ...interface{})     {}
+func (leaseQuiet) Info(...interface{})               {}
+func (leaseQuiet) Infof(string, ...interface{})      {}
+func (leaseQuiet) Warning(...interface{})            {}
+func (leaseQuiet) Warningf(string, ...interface{})   {}
+func (leaseQuiet) Fatal(v ...interface{})            { panic(fmt.Sprint(v...)) }
+func (leaseQuiet) Fatalf(f string, v ...interface{}) { panic(fmt.Sprintf(f, v...)) }
+func (leaseQuiet) Panic(v ...interface{})            { panic(fmt.Sprint(v...)) }
+func (leaseQuiet) Panicf(f string, v ...interface{}) { panic(fmt.Sprintf(f, v...)) }
+
+// etcdLeaseNode is an etcd raft v3.6 node in ReadOnlyLeaseBased.
+type etcdLeaseNode struct {
+	id uint64
+	s  *etcdraft.MemoryStorage
+	rn *etcdraft.RawNode
+}
+
+func newEtcdLeaseNode(id uint64) *etcdLeaseNode {
+	s := etcdraft.NewMemoryStorage()
+	if err := s.ApplySnapshot(etcdpb.Snapshot{Metadata: etcdpb.SnapshotMetadata{Index: 1, Term: 1,
+		ConfState: etcdpb.ConfState{Voters: []uint64{1, 2, 3}}}}); err != nil {
+		panic(err)
+	}
+	n := &etcdLeaseNode{id: id, s: s}
+	n.restart()
+	return n
+}
+
+func (n *etcdLeaseNode) restart() {
+	rn, err := etcdraft.NewRawNode(&etcdraft.Config{ID: n.id, ElectionTick: 10, HeartbeatTick: 1, Storage: n.s,
+		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, CheckQuorum: true,
+		ReadOnlyOption: etcdraft.ReadOnlyLeaseBased, Logger: leaseQuiet{}})
+	if err != nil {
+		panic(err)
+	}
+	n.rn = rn
+}
+
+func (n *etcdLeaseNode) tick() { n.rn.Tick() }
+func (n *etcdLeaseNode) step(data []byte) {
+	var m etcdpb.Message
+	if err := m.Unmarshal(data); err != nil {
+		panic(err)
+	}
+	_ = n.rn.Step(m)
+}
+func (n *etcdLeaseNode) ready() (out []leaseWire, reads []uint64) {
+	for n.rn.HasReady() {
+		rd := n.rn.Ready()
+		if !etcdraft.IsEmptyHardState(rd.HardState) {
+			_ = n.s.SetHardState(rd.HardState)
+		}
+		_ = n.s.Append(rd.Entries)
+		for _, e := range rd.CommittedEntries {
+			if e.Type == etcdpb.EntryConfChange {
+				var cc etcdpb.ConfChange
+				_ = cc.Unmarshal(e.Data)
+				n.rn.ApplyConfChange(cc)
+			}
+		}
+		for _, m := range rd.Messages {
+			data, err := m.Marshal()
+			if err != nil {
+				panic(err)
+			}
+			out = append(out, leaseWire{from: m.From, to: m.To, typ: int32(m.Type), data: data})
+		}
+		for _, rs := range rd.ReadStates {
+			reads = append(reads, rs.Index)
+		}
+		n.rn.Advance(rd)
+	}
+	return out, reads
+}
+func (n *etcdLeaseNode) readIndex()         { n.rn.ReadIndex([]byte("read")) }
+func (n *etcdLeaseNode) transfer(to uint64) { n.rn.TransferLeader(to) }
+func (n *etcdLeaseNode) campaign()          { _ = n.rn.Campaign() }
+func (n *etcdLeaseNode) propose() error     { return n.rn.Propose([]byte("write")) }
+func (n *etcdLeaseNode) leader() bool       { return n.rn.Status().RaftState == etcdraft.StateLeader }
+func (n *etcdLeaseNode) commit() uint64     { return n.rn.Status().Commit }
+
+// ourLeaseNode is a raftkit node in ReadOnlyLeaseBased, its lease bounded
+// by the script's clock.
+type ourLeaseNode struct {
+	id    uint64
+	s     *ourraft.MemoryStorage
+	rn    *ourraft.RawNode
+	clock func() time.Time
+}
+
+func newOurLeaseNode(id uint64, clock func() time.Time) *ourLeaseNode {
+	s := ourraft.NewMemoryStorage()
+	if err := s.ApplySnapshot(ourpb.Snapshot{Metadata: ourpb.SnapshotMetadata{Index: 1, Term: 1,
+		ConfState: ourpb.ConfState{Voters: []uint64{1, 2, 3}}}}); err != nil {
+		panic(err)
+	}
+	n := &ourLeaseNode{id: id, s: s, clock: clock}
+	n.restart()
+	return n
+}
+
+func (n *ourLeaseNode) restart() {
+	rn, err := ourraft.NewRawNode(&ourraft.Config{ID: n.id, ElectionTick: 10, HeartbeatTick: 1, Storage: n.s,
+		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, CheckQuorum: true,
+		ReadOnlyOption: ourraft.ReadOnlyLeaseBased, TickInterval: leaseTickInterval, Clock: n.clock,
+		Logger: leaseQuiet{}})
+	if err != nil {
+		panic(err)
+	}
+	n.rn = rn
+}
+
+func (n *ourLeaseNode) tick() { n.rn.Tick() }
+func (n *ourLeaseNode) step(data []byte) {
+	var m ourpb.Message
+	if err := m.Unmarshal(data); err != nil {
+		panic(err)
+	}
+	_ = n.rn.Step(m)
+}
+func (n *ourLeaseNode) ready() (out []leaseWire, reads []uint64) {
+	for n.rn.HasReady() {
+		rd := n.rn.Ready()
+		if !ourraft.IsEmptyHardState(rd.HardState) {
+			_ = n.s.SetHardState(rd.HardState)
+		}
+		_ = n.s.Append(rd.Entries)
+		for _, m := range rd.Messages {
+			data, err := m.Marshal()
+			if err != nil {
+				panic(err)
+			}
+			out = append(out, leaseWire{from: m.From, to: m.To, typ: int32(m.Type), data: data})
+		}
+		for _, rs := range rd.ReadStates {
+			reads = append(reads, rs.Index)
+		}
+		n.rn.Advance(rd)
+	}
+	return out, reads
+}
+func (n *ourLeaseNode) readIndex()         { n.rn.ReadIndex([]byte("read")) }
+func (n *ourLeaseNode) transfer(to uint64) { n.rn.TransferLeader(to) }
+func (n *ourLeaseNode) campaign()          { _ = n.rn.Campaign() }
+func (n *ourLeaseNode) propose() error     { return n.rn.Propose([]byte("write")) }
+func (n *ourLeaseNode) leader() bool       { return n.rn.Status().RaftState == ourraft.StateLeader }
+func (n *ourLeaseNode) commit() uint64     { return n.rn.Status().Commit }
+
+// leaseCluster runs a script on three nodes of one library over a network
+// the script controls. Delivery is instant; a cut link drops messages, a
+// held message waits until the script releases it.
+type leaseCluster struct {
+	t     *testing.T
+	nodes map[uint64]leaseNode
+	now   time.Time
+	cut   map[[2]uint64]bool
+	// hold, if set, picks messages to keep back in held.
+	hold func(leaseWire) bool
+	held []leaseWire
+	// reads are the read indexes answered, per node.
+	reads map[uint64][]uint64
+	// written is the highest index of a write committed by a node other
+	// than the old leader (node 1), known before the read was asked for.
+	written uint64
+}
+
+func newLeaseCluster(t *testing.T, etcd bool) *leaseCluster {
+	c := &leaseCluster{t: t, nodes: map[uint64]leaseNode{}, now: time.Unix(1000, 0),
+		cut: map[[2]uint64]bool{}, reads: map[uint64][]uint64{}}
+	for id := uint64(1); id <= 3; id++ {
+		if etcd {
+			c.nodes[id] = newEtcdLeaseNode(id)
+		} else {
+			c.nodes[id] = newOurLeaseNode(id, func() time.Time { return c.now })
+		}
+	}
+	// Node 1 leads, with a write committed and a few heartbeats acknowledged.
+	c.nodes[1].campaign()
+	c.deliver()
+	require.True(t, c.nodes[1].leader())
+	require.NoError(t, c.nodes[1].propose())
+	c.deliver()
+	c.tick(3)
+	return c
+}
+
+// deliver runs the cluster until no message is in flight.
+func (c *leaseCluster) deliver() {
+	for i := 0; ; i++ {
+		require.Less(c.t, i, 1000, "cluster does not settle")
+		var msgs []leaseWire
+		for id := uint64(1); id <= 3; id++ {
+			out, reads := c.nodes[id].ready()
+			msgs = append(msgs, out...)
+			c.reads[id] = append(c.reads[id], reads...)
+		}
+		if len(msgs) == 0 {
+			return
+		}
+		for _, m := range msgs {
+			switch {
+			case c.cut[[2]uint64{m.from, m.to}]:
+			case c.hold != nil && c.hold(m):
+				c.held = append(c.held, m)
+			default:
+				c.nodes[m.to].step(m.data)
+			}
+		}
+	}
+}
+
+// tick advances time by n tick intervals; every node but the skipped ones
+// ticks once per interval.
+func (c *leaseCluster) tick(n int, skip ...uint64) {
+	for i := 0; i < n; i++ {
+		c.now = c.now.Add(leaseTickInterval)
+		for id := uint64(1); id <= 3; id++ {
+			if !containsID(skip, id) {
+				c.nodes[id].tick()
+			}
+		}
+		c.deliver()
+	}
+}
+
+func containsID(ids []uint64, id uint64) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// isolate cuts node id off from the others, both ways.
+func (c *leaseCluster) isolate(id uint64) {
+	for other := uint64(1); other <= 3; other++ {
+		if other != id {
+			c.cut[[2]uint64{id, other}] = true
+			c.cut[[2]uint64{other, id}] = true
+		}
+	}
+}
+
+// release delivers the held messages, which were on the wire before any
+// later cut.
+func (c *leaseCluster) release() {
+	held := c.held
+	c.held, c.hold = nil, nil
+	for _, m := range held {
+		c.nodes[m.to].step(m.data)
+	}
+	c.deliver()
+}
+
+// newLeaderWrites has node 2 campaign if neither 2 nor 3 leads, and has
+// whichever does commit a write. It reports whether one did.
+func (c *leaseCluster) newLeaderWrites() bool {
+	for i := 0; i < 3; i++ {
+		for _, id := range []uint64{2, 3} {
+			if c.nodes[id].leader() {
+				require.NoError(c.t, c.nodes[id].propose())
+				c.deliver()
+				c.written = c.nodes[id].commit()
+				return true
+			}
+		}
+		c.nodes[2].campaign()
+		c.deliver()
+	}
+	return false
+}
+
+// staleRead asks the old leader, node 1, for a read and reports whether it
+// answered at once below the other leader's committed write.
+func (c *leaseCluster) staleRead() bool {
+	c.reads[1] = nil
+	c.nodes[1].readIndex()
+	c.deliver()
+	for _, idx := range c.reads[1] {
+		if idx < c.written {
+			return true
+		}
+	}
+	return false
+}
+
+var leaseScripts = []struct {
+	name   string
+	script func(c *leaseCluster)
+}{
+	{
+		// etcd-io/raft#166: acknowledgements just after a CheckQuorum check
+		// keep the leader in office through the next check, while the
+		// majority may elect after one election timeout.
+		"partition after CheckQuorum", func(c *leaseCluster) {
+			c.tick(10 - 3) // the leader's 10th tick: a check, then a heartbeat acknowledged
+			c.isolate(1)
+			c.tick(10)
+			c.newLeaderWrites()
+		},
+	},
+	{
+		// etcd-io/raft#99: the leader sends MsgTimeoutNow and is cut off;
+		// the transferee's forced votes pass the lease.
+		"transfer then isolation", func(c *leaseCluster) {
+			c.nodes[1].transfer(2)
+			c.hold = func(m leaseWire) bool { return m.typ == int32(etcdpb.MsgTimeoutNow) }
+			c.deliver()
+			c.isolate(1)
+			c.release()
+			c.newLeaderWrites()
+		},
+	},
+	{
+		// tikv/raft-rs#234: MsgTimeoutNow arrives after the transfer was
+		// abandoned; the old leader has gone back to serving lease reads.
+		"delayed MsgTimeoutNow", func(c *leaseCluster) {
+			c.hold = func(m leaseWire) bool { return m.typ == int32(etcdpb.MsgTimeoutNow) }
+			c.nodes[1].transfer(2)
+			c.deliver()
+			c.tick(10) // the transfer is abandoned
+			c.isolate(1)
+			c.release()
+			c.newLeaderWrites()
+		},
+	},
+	{
+		// A follower restarts inside the lease and forgets the leader;
+		// another calls Campaign inside the lease; the restarted one votes
+		// at once.
+		"restart and Campaign inside the lease", func(c *leaseCluster) {
+			c.isolate(1)
+			c.nodes[3].restart()
+			c.newLeaderWrites()
+		},
+	},
+	{
+		// The application drops the leader's ticks (etcd's Node drops them
+		// when its tick channel is full): it under-counts time, and
+		// CheckQuorum never runs.
+		"dropped leader ticks", func(c *leaseCluster) {
+			c.isolate(1)
+			c.tick(20, 1)
+			c.newLeaderWrites()
+		},
+	},
+}
+
+func TestLeaseScriptsEtcdServesStaleReads(t *testing.T) {
+	for _, s := range leaseScripts {
+		t.Run(s.name, func(t *testing.T) {
+			c := newLeaseCluster(t, true)
+			s.script(c)
+			require.NotZero(t, c.written, "another leader committed a write")
+			require.True(t, c.nodes[1].leader(), "the old leader still leads")
+			assert.True(t, c.staleRead(), "etcd raft v3.6 serves the stale read")
+		})
+	}
+}
+
+func TestLeaseScriptsRaftkitNeverServesStaleReads(t *testing.T) {
+	for _, s := range leaseScripts {
+		t.Run(s.name, func(t *testing.T) {
+			c := newLeaseCluster(t, false)
+			s.script(c)
+			assert.False(t, c.staleRead(), "raftkit never serves a stale lease read")
+		})
+	}
+}

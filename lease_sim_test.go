@@ -1,0 +1,91 @@
+package raft_test
+
+import (
+	"flag"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/raftkit/raft"
+	"github.com/raftkit/raft/rafttest"
+)
+
+// The leader lease in the simulator (docs/design/lease.md): clusters in
+// ReadOnlyLeaseBased under the clock model of rafttest (per-node tick-rate
+// drift, dropped and bunched ticks), read heavy, with transfers, campaigns,
+// restarts and conf changes, must keep every read linearizable (porcupine,
+// and the direct check that a read index covers every write applied before
+// the read began), while many reads are answered under the lease. And
+// breaking any rule of the lease must show up as a violation.
+
+var (
+	flagLeaseSeeds    = flag.Int("lease.seeds", 0, "number of seeds TestLeaseSimulation runs (soak); 0 means 300, 60 with -short")
+	flagLeaseStart    = flag.Int64("lease.start", 1, "first seed of TestLeaseSimulation")
+	flagLeaseMutSeeds = flag.Int("lease.mutseeds", 0, "seeds each mutation check may search; 0 means 2000, and the checks are skipped with -short")
+)
+
+// leaseScenario pins a seed's scenario to lease reads and a busy cluster.
+func leaseScenario(sc *rafttest.Scenario) {
+	sc.CheckQuorum = true
+	sc.ReadOnlyOption = raft.ReadOnlyLeaseBased
+	sc.OpRate = 0.5
+	if sc.Transfer < 0.01 {
+		sc.Transfer = 0.01
+	}
+	if sc.Campaign < 0.005 {
+		sc.Campaign = 0.005
+	}
+}
+
+func TestLeaseSimulation(t *testing.T) {
+	start, count := *flagLeaseStart, *flagLeaseSeeds
+	if count == 0 {
+		count = 300
+		if testing.Short() {
+			count = 60
+		}
+	}
+	began := time.Now()
+	reads, immediate := 0, 0
+	for seed := start; seed < start+int64(count); seed++ {
+		res := rafttest.Run(rafttest.Options{Seed: seed, Scenario: leaseScenario, OutDir: t.TempDir()})
+		require.Nil(t, res.Violation, "%v\nscenario: %s", res.Violation, res.Scenario)
+		reads += res.ReadIndexes
+		immediate += res.ImmediateReads
+	}
+	t.Logf("%d seeds [%d, %d) in %v: %d ReadIndex answers, %d of them under the lease, no violation",
+		count, start, start+int64(count), time.Since(began).Round(time.Millisecond), reads, immediate)
+	assert.Greater(t, immediate, reads/4, "most reads are served under the lease")
+}
+
+// Each mutation breaks one rule of the lease; the simulation must find a
+// stale read (or another violation) within the seeds it may search.
+func TestLeaseSimulationCatchesMutations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("mutation checks search many seeds")
+	}
+	max := *flagLeaseMutSeeds
+	if max == 0 {
+		max = 2000
+	}
+	// Also defined, and not found within 2000 seeds yet (the simulation
+	// lacks the timing they need: see docs/design/lease.md): "no-margin",
+	// "receipt-time", "no-conf-reset", "no-quarantine".
+	for _, mut := range []string{"etcd", "rearm", "ticks-only"} {
+		t.Run(mut, func(t *testing.T) {
+			raft.SetLeaseMutation(mut)
+			defer raft.SetLeaseMutation("")
+			began := time.Now()
+			for seed := int64(1); seed <= int64(max); seed++ {
+				res := rafttest.Run(rafttest.Options{Seed: seed, Scenario: leaseScenario, OutDir: t.TempDir()})
+				if v := res.Violation; v != nil && v.Invariant != "liveness" {
+					t.Logf("caught at seed %d after %v: %s: %s", seed, time.Since(began).Round(time.Millisecond), v.Invariant, v.Detail)
+					return
+				}
+			}
+			t.Errorf("mutation %s not caught in %d seeds (%v)", mut, max, time.Since(began).Round(time.Millisecond))
+		})
+	}
+}

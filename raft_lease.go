@@ -1,0 +1,327 @@
+package raft
+
+import (
+	"time"
+
+	pb "github.com/raftkit/raft/raftpb"
+)
+
+// The leader lease of ReadOnlyLeaseBased (docs/design/lease.md).
+//
+// A follower that heard from its leader refuses the votes of a higher term
+// for at least ElectionTick-1 of its ticks (the in-lease rule in Step). So
+// once a quorum acknowledged a heartbeat that the leader sent at time s, no
+// other leader can exist before s + (ElectionTick-1) follower ticks. The
+// lease is the part of that window the leader can vouch for with its own
+// clocks: L = ElectionTick-1-LeaseDriftTicks of its ticks, and L *
+// TickInterval of real time, both counted from the send. A read is answered
+// at once only inside both; otherwise it takes the safe heartbeat round, so
+// a lease read is never stale, only sometimes slower.
+//
+// Heartbeats are matched to their sends through the read rounds of
+// read_only.go: a lease leader puts a fresh round in every heartbeat it
+// sends and remembers when it sent it; followers (etcd raft's too) echo the
+// round in their responses.
+
+// leaseMutation, when not zero, breaks one rule of the lease on purpose:
+// the simulation's mutation checks (lease_sim_test.go) set it to show that
+// they catch the stale reads that follow. Always zero outside those tests.
+var leaseMutation leaseMut
+
+// leaseMut names a rule that leaseMutation breaks.
+type leaseMut int
+
+const (
+	mutNone leaseMut = iota
+	// mutNoMargin makes the lease ElectionTick long: no drift margin, and
+	// the tick of phase between follower and leader ignored.
+	mutNoMargin
+	// mutRearmOnAbort serves lease reads again once a transfer is
+	// abandoned, although its MsgTimeoutNow was sent.
+	mutRearmOnAbort
+	// mutReceiptTime measures the lease from the arrival of the
+	// acknowledgements instead of the send of the heartbeat.
+	mutReceiptTime
+	// mutNoConfReset keeps the lease across an applied conf change.
+	mutNoConfReset
+	// mutNoQuarantine lets a restarted node vote and campaign at once.
+	mutNoQuarantine
+	// mutTicksOnly bounds the lease by ticks only, not by the clock.
+	mutTicksOnly
+	// mutEtcd is etcd raft v3.6's implicit lease: any leader that
+	// committed in its term answers at once.
+	mutEtcd
+)
+
+// maxLeaseRounds bounds the sent rounds a lease leader remembers while
+// waiting for their acknowledgement. When it is full the oldest is
+// forgotten; an acknowledgement of a forgotten round is then credited to the
+// send of an earlier remembered one, or not at all: the lease only gets
+// shorter.
+const maxLeaseRounds = 64
+
+// leaseRound is a heartbeat round a lease leader sent: its read round
+// number, and the leader's tick count and clock reading at the send.
+type leaseRound struct {
+	seq  uint64
+	tick int64
+	at   time.Time
+}
+
+// leaderLease is the lease state of a node configured ReadOnlyLeaseBased,
+// hung off raft.rare: nodes in ReadOnlySafe have none and pay nothing. The
+// settings are fixed at start; the leader's state is cleared at every
+// change of role or term (reset). Only the raft's goroutine touches it.
+type leaderLease struct {
+	// length is L, the lease length in ticks; zero or less disables lease
+	// reads (every read takes the safe round).
+	length int
+	// span is L * TickInterval, the lease length in real time; zero
+	// disables lease reads.
+	span time.Duration
+	// clock reads the time (Config.Clock, time.Now by default).
+	clock func() time.Time
+	// electionTimeout is the node's ElectionTick: the length of the
+	// restart quarantine.
+	electionTimeout int
+	// quarantined is set at a restart (a non-empty HardState) and cleared
+	// once ticks reaches electionTimeout: until then the node neither votes
+	// (except in a transfer) nor campaigns (rule 10).
+	quarantined bool
+
+	// ticks counts every tick of this node since it started, in any role.
+	ticks int64
+
+	// The leader's state, for the current term.
+
+	// rounds are the heartbeat rounds sent and not yet superseded by an
+	// acknowledged one, in ascending order.
+	rounds []leaseRound
+	// minSeq is the first round that counts: rounds sent before the last
+	// configuration change was applied do not.
+	minSeq uint64
+	// start is the send of the highest round a quorum acknowledged; its
+	// seq is 0 while there is none.
+	start leaseRound
+	// transferred is set when this leader sent MsgTimeoutNow: no lease
+	// read for the rest of the term, since the transferee may win at any
+	// later time, even after the transfer was abandoned (rule 5).
+	transferred bool
+}
+
+// initLease sets up the lease of a node configured ReadOnlyLeaseBased. It
+// runs at the end of init, once the stored state is loaded.
+func (r *raft) initLease(cfg *Config) {
+	drift := cfg.LeaseDriftTicks
+	if drift == 0 {
+		drift = (cfg.ElectionTick + 9) / 10
+	}
+	l := &leaderLease{
+		length:          cfg.ElectionTick - 1 - drift,
+		clock:           cfg.Clock,
+		electionTimeout: cfg.ElectionTick,
+		quarantined:     r.Term > 0 && leaseMutation != mutNoQuarantine,
+	}
+	if leaseMutation == mutNoMargin {
+		l.length = cfg.ElectionTick
+	}
+	if l.clock == nil {
+		l.clock = time.Now
+	}
+	switch {
+	case cfg.TickInterval <= 0:
+		r.logger.Warningf("%x: ReadOnlyLeaseBased without Config.TickInterval: the lease cannot be bounded in real time, every read takes the safe heartbeat round", r.id)
+	case l.length <= 0:
+		r.logger.Warningf("%x: ElectionTick %d leaves no lease after the drift margin of %d ticks: every read takes the safe heartbeat round", r.id, cfg.ElectionTick, drift)
+	case cfg.DisableConfChangeValidation:
+		r.logger.Warningf("%x: ReadOnlyLeaseBased with DisableConfChangeValidation: configurations may change more than one voter at a time, every read takes the safe heartbeat round", r.id)
+	default:
+		l.span = time.Duration(l.length) * cfg.TickInterval
+	}
+	r.rareSettings().lease = l
+}
+
+// lease returns the node's lease state, or nil in ReadOnlySafe.
+func (r *raft) lease() *leaderLease {
+	if r.rare == nil {
+		return nil
+	}
+	return r.rare.lease
+}
+
+// tickLease advances the lease's tick count; it ends the restart
+// quarantine after an election timeout.
+func (l *leaderLease) tick() {
+	l.ticks++
+	if l.quarantined && l.ticks >= int64(l.electionTimeout) {
+		l.quarantined = false
+	}
+}
+
+// resetLease clears the leader's lease state: at every change of role or
+// term, so that a lease never outlives the leadership it was earned by.
+func (r *raft) resetLease() {
+	l := r.lease()
+	if l == nil {
+		return
+	}
+	l.rounds = l.rounds[:0]
+	l.minSeq = 0
+	l.start = leaseRound{}
+	l.transferred = false
+}
+
+// resetLeaseOnConfChange drops the lease when a configuration is applied:
+// only rounds sent from now on, acknowledged by a quorum of the new
+// configuration, can earn it again.
+func (r *raft) resetLeaseOnConfChange() {
+	l := r.lease()
+	if l == nil || leaseMutation == mutNoConfReset {
+		return
+	}
+	l.rounds = l.rounds[:0]
+	l.start = leaseRound{}
+	l.minSeq = 1
+	if r.readOnly != nil {
+		l.minSeq = r.readOnly.seq + 1
+	}
+}
+
+// leaseOn reports whether this node earns leases at all: it is configured
+// ReadOnlyLeaseBased and its configuration admits a lease (TickInterval
+// set, a positive length).
+func (l *leaderLease) on() bool { return l != nil && l.span > 0 }
+
+// heartbeatCtx returns the Context of a heartbeat broadcast: on a lease
+// leader a fresh read round, recorded with its send tick and time (a
+// pending safe read is confirmed by it as well, being older); otherwise the
+// newest pending safe-read round, if any.
+func (r *raft) heartbeatCtx() []byte {
+	if l := r.lease(); l.on() {
+		ro := r.reads()
+		ro.seq++
+		ro.recvAck(r.id, ro.seq)
+		r.leaseSent(ro.seq)
+		return encodeReadRound(ro.seq)
+	}
+	return r.readOnly.lastPendingCtx()
+}
+
+// leaseSent records that round seq is being sent now.
+func (r *raft) leaseSent(seq uint64) {
+	l := r.lease()
+	if !l.on() || r.state != StateLeader {
+		return
+	}
+	if len(l.rounds) == maxLeaseRounds {
+		n := copy(l.rounds, l.rounds[1:])
+		l.rounds = l.rounds[:n]
+	}
+	l.rounds = append(l.rounds, leaseRound{seq: seq, tick: l.ticks, at: l.clock()})
+}
+
+// leaseAcked extends the lease to the send of round confirmed, which a
+// quorum of the current configuration acknowledged.
+func (r *raft) leaseAcked(confirmed uint64) {
+	l := r.lease()
+	if !l.on() || confirmed < l.minSeq || confirmed <= l.start.seq {
+		return
+	}
+	// The latest remembered round at or before confirmed: its send is no
+	// later than confirmed's.
+	i := len(l.rounds)
+	for i > 0 && l.rounds[i-1].seq > confirmed {
+		i--
+	}
+	if i == 0 {
+		return
+	}
+	l.start = l.rounds[i-1]
+	if leaseMutation == mutReceiptTime {
+		l.start.tick, l.start.at = l.ticks, l.clock()
+	}
+	n := copy(l.rounds, l.rounds[i:])
+	l.rounds = l.rounds[:n]
+}
+
+// leaseValid reports whether this node may answer a read at once under its
+// lease: it is a leader that committed in its term, a voter of its
+// configuration, sent no MsgTimeoutNow this term, and a quorum acknowledged
+// a round it sent less than L ticks and L*TickInterval ago. The clock is
+// read only when every other condition holds.
+func (r *raft) leaseValid() bool {
+	l := r.lease()
+	if leaseMutation == mutEtcd {
+		return r.state == StateLeader && r.committedEntryInCurrentTerm()
+	}
+	transferred := l != nil && l.transferred
+	if leaseMutation == mutRearmOnAbort && r.leadTransferee == None {
+		transferred = false
+	}
+	if !l.on() || r.state != StateLeader || transferred || l.start.seq == 0 ||
+		l.ticks-l.start.tick >= int64(l.length) ||
+		!r.isVoter(r.id) || !r.committedEntryInCurrentTerm() {
+		return false
+	}
+	return leaseMutation == mutTicksOnly || l.clock().Sub(l.start.at) < l.span
+}
+
+// leaseTimeoutNow is called as this leader sends MsgTimeoutNow: it ends
+// lease reads for the term and fills the message's Index and LogTerm with
+// the last entry, so that a raftkit transferee can refuse it once the log
+// moved on (etcd raft leaves them zero and ignores them).
+func (r *raft) leaseTimeoutNow(m *pb.Message) {
+	l := r.lease()
+	if l == nil {
+		return
+	}
+	l.transferred = true
+	last := r.raftLog.lastEntryID()
+	m.Index, m.LogTerm = last.index, last.term
+}
+
+// refuseTimeoutNow returns why a node in lease mode refuses m, a
+// MsgTimeoutNow, or "" to accept it. Only the leader of the term may ask
+// for a transfer, and only while the receiver's log ends where the
+// leader's did when it asked: a late one, from a transfer the leader
+// abandoned, must not depose it (tikv/raft-rs#234).
+func (r *raft) refuseTimeoutNow(m *pb.Message) string {
+	if r.lease() == nil {
+		return ""
+	}
+	if m.From != r.lead {
+		return "not from the leader"
+	}
+	if m.Index != 0 {
+		if last := r.raftLog.lastEntryID(); last.index != m.Index || last.term != m.LogTerm {
+			return "the log moved on since it was sent"
+		}
+	}
+	return ""
+}
+
+// leaseRefusesVote reports whether this node, in lease mode, must refuse a
+// (pre-)vote of a higher term beyond etcd raft's in-lease rule: during
+// the restart quarantine, when it cannot know whose lease it granted.
+func (r *raft) leaseRefusesVote() bool {
+	l := r.lease()
+	return l != nil && l.quarantined
+}
+
+// leaseRefusesCampaign returns why a node in lease mode must not start an
+// election on MsgHup, or "": inside the lease it grants its leader, or
+// during the restart quarantine. The election timer (byTimer) fires only
+// at or after ElectionTick, outside both, and has reset electionElapsed
+// already; a transfer starts its election from MsgTimeoutNow, not MsgHup.
+func (r *raft) leaseRefusesCampaign(byTimer bool) string {
+	l := r.lease()
+	switch {
+	case l == nil:
+		return ""
+	case l.quarantined:
+		return "it restarted less than an election timeout ago"
+	case !byTimer && r.state == StateFollower && r.lead != None && r.electionElapsed < r.electionTimeout:
+		return "it is inside the lease of its leader"
+	}
+	return ""
+}

@@ -91,6 +91,10 @@ type Config struct {
 	// sent or received, and configuration change, for checking runs against
 	// a specification.
 	TraceLogger TraceLogger
+
+	// Metrics, if set, receives the node's counters and gauges (see
+	// Metrics). nil, the default, counts nothing and costs nothing.
+	Metrics *Metrics
 }
 
 // Validate checks the configuration and returns an error that names the

@@ -248,6 +248,14 @@ type raftRare struct {
 	// maxUncommittedSize is Config.MaxUncommittedEntriesSize when it sets a
 	// limit; zero stands for noLimit.
 	maxUncommittedSize uint64
+
+	// metrics is Config.Metrics; election, ticks and lead are its
+	// bookkeeping: the kind of the election in progress, the ticks since
+	// start, and the last leader counted in LeaderChanges.
+	metrics  *Metrics
+	election ElectionKind
+	ticks    uint64
+	lead     uint64
 }
 
 // maxUncommittedSize returns the limit on the payload bytes of a leader's
@@ -338,6 +346,9 @@ func (r *raft) init(c *Config) error {
 		return err
 	}
 	r.logger = cfg.Logger
+	if cfg.Metrics != nil {
+		r.rareSettings().metrics = cfg.Metrics
+	}
 	if cfg.MaxUncommittedEntriesSize != noLimit {
 		r.rareSettings().maxUncommittedSize = cfg.MaxUncommittedEntriesSize
 	}
@@ -451,10 +462,12 @@ func (r *raft) send(m pb.Message) {
 			r.msgsAfterAppend = append(r.msgsAfterAppend, m)
 		}
 		traceSendMessage(r, &m)
+		observeSend(r, &m)
 		return
 	}
 	r.msgs = append(r.msgs, m)
 	traceSendMessage(r, &m)
+	observeSend(r, &m)
 }
 
 // supersedesSelfAck reports whether m, an acknowledgement that node id
@@ -545,6 +558,7 @@ func (r *raft) tickElection() {
 }
 
 func (r *raft) becomeFollower(term uint64, lead uint64) {
+	observeBecome(r, StateFollower)
 	r.reset(term)
 	r.lead = lead
 	if lead != None {
@@ -635,6 +649,7 @@ func (r *raft) campaign(t CampaignType) {
 		r.logger.Warningf("%x is unpromotable; campaign() should have been called", r.id)
 		return
 	}
+	observeCampaign(r, t)
 	var term uint64
 	var voteMsg pb.MessageType
 	if t == campaignPreElection {
@@ -683,6 +698,7 @@ func (r *raft) Step(m pb.Message) error {
 		return err
 	}
 	traceReceiveMessage(r, &m)
+	observeReceive(r, &m)
 
 	switch {
 	case m.Term == 0:

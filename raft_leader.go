@@ -298,6 +298,7 @@ func (r *raft) becomeLeader() {
 	if r.state == StateFollower {
 		panic("raft: invalid transition [follower -> leader]")
 	}
+	observeBecome(r, StateLeader)
 	r.reset(r.Term)
 	r.lead = r.id
 	r.termLead = r.id
@@ -430,19 +431,24 @@ func stepLeader(r *raft, m pb.Message) error {
 func (r *raft) propose(m pb.Message) error {
 	if r.trk.Get(r.id) == nil {
 		// This node was removed from the configuration while leading.
+		observeDrop(r, DropNotMember)
 		return ErrProposalDropped
 	}
 	if r.leadTransferee != None {
 		r.logger.Debugf("%x [term %d] transfer leadership to %x is in progress; dropping proposal", r.id, r.Term, r.leadTransferee)
+		observeDrop(r, DropTransferPending)
 		return ErrProposalDropped
 	}
 	if err := r.checkConfChanges(m.Entries); err != nil {
 		r.logger.Warningf("%x refused a proposal: %v", r.id, err)
+		observeDrop(r, DropConfChangeRefused)
 		return err
 	}
 	if !r.appendEntry(m.Entries...) {
+		observeDrop(r, DropUncommittedLimit)
 		return ErrProposalDropped
 	}
+	observePropose(r)
 	r.bcastAppend()
 	return nil
 }
@@ -585,6 +591,7 @@ func (r *raft) handleHeartbeatResponse(m pb.Message, pr *progress.Progress) {
 	r.readOnly.recvAck(m.From, seq)
 	confirmed := uint64(r.trk.Voters.CommittedIndex(r.readOnly))
 	for _, rs := range r.readOnly.advance(confirmed) {
+		observeReadServed(r, rs.tick)
 		if resp := r.responseToReadIndexReq(rs.req, rs.index); resp.To != None {
 			r.send(resp)
 		}
@@ -696,6 +703,7 @@ func releasePendingReadIndexMessages(r *raft) {
 func sendMsgReadIndexResponse(r *raft, m pb.Message) {
 	if r.trk.IsSingleton() {
 		// A single voter is its own quorum: answer at once.
+		observeReadNow(r)
 		if resp := r.responseToReadIndexReq(m, r.raftLog.committed); resp.To != None {
 			r.send(resp)
 		}
@@ -703,6 +711,7 @@ func sendMsgReadIndexResponse(r *raft, m pb.Message) {
 	}
 	if r.leaseReads {
 		// ReadOnlyLeaseBased: the lease vouches for the leadership.
+		observeReadNow(r)
 		if resp := r.responseToReadIndexReq(m, r.raftLog.committed); resp.To != None {
 			r.send(resp)
 		}
@@ -713,6 +722,7 @@ func sendMsgReadIndexResponse(r *raft, m pb.Message) {
 	// later one.
 	ro := r.reads()
 	seq := ro.addRequest(r.raftLog.committed, m)
+	observeReadStart(r, ro)
 	ro.recvAck(r.id, seq)
 	r.bcastHeartbeatWithCtx(encodeReadRound(seq))
 }

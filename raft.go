@@ -345,6 +345,7 @@ func (r *raft) init(c *Config) error {
 	if err != nil {
 		return err
 	}
+	cfg.Logger = bindLogger(cfg.Logger, r) // a slog logger adds the node's state
 	r.logger = cfg.Logger
 	if cfg.Metrics != nil {
 		r.rareSettings().metrics = cfg.Metrics

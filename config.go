@@ -95,6 +95,11 @@ type Config struct {
 	// Metrics, if set, receives the node's counters and gauges (see
 	// Metrics). nil, the default, counts nothing and costs nothing.
 	Metrics *Metrics
+
+	// ProposalTracer, if set, receives the life of proposals: proposed,
+	// sent, appended, acknowledged by a quorum, committed, applied (see
+	// ProposalEvent). It is independent of TraceLogger.
+	ProposalTracer ProposalTracer
 }
 
 // Validate checks the configuration and returns an error that names the

@@ -256,6 +256,11 @@ type raftRare struct {
 	election ElectionKind
 	ticks    uint64
 	lead     uint64
+
+	// proposalTracer is Config.ProposalTracer; tracedCommit and
+	// tracedApplied the cursors it was last told of.
+	proposalTracer              ProposalTracer
+	tracedCommit, tracedApplied uint64
 }
 
 // maxUncommittedSize returns the limit on the payload bytes of a leader's
@@ -349,6 +354,9 @@ func (r *raft) init(c *Config) error {
 	r.logger = cfg.Logger
 	if cfg.Metrics != nil {
 		r.rareSettings().metrics = cfg.Metrics
+	}
+	if cfg.ProposalTracer != nil {
+		r.rareSettings().proposalTracer = cfg.ProposalTracer
 	}
 	if cfg.MaxUncommittedEntriesSize != noLimit {
 		r.rareSettings().maxUncommittedSize = cfg.MaxUncommittedEntriesSize
@@ -469,6 +477,7 @@ func (r *raft) send(m pb.Message) {
 	r.msgs = append(r.msgs, m)
 	traceSendMessage(r, &m)
 	observeSend(r, &m)
+	traceSentEntries(r, &m)
 }
 
 // supersedesSelfAck reports whether m, an acknowledgement that node id
@@ -778,6 +787,7 @@ func (r *raft) Step(m pb.Message) error {
 	case pb.MsgStorageAppendResp:
 		if m.Index != 0 {
 			r.raftLog.stableTo(entryID{term: m.LogTerm, index: m.Index})
+			traceProposal(r, ProposalAppended, 0, min(m.Index, r.raftLog.unstable.offset-1), 0)
 		}
 		if m.Snapshot != nil {
 			r.appliedSnap(m.Snapshot)

@@ -449,6 +449,7 @@ func (r *raft) propose(m pb.Message) error {
 		return ErrProposalDropped
 	}
 	observePropose(r)
+	traceProposed(r, m.Entries)
 	r.bcastAppend()
 	return nil
 }
@@ -548,6 +549,7 @@ func (r *raft) handleAppendResponse(m pb.Message, pr *progress.Progress) {
 	}
 
 	if r.maybeCommit() {
+		traceProposal(r, ProposalAcknowledged, 0, r.raftLog.committed, 0)
 		// Reads waiting for a commit in this term can go now, and the new
 		// commit index travels to everybody.
 		releasePendingReadIndexMessages(r)

@@ -404,6 +404,7 @@ func (rn *RawNode) acceptReady(rd Ready) {
 	}
 	traceReady(r)
 	observeReady(r, &rd)
+	traceCursors(r)
 }
 
 // applyUnstableEntries reports whether committed entries may be handed out
@@ -449,6 +450,7 @@ func (rn *RawNode) Advance(_ Ready) {
 	}
 	rn.stepsOnAdvance = rn.stepsOnAdvance[:0]
 	observeState(rn.raft)
+	traceCursors(rn.raft)
 }
 
 // Status returns the node's status, with a copy of the progress of every

@@ -40,11 +40,19 @@ func benchConfig(b *testing.B, id uint64, voters []uint64) (*raft.Config, *raft.
 	if err := ms.ApplySnapshot(snap); err != nil {
 		b.Fatal(err)
 	}
-	return &raft.Config{
+	c := &raft.Config{
 		ID: id, ElectionTick: 10, HeartbeatTick: 1, Storage: ms,
 		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256, Logger: benchQuiet{},
-	}, ms
+	}
+	if benchMetrics {
+		c.Metrics = new(raft.Metrics)
+	}
+	return c, ms
 }
+
+// benchMetrics turns Config.Metrics on in every benchmark node
+// (RAFTKIT_BENCH_METRICS=1), to measure what counting costs.
+var benchMetrics = os.Getenv("RAFTKIT_BENCH_METRICS") == "1"
 
 type benchNode struct {
 	*raft.RawNode

@@ -131,6 +131,15 @@ type Config struct {
 	// nil means crypto/rand.Reader, read at every draw, as in etcd raft,
 	// which has no such field.
 	Rand rand.Source
+
+	// Metrics, if set, receives the node's counters and gauges (see
+	// Metrics). nil, the default, counts nothing and costs nothing.
+	Metrics *Metrics
+
+	// ProposalTracer, if set, receives the life of proposals: proposed,
+	// sent, appended, acknowledged by a quorum, committed, applied (see
+	// ProposalEvent). It is independent of TraceLogger.
+	ProposalTracer ProposalTracer
 }
 
 // Validate checks the configuration and returns an error that names the

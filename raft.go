@@ -272,6 +272,19 @@ type raftRare struct {
 	// lease is the leader lease of a node in ReadOnlyLeaseBased
 	// (raft_lease.go); nil in ReadOnlySafe.
 	lease *leaderLease
+
+	// metrics is Config.Metrics; election, ticks and lead are its
+	// bookkeeping: the kind of the election in progress, the ticks since
+	// start, and the last leader counted in LeaderChanges.
+	metrics  *Metrics
+	election ElectionKind
+	ticks    uint64
+	lead     uint64
+
+	// proposalTracer is Config.ProposalTracer; tracedCommit and
+	// tracedApplied the cursors it was last told of.
+	proposalTracer              ProposalTracer
+	tracedCommit, tracedApplied uint64
 }
 
 // maxUncommittedSize returns the limit on the payload bytes of a leader's
@@ -356,7 +369,14 @@ func (r *raft) init(c *Config) error {
 	if err != nil {
 		return err
 	}
+	cfg.Logger = bindLogger(cfg.Logger, r) // a slog logger adds the node's state
 	r.logger = cfg.Logger
+	if cfg.Metrics != nil {
+		r.rareSettings().metrics = cfg.Metrics
+	}
+	if cfg.ProposalTracer != nil {
+		r.rareSettings().proposalTracer = cfg.ProposalTracer
+	}
 	if cfg.MaxUncommittedEntriesSize != noLimit {
 		r.rareSettings().maxUncommittedSize = cfg.MaxUncommittedEntriesSize
 	}
@@ -475,10 +495,13 @@ func (r *raft) send(m pb.Message) {
 			r.msgsAfterAppend = append(r.msgsAfterAppend, m)
 		}
 		traceSendMessage(r, &m)
+		observeSend(r, &m)
 		return
 	}
 	r.msgs = append(r.msgs, m)
 	traceSendMessage(r, &m)
+	observeSend(r, &m)
+	traceSentEntries(r, &m)
 }
 
 // supersedesSelfAck reports whether m, an acknowledgement that node id
@@ -573,6 +596,7 @@ func (r *raft) tickElection() {
 }
 
 func (r *raft) becomeFollower(term uint64, lead uint64) {
+	observeBecome(r, StateFollower)
 	r.reset(term)
 	r.lead = lead
 	if lead != None {
@@ -663,6 +687,7 @@ func (r *raft) campaign(t CampaignType) {
 		r.logger.Warningf("%x is unpromotable; campaign() should have been called", r.id)
 		return
 	}
+	observeCampaign(r, t)
 	var term uint64
 	var voteMsg pb.MessageType
 	if t == campaignPreElection {
@@ -711,6 +736,7 @@ func (r *raft) Step(m pb.Message) error {
 		return err
 	}
 	traceReceiveMessage(r, &m)
+	observeReceive(r, &m)
 
 	switch {
 	case m.Term == 0:
@@ -795,6 +821,7 @@ func (r *raft) Step(m pb.Message) error {
 	case pb.MsgStorageAppendResp:
 		if m.Index != 0 {
 			r.raftLog.stableTo(entryID{term: m.LogTerm, index: m.Index})
+			traceProposal(r, ProposalAppended, 0, min(m.Index, r.raftLog.unstable.offset-1), 0)
 		}
 		if m.Snapshot != nil {
 			r.appliedSnap(m.Snapshot)

@@ -17,6 +17,7 @@ func stepCandidate(r *raft, m pb.Message) error {
 	switch m.Type {
 	case pb.MsgProp:
 		r.logger.Infof("%x no leader at term %d; dropping proposal", r.id, r.Term)
+		observeDrop(r, DropNoLeader)
 		return ErrProposalDropped
 	case pb.MsgApp, pb.MsgHeartbeat, pb.MsgSnap:
 		// A leader exists at our term (Raft §5.2); Step made sure it is
@@ -56,9 +57,11 @@ func stepFollower(r *raft, m pb.Message) error {
 	case pb.MsgProp:
 		if r.lead == None {
 			r.logger.Infof("%x no leader at term %d; dropping proposal", r.id, r.Term)
+			observeDrop(r, DropNoLeader)
 			return ErrProposalDropped
 		} else if r.disableProposalForwarding {
 			r.logger.Infof("%x not forwarding to leader %x at term %d; dropping proposal", r.id, r.lead, r.Term)
+			observeDrop(r, DropForwardingDisabled)
 			return ErrProposalDropped
 		}
 		m.To = r.lead

@@ -298,6 +298,7 @@ func (r *raft) becomeLeader() {
 	if r.state == StateFollower {
 		panic("raft: invalid transition [follower -> leader]")
 	}
+	observeBecome(r, StateLeader)
 	r.reset(r.Term)
 	r.lead = r.id
 	r.termLead = r.id
@@ -430,19 +431,25 @@ func stepLeader(r *raft, m pb.Message) error {
 func (r *raft) propose(m pb.Message) error {
 	if r.trk.Get(r.id) == nil {
 		// This node was removed from the configuration while leading.
+		observeDrop(r, DropNotMember)
 		return ErrProposalDropped
 	}
 	if r.leadTransferee != None {
 		r.logger.Debugf("%x [term %d] transfer leadership to %x is in progress; dropping proposal", r.id, r.Term, r.leadTransferee)
+		observeDrop(r, DropTransferPending)
 		return ErrProposalDropped
 	}
 	if err := r.checkConfChanges(m.Entries); err != nil {
 		r.logger.Warningf("%x refused a proposal: %v", r.id, err)
+		observeDrop(r, DropConfChangeRefused)
 		return err
 	}
 	if !r.appendEntry(m.Entries...) {
+		observeDrop(r, DropUncommittedLimit)
 		return ErrProposalDropped
 	}
+	observePropose(r)
+	traceProposed(r, m.Entries)
 	r.bcastAppend()
 	return nil
 }
@@ -542,6 +549,7 @@ func (r *raft) handleAppendResponse(m pb.Message, pr *progress.Progress) {
 	}
 
 	if r.maybeCommit() {
+		traceProposal(r, ProposalAcknowledged, 0, r.raftLog.committed, 0)
 		// Reads waiting for a commit in this term can go now, and the new
 		// commit index travels to everybody.
 		releasePendingReadIndexMessages(r)
@@ -586,6 +594,7 @@ func (r *raft) handleHeartbeatResponse(m pb.Message, pr *progress.Progress) {
 	confirmed := uint64(r.trk.Voters.CommittedIndex(r.readOnly))
 	r.leaseAcked(confirmed)
 	for _, rs := range r.readOnly.advance(confirmed) {
+		observeReadServed(r, rs.tick)
 		if resp := r.responseToReadIndexReq(rs.req, rs.index); resp.To != None {
 			r.send(resp)
 		}
@@ -699,6 +708,7 @@ func releasePendingReadIndexMessages(r *raft) {
 func sendMsgReadIndexResponse(r *raft, m pb.Message) {
 	if r.trk.IsSingleton() {
 		// A single voter is its own quorum: answer at once.
+		observeReadNow(r)
 		if resp := r.responseToReadIndexReq(m, r.raftLog.committed); resp.To != None {
 			r.send(resp)
 		}
@@ -707,6 +717,7 @@ func sendMsgReadIndexResponse(r *raft, m pb.Message) {
 	if r.leaseReads && r.leaseValid() {
 		// ReadOnlyLeaseBased: the lease vouches for the leadership. Without
 		// a valid lease the read takes the safe round below.
+		observeReadNow(r)
 		if resp := r.responseToReadIndexReq(m, r.raftLog.committed); resp.To != None {
 			r.send(resp)
 		}
@@ -717,6 +728,7 @@ func sendMsgReadIndexResponse(r *raft, m pb.Message) {
 	// later one.
 	ro := r.reads()
 	seq := ro.addRequest(r.raftLog.committed, m)
+	observeReadStart(r, ro)
 	ro.recvAck(r.id, seq)
 	r.leaseSent(seq)
 	r.bcastHeartbeatWithCtx(encodeReadRound(seq))

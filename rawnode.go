@@ -130,6 +130,7 @@ func (rn *RawNode) Tick() {
 		rn.stepsOnAdvance = nil
 	}
 	rn.raft.tick()
+	observeTick(rn.raft)
 }
 
 // TickQuiesced advances only the election clock, without the side effects
@@ -189,6 +190,7 @@ func (rn *RawNode) ApplyConfChange(cc pb.ConfChangeI) *pb.ConfState {
 		return &cs
 	}
 	cs := rn.raft.applyConfChange(cc.AsV2())
+	observeConfChange(rn.raft)
 	return &cs
 }
 
@@ -405,6 +407,8 @@ func (rn *RawNode) acceptReady(rd Ready) {
 		r.raftLog.acceptApplying(index, entsSize(rd.CommittedEntries), rn.applyUnstableEntries())
 	}
 	traceReady(r)
+	observeReady(r, &rd)
+	traceCursors(r)
 }
 
 // applyUnstableEntries reports whether committed entries may be handed out
@@ -449,6 +453,8 @@ func (rn *RawNode) Advance(_ Ready) {
 		rn.stepsOnAdvance[i] = pb.Message{}
 	}
 	rn.stepsOnAdvance = rn.stepsOnAdvance[:0]
+	observeState(rn.raft)
+	traceCursors(rn.raft)
 }
 
 // Status returns the node's status, with a copy of the progress of every

@@ -43,6 +43,7 @@ type readIndexStatus struct {
 	req   pb.Message // the MsgReadIndex
 	index uint64     // the commit index when it arrived
 	seq   uint64     // its heartbeat round
+	tick  uint64     // when its round started, for Metrics (else 0)
 }
 
 // readOnly holds the reads a leader has not answered yet. A leader

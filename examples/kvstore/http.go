@@ -42,6 +42,7 @@ const (
 //	POST   /members/{id}        body {"raftURL": ..., "clientURL": ...}; ?learner=true adds a learner
 //	DELETE /members/{id}        removes a member
 //	GET    /status              this member's view, as JSON
+//	GET    /metrics             raft's metrics, Prometheus text format
 func (m *member) clientMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/keys/", m.handleKeys)
@@ -51,8 +52,9 @@ func (m *member) clientMux() http.Handler {
 	mux.HandleFunc("/members", m.handleMembers)
 	mux.HandleFunc("/members/", m.handleMembers)
 	mux.HandleFunc("/status", m.handleStatus)
+	mux.HandleFunc("/metrics", m.handleMetrics)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		httpError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %q: use /keys/{key}, /members[/{id}] or /status", r.URL.Path))
+		httpError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %q: use /keys/{key}, /members[/{id}], /status or /metrics", r.URL.Path))
 	})
 	return mux
 }

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -267,6 +269,16 @@ func TestAcknowledgedWritesSurviveALeaderCrashAndTheOldLeaderCatchesUp(t *testin
 	}
 	require.Len(t, acked, 40, "every write was eventually acknowledged")
 
+	// The graphs an operator looks at show the election.
+	text := c.metricsText(ctx, newLeader)
+	requireMetricsFormat(t, text)
+	assert.GreaterOrEqual(t, metricValue(t, text, `raft_leader_changes_total`), 2.0, "the first leader, then this one")
+	assert.Equal(t, 1.0, metricValue(t, text, `raft_state{state="leader"}`))
+	assert.GreaterOrEqual(t, metricValue(t, text, `raft_elections_won_total{kind="vote"}`), 1.0)
+	assert.Equal(t, 2.0, metricValue(t, text, `raft_followers{state="probe"}`)+
+		metricValue(t, text, `raft_followers{state="replicate"}`)+metricValue(t, text, `raft_followers{state="snapshot"}`))
+	t.Logf("metrics of the new leader %d after the old leader %d was killed:\n%s", newLeader, leader, nonZero(text))
+
 	c.restart(leader, false)
 	c.waitLeader(ctx, 1, 2, 3)
 	for k, v := range acked {
@@ -503,4 +515,86 @@ func TestParseClusterNamesWhatIsWrong(t *testing.T) {
 	got, err := parseCluster("1=http://127.0.0.1:1/, 2=http://127.0.0.1:2")
 	require.NoError(t, err)
 	assert.Equal(t, map[uint64]memberInfo{1: {RaftURL: "http://127.0.0.1:1"}, 2: {RaftURL: "http://127.0.0.1:2"}}, got)
+}
+
+// metricsText returns what GET /metrics on member id serves.
+func (c *testCluster) metricsText(ctx context.Context, id uint64) string {
+	code, h, body, err := c.do(ctx, http.MethodGet, c.url(id, "/metrics"), nil)
+	require.NoError(c.t, err)
+	require.Equal(c.t, http.StatusOK, code)
+	require.Contains(c.t, h.Get("Content-Type"), "version=0.0.4")
+	return body
+}
+
+var (
+	metricSample = regexp.MustCompile(`^([a-z_]+)(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9]+$`)
+	metricType   = regexp.MustCompile(`^# TYPE ([a-z_]+) (counter|gauge|histogram)$`)
+)
+
+// requireMetricsFormat checks the text exposition format: every sample
+// well formed and preceded by the TYPE of its family.
+func requireMetricsFormat(t *testing.T, text string) {
+	typed := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		if m := metricType.FindStringSubmatch(line); m != nil {
+			typed[m[1]] = true
+			continue
+		}
+		if strings.HasPrefix(line, "# HELP ") {
+			continue
+		}
+		m := metricSample.FindStringSubmatch(line)
+		require.NotNil(t, m, "malformed sample %q", line)
+		family := m[1]
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			if base := strings.TrimSuffix(family, suffix); base != family && typed[base] {
+				family = base
+			}
+		}
+		require.True(t, typed[family], "sample %q before its TYPE", line)
+	}
+}
+
+// metricValue returns the value of the sample named series (name and
+// labels as written), failing if there is none.
+func metricValue(t *testing.T, text, series string) float64 {
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			require.NoError(t, err)
+			return f
+		}
+	}
+	t.Fatalf("no sample %s in\n%s", series, text)
+	return 0
+}
+
+// nonZero keeps the samples with a value other than 0.
+func nonZero(text string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(text, "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") && !strings.HasSuffix(line, " 0") {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}
+
+func TestLogFlagSelectsZapOrSlog(t *testing.T) {
+	o, err := parseFlags(nil, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "zap", o.logFormat, "zap stays the default")
+	o, err = parseFlags([]string{"--log=slog"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "slog", o.logFormat)
+	_, err = parseFlags([]string{"--log=json"}, io.Discard)
+	assert.ErrorContains(t, err, "--log must be zap or slog")
+
+	var buf bytes.Buffer
+	l := newRaftLogger(memberConfig{ID: 7, LogOutput: &buf, LogFormat: "slog"})
+	l.Warningf("disk is %s", "slow")
+	var rec map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &rec))
+	assert.Equal(t, "disk is slow", rec["msg"])
+	assert.Equal(t, "WARN", rec["level"])
 }

@@ -49,6 +49,7 @@ type options struct {
 	tick           time.Duration
 	requestTimeout time.Duration
 	verbose        bool
+	logFormat      string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -65,11 +66,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.tick, "tick", 100*time.Millisecond, "raft tick; the election timeout is 10 ticks")
 	fs.DurationVar(&o.requestTimeout, "request-timeout", 5*time.Second, "how long a request waits for its write to apply (then 504)")
 	fs.BoolVar(&o.verbose, "v", false, "log raft's info messages too")
+	fs.StringVar(&o.logFormat, "log", "zap", "raft's logger: zap (console text) or slog (JSON, with node, term and state as attributes)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.logFormat != "zap" && o.logFormat != "slog" {
+		return o, fmt.Errorf("--log must be zap or slog, not %q", o.logFormat)
 	}
 	if o.snapshotCount == 0 {
 		return o, errors.New("--snapshot-count must be positive")
@@ -155,6 +160,7 @@ func baseConfig(o options, stderr io.Writer) memberConfig {
 		RequestTimeout: o.requestTimeout,
 		LogOutput:      stderr,
 		Verbose:        o.verbose,
+		LogFormat:      o.logFormat,
 	}
 }
 

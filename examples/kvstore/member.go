@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -68,6 +69,8 @@ type memberConfig struct {
 	// adds raft's info-level log.
 	LogOutput io.Writer
 	Verbose   bool
+	// LogFormat selects raft's logger: "zap" (the default) or "slog".
+	LogFormat string
 }
 
 func (c *memberConfig) setDefaults() {
@@ -141,6 +144,9 @@ type member struct {
 	leader atomic.Uint64
 	term   atomic.Uint64
 
+	// metrics are raft's counters, served at /metrics.
+	metrics *raft.Metrics
+
 	mu        sync.RWMutex // guards the fields below
 	kv        map[string][]byte
 	members   map[uint64]memberInfo
@@ -198,6 +204,7 @@ func startMember(cfg memberConfig) (*member, error) {
 		reqBase:    binary.BigEndian.Uint64(seed[:]),
 		stopc:      make(chan struct{}),
 		loopDone:   make(chan struct{}),
+		metrics:    new(raft.Metrics),
 	}
 	for id, info := range cfg.Peers {
 		m.members[id] = info
@@ -225,6 +232,7 @@ func startMember(cfg memberConfig) (*member, error) {
 		CheckQuorum:               true,
 		PreVote:                   true,
 		Logger:                    newRaftLogger(cfg),
+		Metrics:                   m.metrics,
 	}
 	if err := rc.Validate(); err != nil {
 		st.Close()
@@ -329,6 +337,14 @@ func (m *member) learnClientURL(id uint64, u string) {
 // newRaftLogger logs raft's warnings and errors (and its info with
 // Verbose) through zap to the member's log output.
 func newRaftLogger(cfg memberConfig) raft.Logger {
+	if cfg.LogFormat == "slog" {
+		level := slog.LevelWarn
+		if cfg.Verbose {
+			level = slog.LevelInfo
+		}
+		h := slog.NewJSONHandler(cfg.LogOutput, &slog.HandlerOptions{Level: level})
+		return raft.NewSlogHandlerLogger(h)
+	}
 	level := zapcore.WarnLevel
 	if cfg.Verbose {
 		level = zapcore.InfoLevel

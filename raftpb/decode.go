@@ -251,16 +251,16 @@ func repeatedFields(b []byte, i int) (entries, responses, payload int) {
 			if num < 64 && messageVarints>>num&1 != 0 {
 				return
 			}
-			_, end, err := span(b, next)
+			start, end, err := span(b, next)
 			if err != nil {
 				return
 			}
 			switch num {
 			case 7:
 				entries++
-				payload += entryPayload(b[next:end])
+				payload += entryPayload(b[start:end])
 			case 12:
-				payload += end - next
+				payload += end - start
 			case 14:
 				responses++
 			}

@@ -252,7 +252,11 @@ func TestRepeatedFieldsCountsWhatTheDecoderAppends(t *testing.T) {
 			for k := range ref.Entries {
 				sum += len(ref.Entries[k].Data)
 			}
-			require.GreaterOrEqual(t, payload, sum, "payload of %x", data)
+			if i%4 == 0 && i%7 != 0 {
+				require.Equal(t, sum, payload, "payload of the encoding of %v", m)
+			} else {
+				require.GreaterOrEqual(t, payload, sum, "payload of %x", data)
+			}
 		} else {
 			require.GreaterOrEqual(t, entries, len(ref.Entries), "Entries of %x (%v)", data, err)
 			require.GreaterOrEqual(t, responses, len(ref.Responses), "Responses of %x (%v)", data, err)

@@ -56,6 +56,11 @@ type cluster struct {
 	// applied[i] counts the entries node i+1 applied.
 	applied   []int
 	readsDone int
+	// native, when set, makes pump pass messages as native values
+	// through nqueues instead of marshaled through queues.
+	native  bool
+	nqueues [][]any
+	nspare  [][]any
 }
 
 func newCluster(l Lib, n int, o Options) *cluster {
@@ -77,6 +82,11 @@ func (c *cluster) send(to uint64, m []byte) {
 	c.msgs++
 }
 
+func (c *cluster) sendNative(to uint64, m any) {
+	c.nqueues[to-1] = append(c.nqueues[to-1], m)
+	c.msgs++
+}
+
 // pump handles Readies and delivers messages until nothing is left to do.
 func (c *cluster) pump() {
 	for {
@@ -84,9 +94,28 @@ func (c *cluster) pump() {
 		for i, n := range c.nodes {
 			for n.HasReady() {
 				busy = true
-				st := n.HandleReady(c.send)
+				var st Stats
+				if c.native {
+					st = n.HandleReadyNative(c.sendNative)
+				} else {
+					st = n.HandleReady(c.send)
+				}
 				c.applied[i] += st.Committed
 				c.readsDone += st.ReadStates
+			}
+		}
+		if c.native {
+			for i, n := range c.nodes {
+				q := c.nqueues[i]
+				if len(q) == 0 {
+					continue
+				}
+				busy = true
+				c.nqueues[i], c.nspare[i] = c.nspare[i][:0], q
+				for j, m := range q {
+					_ = n.StepNative(m)
+					q[j] = nil
+				}
 			}
 		}
 		for i, n := range c.nodes {
@@ -220,10 +249,24 @@ func BenchmarkThreeRawNodes(b *testing.B) {
 // RawNodes: one 128 B proposal at a time, carried through the Readies of
 // all three (messages delivered, storage appended, entries applied) until
 // nothing is left to do, the leader having applied it. One op is one
-// entry.
+// entry. With transport=wire the messages are marshaled and unmarshaled,
+// with transport=native they are passed as values, so that the raft's own
+// allocations show without the codec's.
 func BenchmarkThreeRawNodesSequential(b *testing.B) {
+	for _, native := range []bool{false, true} {
+		name := "transport=wire"
+		if native {
+			name = "transport=native"
+		}
+		b.Run(name, func(b *testing.B) { benchmarkSequential(b, native) })
+	}
+}
+
+func benchmarkSequential(b *testing.B, native bool) {
 	forEachLib(b, func(b *testing.B, l Lib) {
 		c := newCluster(l, 3, Options{})
+		c.native = native
+		c.nqueues, c.nspare = make([][]any, 3), make([][]any, 3)
 		c.elect(b)
 		start := c.applied[0]
 		data := payload(128)

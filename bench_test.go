@@ -220,6 +220,82 @@ func BenchmarkThreeRawNodes(b *testing.B) {
 	}
 }
 
+// BenchmarkThreeRawNodesSequential is a sequential client of three
+// RawNodes: one 128 B proposal at a time, carried through the Readies of
+// all three (messages marshaled and delivered, storage appended, entries
+// applied) until nothing is left to do. One op is one entry.
+func BenchmarkThreeRawNodesSequential(b *testing.B) {
+	c := newBenchCluster(b, 3)
+	start := c.nodes[0].applied
+	data := make([]byte, 128)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := c.nodes[0].Propose(data); err != nil {
+			b.Fatal(err)
+		}
+		c.pump(b)
+	}
+	b.StopTimer()
+	if got := c.nodes[0].applied - start; got != b.N {
+		b.Fatalf("the leader applied %d entries, want %d", got, b.N)
+	}
+}
+
+// BenchmarkThreeRawNodesRound64 proposes 64 entries of 128 B per round to
+// three RawNodes and carries them until all have applied them: one op is
+// one round, so allocs/op is allocs per round.
+func BenchmarkThreeRawNodesRound64(b *testing.B) {
+	c := newBenchCluster(b, 3)
+	data := make([]byte, 128)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for k := 0; k < 64; k++ {
+			if err := c.nodes[0].Propose(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c.pump(b)
+	}
+}
+
+// BenchmarkFollowerCycle is a follower's whole cycle for one MsgApp of one
+// 128 B entry that also commits it: Step, Ready, append to MemoryStorage,
+// apply, Advance (the answer is dropped). The messages are built outside
+// the timer, 64 at a time; one op is one message.
+func BenchmarkFollowerCycle(b *testing.B) {
+	f := newBenchNode(b, 1, []uint64{1, 2, 3})
+	data := make([]byte, 128)
+	msgs := make([]pb.Message, 64)
+	index, logTerm := uint64(1), uint64(1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; {
+		b.StopTimer()
+		k := min(len(msgs), b.N-i)
+		for j := range msgs[:k] {
+			ents := []pb.Entry{{Term: 2, Index: index + 1, Data: data}}
+			msgs[j] = pb.Message{Type: pb.MsgApp, From: 2, To: 1, Term: 2, LogTerm: logTerm, Index: index, Commit: index + 1, Entries: ents}
+			index, logTerm = index+1, 2
+		}
+		b.StartTimer()
+		for j := range msgs[:k] {
+			if err := f.Step(msgs[j]); err != nil {
+				b.Fatal(err)
+			}
+			for f.HasReady() {
+				f.handle(b, nil)
+			}
+		}
+		i += k
+	}
+	b.StopTimer()
+	if f.applied != b.N {
+		b.Fatalf("applied %d entries, want %d", f.applied, b.N)
+	}
+}
+
 func BenchmarkStepMsgAppFollower(b *testing.B) {
 	for _, n := range []int{1, 32} {
 		b.Run(map[int]string{1: "entries=1", 32: "entries=32"}[n], func(b *testing.B) {
@@ -355,6 +431,53 @@ func BenchmarkIdleGroups(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/groups, "ns/tick")
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/groups, "B/rawnode")
 	runtime.KeepAlive(nodes)
+}
+
+// BenchmarkIdleGroupsThreeNodes holds 2,000 idle three-voter groups whose
+// three RawNodes are all local, and reports the heap bytes per group
+// (B/group, storage and the test's message queues included). Per op it
+// ticks every node once and delivers the heartbeats. With
+// RAFTKIT_IDLE_HEAPPROFILE=file it writes an in-use heap profile as
+// BenchmarkIdleGroups does.
+func BenchmarkIdleGroupsThreeNodes(b *testing.B) {
+	const groups = 2000
+	profile := os.Getenv("RAFTKIT_IDLE_HEAPPROFILE")
+	if profile != "" {
+		defer func(rate int) { runtime.MemProfileRate = rate }(runtime.MemProfileRate)
+		runtime.MemProfileRate = 1
+	}
+	tick := func(c *benchCluster) {
+		for _, n := range c.nodes {
+			n.Tick()
+		}
+		c.pump(b)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	clusters := make([]*benchCluster, groups)
+	for i := range clusters {
+		clusters[i] = newBenchCluster(b, 3)
+		for t := 0; t < 10; t++ {
+			tick(clusters[i])
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if profile != "" {
+		writeHeapProfile(b, profile)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, c := range clusters {
+			tick(c)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/groups, "ns/tick")
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/groups, "B/group")
+	runtime.KeepAlive(clusters)
 }
 
 // writeHeapProfile writes the heap profile to path.

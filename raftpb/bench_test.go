@@ -4,10 +4,13 @@ import "testing"
 
 // benchMsgApp is a MsgApp with 16 entries of 128 B, the size of a busy
 // leader's append.
-func benchMsgApp() *Message {
+func benchMsgApp() *Message { return benchMsgAppN(16, 128) }
+
+// benchMsgAppN is a MsgApp with n entries of size bytes.
+func benchMsgAppN(n, size int) *Message {
 	m := &Message{Type: MsgApp, From: 1, To: 2, Term: 5, LogTerm: 5, Index: 1000, Commit: 990}
-	for i := 0; i < 16; i++ {
-		data := make([]byte, 128)
+	for i := 0; i < n; i++ {
+		data := make([]byte, size)
 		for j := range data {
 			data[j] = byte(i + j)
 		}
@@ -23,8 +26,13 @@ func benchMsgApp() *Message {
 // impl=codec is codec.go and decode.go, impl=generated the gogo code they
 // replaced (kept in codec_ref_test.go), so that one run compares them on
 // the same machine state.
-func BenchmarkMsgApp16x128(b *testing.B) {
-	m := benchMsgApp()
+func BenchmarkMsgApp16x128(b *testing.B) { benchmarkMsgApp(b, benchMsgApp()) }
+
+// BenchmarkMsgApp64x128 is BenchmarkMsgApp16x128 with 64 entries of 128 B
+// (9 KB encoded), the size of issue 20's codec scenario.
+func BenchmarkMsgApp64x128(b *testing.B) { benchmarkMsgApp(b, benchMsgAppN(64, 128)) }
+
+func benchmarkMsgApp(b *testing.B, m *Message) {
 	enc, err := m.Marshal()
 	if err != nil {
 		b.Fatal(err)

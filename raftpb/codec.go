@@ -19,10 +19,12 @@ import (
 //
 // The generated encoder wrote backwards, from the end of the buffer, so
 // that a nested message's length was known once its body was written. Here
-// the encoder writes forwards into a buffer of exactly Size() bytes: the
-// length prefix of an Entry is three varint lengths and a slice length away,
-// cheaper to compute again than to remember, and the entries' payloads are
-// copied with one memmove each into their final place.
+// the encoder writes forwards into a buffer of exactly Size() bytes, and
+// the entries' payloads are copied with one memmove each into their final
+// place. The length prefix of an Entry is three varint lengths and a slice
+// length away: Marshal remembers those of the first 64 entries on the
+// stack between its sizing and encoding passes; MarshalTo, which needs no
+// sizing pass, computes each once as it goes.
 
 // sov returns the number of bytes of v as a varint: one byte per started
 // group of seven significant bits, and at least one.
@@ -138,13 +140,21 @@ func (m *Message) Size() int {
 }
 
 // size is Size for a non-nil m.
-func (m *Message) size() int {
+func (m *Message) size() int { return m.sizeCaching(nil) }
+
+// sizeCaching is size, which also stores the size of m.Entries[k] in
+// sizes[k] for the k that sizes has room for, so that encode need not
+// compute them again.
+func (m *Message) sizeCaching(sizes []int) int {
 	// Tags of the ten scalars always written, one byte each (vote's tag,
 	// field 13, still fits in one), and the reject bool's one-byte value.
 	n := 11 + sov(uint64(m.Type)) + sov(m.To) + sov(m.From) + sov(m.Term) +
 		sov(m.LogTerm) + sov(m.Index) + sov(m.Commit) + sov(m.RejectHint) + sov(m.Vote)
 	for k := range m.Entries {
 		l := m.Entries[k].size()
+		if k < len(sizes) {
+			sizes[k] = l
+		}
 		n += 1 + sov(uint64(l)) + l
 	}
 	if m.Snapshot != nil {
@@ -165,7 +175,9 @@ func (m *Message) size() int {
 // total size: b only has to be long enough, and an index or slice
 // expression panics when it is not. Payloads are copied into slices of
 // their exact length for that reason, since copy alone would truncate.
-func (m *Message) encode(b []byte, i int) int {
+// sizes[k], where present, is the size of m.Entries[k] (see sizeCaching);
+// the others are computed.
+func (m *Message) encode(b []byte, i int, sizes []int) int {
 	b[i] = 0x08 // field 1 (Type), varint
 	i = putUvarint(b, i+1, uint64(m.Type))
 	b[i] = 0x10 // field 2 (To)
@@ -179,7 +191,13 @@ func (m *Message) encode(b []byte, i int) int {
 	b[i] = 0x30 // field 6 (Index)
 	i = putUvarint(b, i+1, m.Index)
 	for k := range m.Entries {
-		i = m.Entries[k].encodeField(b, i)
+		e := &m.Entries[k]
+		if k >= len(sizes) {
+			i = e.encodeField(b, i)
+			continue
+		}
+		b[i] = 0x3a // field 7 (Entries), bytes
+		i = e.encode(b, putUvarint(b, i+1, uint64(sizes[k])))
 	}
 	b[i] = 0x40 // field 8 (Commit)
 	i = putUvarint(b, i+1, m.Commit)
@@ -215,7 +233,7 @@ func (m *Message) encode(b []byte, i int) int {
 		l := r.size()
 		b[i] = 0x72 // field 14 (Responses), bytes
 		i = putUvarint(b, i+1, uint64(l))
-		i = r.encode(b, i)
+		i = r.encode(b, i, nil)
 	}
 	return i
 }
@@ -224,10 +242,20 @@ func (m *Message) encode(b []byte, i int) int {
 // one sizing pass, one allocation, one encoding pass. The error is always
 // nil; it is there for the gogo/protobuf interface.
 func (m *Message) Marshal() ([]byte, error) {
-	b := make([]byte, m.size())
-	m.encode(b, 0)
+	// The sizes of the first entries, remembered on the stack between
+	// the two passes: computing each twice was a tenth of the time of a
+	// MsgApp of 64 small entries.
+	var sizes [marshalCachedSizes]int
+	cached := sizes[:min(len(m.Entries), len(sizes))]
+	b := make([]byte, m.sizeCaching(cached))
+	m.encode(b, 0, cached)
 	return b, nil
 }
+
+// marshalCachedSizes is how many entry sizes Message.Marshal remembers on
+// the stack: those of a MsgApp of 64 entries, the size of a busy leader's
+// batch, in 512 bytes of stack.
+const marshalCachedSizes = 64
 
 // MarshalTo writes the encoding of m at the front of dAtA and returns its
 // length. Like the generated code it used to be, it panics when the
@@ -235,7 +263,7 @@ func (m *Message) Marshal() ([]byte, error) {
 // first, since the forward encoder needs only the sizes of the nested
 // messages.
 func (m *Message) MarshalTo(dAtA []byte) (int, error) {
-	return m.encode(dAtA[:cap(dAtA)], 0), nil
+	return m.encode(dAtA[:cap(dAtA)], 0, nil), nil
 }
 
 // MarshalToSizedBuffer writes the encoding of m at the end of dAtA and
@@ -243,7 +271,7 @@ func (m *Message) MarshalTo(dAtA []byte) (int, error) {
 // messages expects. It panics when dAtA is shorter than Size().
 func (m *Message) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	n := m.size()
-	m.encode(dAtA[len(dAtA)-n:], 0)
+	m.encode(dAtA[len(dAtA)-n:], 0, nil)
 	return n, nil
 }
 

@@ -38,11 +38,20 @@ import (
 // ErrDecodeLimit). The Entries and Responses slices are sized once: at the
 // first of either field, the message's remaining fields are counted, and
 // the slices grow to hold all of them, where appending one by one grew
-// them about log2(n) times. Elements are decoded in place in the slice. Varints of one and two
-// bytes, which are nearly all tags, lengths and enums, take an inlined
-// path. Each entry's Data still gets its own array: one array shared by
-// all the entries of a message would save allocations but keep the whole
-// message alive as long as any one entry is.
+// them about log2(n) times. Elements are decoded in place in the slice.
+// Varints of one and two bytes, which are nearly all tags, lengths and
+// enums, take an inlined path.
+//
+// The payloads of the new entries (their Data) and the message's Context
+// share one array, sized by the same count: the sum of their lengths,
+// which is at most the input's length, since they are disjoint parts of
+// it. So a MsgApp costs two allocations (entries, payloads) whatever its
+// number of entries, where it cost one per entry. Each payload is capped
+// at its own length (a full slice expression), so that an application
+// appending to one entry's Data reallocates it rather than overwriting the
+// next entry's. The price: the array lives as long as any one of the
+// payloads does, so an application that keeps one entry of a message
+// keeps the payloads of all of them.
 //
 // gogo's generic entry points (proto.Unmarshal, proto.UnmarshalMerge) call
 // XXX_Unmarshal, which the generator, once told that these types decode
@@ -223,8 +232,11 @@ func skip(b []byte, i int) (int, error) {
 // would refuse (a malformed key, length or varint, or a known field of the
 // wrong wire type). The decoder sizes Entries and Responses with it and
 // charges them to its budget before it allocates them; for the fields it
-// then decodes the counts are exact.
-func repeatedFields(b []byte, i int) (entries, responses int) {
+// then decodes the counts are exact. It also sums the lengths of the
+// entries' Data and of Context (payload), which size the array the decoder
+// copies them into; payload is at most len(b)-i, since it counts disjoint
+// parts of b[i:].
+func repeatedFields(b []byte, i int) (entries, responses, payload int) {
 	for i < len(b) {
 		key, next, ok := fieldKey(b, i)
 		if !ok {
@@ -239,13 +251,16 @@ func repeatedFields(b []byte, i int) (entries, responses int) {
 			if num < 64 && messageVarints>>num&1 != 0 {
 				return
 			}
-			_, end, err := span(b, next)
+			start, end, err := span(b, next)
 			if err != nil {
 				return
 			}
 			switch num {
 			case 7:
 				entries++
+				payload += entryPayload(b[start:end])
+			case 12:
+				payload += end - start
 			case 14:
 				responses++
 			}
@@ -273,6 +288,53 @@ func repeatedFields(b []byte, i int) (entries, responses int) {
 		i = next
 	}
 	return
+}
+
+// entryPayload returns the sum of the lengths of the Data fields of the
+// encoded Entry b, or len(b) when b holds a field it does not expect (a
+// key of several bytes, a wire type other than varint and bytes, a length
+// past the end): any result is at most len(b), and it is exact for what
+// an encoder writes.
+func entryPayload(b []byte) int {
+	n := 0
+	for i := 0; i < len(b); {
+		key := b[i]
+		i++
+		switch {
+		case key >= 0x80:
+			return len(b)
+		case key&7 == 0:
+			for i < len(b) && b[i] >= 0x80 {
+				i++
+			}
+			i++
+		case key&7 == 2:
+			start, end, err := span(b, i)
+			if err != nil {
+				return len(b)
+			}
+			if key>>3 == 4 {
+				n += end - start
+			}
+			i = end
+		default:
+			return len(b)
+		}
+	}
+	return n
+}
+
+// fromArena returns src copied into the front of arena, capped at its
+// length, and the rest of arena; when arena is too short, or src empty, it
+// returns copyBytes(nil, src) and arena unchanged. The result is non-nil.
+func fromArena(arena, src []byte) (dst, rest []byte) {
+	n := len(src)
+	if n == 0 || n > len(arena) {
+		return copyBytes(nil, src), arena
+	}
+	dst = arena[:n:n]
+	copy(dst, src)
+	return dst, arena[n:]
 }
 
 // Errors of the generated code's wording; cold paths kept out of the
@@ -333,13 +395,19 @@ var (
 // decode.go: fields present overwrite m's, Data is copied (never aliasing
 // dAtA). On an error m holds what was decoded before it.
 func (m *Entry) Unmarshal(dAtA []byte) error {
-	b := dAtA
+	_, err := m.unmarshal(dAtA, nil)
+	return err
+}
+
+// unmarshal is Unmarshal, copying a Data that m does not have yet into the
+// front of arena when it fits. It returns the rest of arena.
+func (m *Entry) unmarshal(b, arena []byte) ([]byte, error) {
 	for i := 0; i < len(b); {
 		key, next, ok := fieldKey(b, i)
 		var err error
 		if !ok {
 			if key, next, err = fieldKeySlow(b, i, "Entry"); err != nil {
-				return err
+				return arena, err
 			}
 		}
 		num, typ := int32(key>>3), int(key&7)
@@ -357,31 +425,35 @@ func (m *Entry) Unmarshal(dAtA []byte) error {
 				m.Index = v
 			}
 			if err != nil {
-				return err
+				return arena, err
 			}
 			i = n
 			continue
 		}
 		switch num {
 		case 1, 2, 3:
-			return errWireType(typ, entryNames[num])
+			return arena, errWireType(typ, entryNames[num])
 		case 4:
 			if typ != 2 {
-				return errWireType(typ, entryNames[num])
+				return arena, errWireType(typ, entryNames[num])
 			}
 			var start int
 			if start, next, err = span(b, next); err != nil {
-				return err
+				return arena, err
 			}
-			m.Data = copyBytes(m.Data, b[start:next])
+			if m.Data == nil {
+				m.Data, arena = fromArena(arena, b[start:next])
+			} else {
+				m.Data = copyBytes(m.Data, b[start:next])
+			}
 		default:
 			if next, err = skip(b, i); err != nil {
-				return err
+				return arena, err
 			}
 		}
 		i = next
 	}
-	return nil
+	return arena, nil
 }
 
 // Unmarshal decodes dAtA into m, merging as described at the top of
@@ -405,6 +477,9 @@ func (m *Message) unmarshal(b []byte, d *decoder, depth int) error {
 	// entries and responses are, once counted, the number of Entries and
 	// Responses fields still to come; counted is false until the first.
 	entries, responses, counted := 0, 0, false
+	// arena holds, once counted, the room left for the payloads still to
+	// come (see the top of this file).
+	var arena []byte
 	for i := 0; i < len(b); {
 		key, next, ok := fieldKey(b, i)
 		var err error
@@ -466,9 +541,13 @@ func (m *Message) unmarshal(b []byte, d *decoder, depth int) error {
 				// Count both repeated fields at the first of them, and
 				// charge them before allocating anything.
 				counted = true
-				entries, responses = repeatedFields(b, i)
+				var payload int
+				entries, responses, payload = repeatedFields(b, i)
 				if err = d.charge(entries*entrySize + responses*messageSize); err != nil {
 					return err
+				}
+				if payload > 0 {
+					arena = make([]byte, payload)
 				}
 			}
 			switch field := b[start:next]; num {
@@ -486,7 +565,7 @@ func (m *Message) unmarshal(b []byte, d *decoder, depth int) error {
 				}
 				entries--
 				m.Entries = append(m.Entries, Entry{})
-				err = m.Entries[len(m.Entries)-1].Unmarshal(field)
+				arena, err = m.Entries[len(m.Entries)-1].unmarshal(field, arena)
 			case 9:
 				if m.Snapshot == nil {
 					if err = d.charge(snapshotSize); err != nil {
@@ -496,7 +575,11 @@ func (m *Message) unmarshal(b []byte, d *decoder, depth int) error {
 				}
 				err = m.Snapshot.Unmarshal(field)
 			case 12:
-				m.Context = copyBytes(m.Context, field)
+				if m.Context == nil {
+					m.Context, arena = fromArena(arena, field)
+				} else {
+					m.Context = copyBytes(m.Context, field)
+				}
 			case 14:
 				if depth >= MaxResponsesDepth {
 					return fmt.Errorf("%w: Responses nested more than %d deep", ErrDecodeLimit, MaxResponsesDepth)

@@ -351,27 +351,64 @@ func TestDecodeMergesIntoTheReceiver(t *testing.T) {
 	assert.Len(t, m.Responses, 1)
 }
 
-func TestDecodeAllocatesTheEntriesOnceAndEachDataOnce(t *testing.T) {
-	data := mustMarshal(t, benchMsgApp())
-	var m Message
-	allocs := testing.AllocsPerRun(50, func() {
-		m.Reset()
-		if err := m.Unmarshal(data); err != nil {
-			t.Fatal(err)
-		}
-	})
-	assertAllocs(t, 1+16, allocs, "one Entries slice and one array per Data")
-	require.Len(t, m.Entries, 16)
-	assert.Less(t, cap(m.Entries), 20, "room for the run of entries, rounded up to a size class")
+func TestDecodeAllocatesTheEntriesOnceAndTheirPayloadsOnce(t *testing.T) {
+	for _, n := range []int{16, 64} {
+		data := mustMarshal(t, benchMsgAppN(n, 128))
+		var m Message
+		allocs := testing.AllocsPerRun(50, func() {
+			m.Reset()
+			if err := m.Unmarshal(data); err != nil {
+				t.Fatal(err)
+			}
+		})
+		assertAllocs(t, 2, allocs, "one Entries slice and one array for all the Data, %d entries", n)
+		require.Len(t, m.Entries, n)
+		assert.Less(t, cap(m.Entries), n+n/4, "room for the run of entries, rounded up to a size class")
 
-	// A receiver whose Entries has room keeps it.
-	allocs = testing.AllocsPerRun(50, func() {
-		m.Entries = m.Entries[:0]
-		if err := m.Unmarshal(data); err != nil {
-			t.Fatal(err)
+		// A receiver whose Entries has room keeps it.
+		allocs = testing.AllocsPerRun(50, func() {
+			m.Entries = m.Entries[:0]
+			if err := m.Unmarshal(data); err != nil {
+				t.Fatal(err)
+			}
+		})
+		assertAllocs(t, 1, allocs)
+	}
+}
+
+func TestDecodedPayloadsAreCappedAtTheirLength(t *testing.T) {
+	want := Message{Type: MsgApp, Context: []byte("ctx"), Entries: []Entry{
+		{Index: 1, Data: []byte("one")}, {Index: 2, Data: []byte{}}, {Index: 3, Data: []byte("three")}, {Index: 4},
+	}}
+	var m Message
+	require.NoError(t, m.Unmarshal(mustMarshal(t, &want)))
+	require.Equal(t, want, m)
+	for k := range m.Entries {
+		assert.Equal(t, len(m.Entries[k].Data), cap(m.Entries[k].Data), "entry %d", k)
+	}
+	assert.Equal(t, len(m.Context), cap(m.Context))
+	// An application appending to a payload gets a new array: the next
+	// payload is intact.
+	_ = append(m.Entries[0].Data, "XXXXXXXX"...)
+	_ = append(m.Entries[1].Data, "XXXXXXXX"...)
+	_ = append(m.Context, "XXXXXXXX"...)
+	assert.Equal(t, want, m)
+}
+
+func TestDecodePayloadArenaIsAtMostTheInput(t *testing.T) {
+	r := rand.New(rand.NewPCG(81, 82))
+	g := gen{r}
+	for i := 0; i < 3000; i++ {
+		m := g.message(2)
+		data := mustMarshal(t, &m)
+		if i%3 != 0 {
+			data = mutate(r, data)
 		}
-	})
-	assertAllocs(t, 16, allocs)
+		for start := 0; start <= len(data); start += 1 + len(data)/4 {
+			_, _, payload := repeatedFields(data, start)
+			require.LessOrEqual(t, payload, len(data)-start, "%x from %d", data, start)
+		}
+	}
 }
 
 // FuzzUnmarshalMessage compares decode.go with the generated decoder on

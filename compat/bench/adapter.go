@@ -112,6 +112,9 @@ type RawNode interface {
 	// (or drops them when send is nil), applies the committed entries
 	// (compacting the storage now and then) and advances.
 	HandleReady(send func(to uint64, m []byte)) Stats
+	// HandleReadyNative is HandleReady passing each message as a native
+	// value for StepNative, not marshaled.
+	HandleReadyNative(send func(to uint64, m any)) Stats
 	// Leader reports whether this node leads.
 	Leader() bool
 }

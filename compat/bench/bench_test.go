@@ -56,6 +56,11 @@ type cluster struct {
 	// applied[i] counts the entries node i+1 applied.
 	applied   []int
 	readsDone int
+	// native, when set, makes pump pass messages as native values
+	// through nqueues instead of marshaled through queues.
+	native  bool
+	nqueues [][]any
+	nspare  [][]any
 }
 
 func newCluster(l Lib, n int, o Options) *cluster {
@@ -77,6 +82,11 @@ func (c *cluster) send(to uint64, m []byte) {
 	c.msgs++
 }
 
+func (c *cluster) sendNative(to uint64, m any) {
+	c.nqueues[to-1] = append(c.nqueues[to-1], m)
+	c.msgs++
+}
+
 // pump handles Readies and delivers messages until nothing is left to do.
 func (c *cluster) pump() {
 	for {
@@ -84,9 +94,28 @@ func (c *cluster) pump() {
 		for i, n := range c.nodes {
 			for n.HasReady() {
 				busy = true
-				st := n.HandleReady(c.send)
+				var st Stats
+				if c.native {
+					st = n.HandleReadyNative(c.sendNative)
+				} else {
+					st = n.HandleReady(c.send)
+				}
 				c.applied[i] += st.Committed
 				c.readsDone += st.ReadStates
+			}
+		}
+		if c.native {
+			for i, n := range c.nodes {
+				q := c.nqueues[i]
+				if len(q) == 0 {
+					continue
+				}
+				busy = true
+				c.nqueues[i], c.nspare[i] = c.nspare[i][:0], q
+				for j, m := range q {
+					_ = n.StepNative(m)
+					q[j] = nil
+				}
 			}
 		}
 		for i, n := range c.nodes {
@@ -214,6 +243,73 @@ func BenchmarkThreeRawNodes(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkThreeRawNodesSequential is a sequential client of three
+// RawNodes: one 128 B proposal at a time, carried through the Readies of
+// all three (messages delivered, storage appended, entries applied) until
+// nothing is left to do, the leader having applied it. One op is one
+// entry. With transport=wire the messages are marshaled and unmarshaled,
+// with transport=native they are passed as values, so that the raft's own
+// allocations show without the codec's.
+func BenchmarkThreeRawNodesSequential(b *testing.B) {
+	for _, native := range []bool{false, true} {
+		name := "transport=wire"
+		if native {
+			name = "transport=native"
+		}
+		b.Run(name, func(b *testing.B) { benchmarkSequential(b, native) })
+	}
+}
+
+func benchmarkSequential(b *testing.B, native bool) {
+	forEachLib(b, func(b *testing.B, l Lib) {
+		c := newCluster(l, 3, Options{})
+		c.native = native
+		c.nqueues, c.nspare = make([][]any, 3), make([][]any, 3)
+		c.elect(b)
+		start := c.applied[0]
+		data := payload(128)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := c.nodes[0].Propose(data); err != nil {
+				b.Fatal(err)
+			}
+			c.pump()
+		}
+		b.StopTimer()
+		if got := c.applied[0] - start; got != b.N {
+			b.Fatalf("the leader applied %d entries, want %d", got, b.N)
+		}
+		b.ReportMetric(float64(c.msgs)/float64(b.N), "msgs/entry")
+	})
+}
+
+// BenchmarkThreeRawNodesRound64 is BenchmarkThreeRawNodes with 128 B
+// entries counted per round: one op is 64 proposals carried until all
+// three nodes have applied them, so allocs/op is allocs per round.
+func BenchmarkThreeRawNodesRound64(b *testing.B) {
+	forEachLib(b, func(b *testing.B, l Lib) {
+		c := newCluster(l, 3, Options{})
+		c.elect(b)
+		start := c.applied[0]
+		data := payload(128)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			for k := 0; k < 64; k++ {
+				if err := c.nodes[0].Propose(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+			c.pump()
+		}
+		b.StopTimer()
+		if got := c.applied[0] - start; got != 64*b.N {
+			b.Fatalf("the leader applied %d entries, want %d", got, 64*b.N)
+		}
+	})
 }
 
 // BenchmarkThreeNodes runs three Nodes, each with its goroutine and a
@@ -401,6 +497,62 @@ func BenchmarkIdleGroups(b *testing.B) {
 	})
 }
 
+// idleThreeNodeGroups is the number of groups of
+// BenchmarkIdleGroupsThreeNodes.
+const idleThreeNodeGroups = 2000
+
+// BenchmarkIdleGroupsThreeNodes holds 2,000 idle three-voter groups whose
+// three RawNodes are all local, elected and settled, and reports the heap
+// bytes each group holds (three RawNodes and their MemoryStorages,
+// measured after ten idle ticks). Per op, it ticks every node of every
+// group once and delivers the heartbeats: ns per tick per group.
+func BenchmarkIdleGroupsThreeNodes(b *testing.B) {
+	forEachLib(b, func(b *testing.B, l Lib) {
+		// scratch delivers the messages of one group at a time.
+		scratch := newCluster(l, 0, Options{})
+		scratch.queues, scratch.spare, scratch.applied = make([][][]byte, 3), make([][][]byte, 3), make([]int, 3)
+		groups := make([][3]RawNode, idleThreeNodeGroups)
+		tick := func(g *[3]RawNode) {
+			scratch.nodes = g[:]
+			for _, n := range g {
+				n.Tick()
+			}
+			scratch.pump()
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range groups {
+			c := newCluster(l, 3, Options{})
+			c.elect(b)
+			copy(groups[i][:], c.nodes)
+			for t := 0; t < 10; t++ {
+				tick(&groups[i])
+			}
+		}
+		scratch.nodes = nil
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perGroup := float64(after.HeapAlloc-before.HeapAlloc) / idleThreeNodeGroups
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			for g := range groups {
+				tick(&groups[g])
+			}
+		}
+		b.StopTimer()
+		for g := range groups {
+			if !groups[g][0].Leader() {
+				b.Fatalf("group %d lost its leader", g)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/idleThreeNodeGroups, "ns/tick")
+		b.ReportMetric(perGroup, "B/group")
+		runtime.KeepAlive(groups)
+	})
+}
+
 // stepChunk is the number of messages built, untimed, between two timed
 // runs of Step; the node handles its Readies, untimed, after each chunk.
 const stepChunk = 64
@@ -442,6 +594,45 @@ func BenchmarkStepMsgAppFollower(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkFollowerCycle is a follower's whole cycle for one MsgApp of
+// one 128 B entry that also commits it: Step, Ready, append to
+// MemoryStorage, apply, Advance (the answer to the leader is dropped,
+// not marshaled). The messages are built outside the timer, 64 at a time;
+// one op is one message.
+func BenchmarkFollowerCycle(b *testing.B) {
+	forEachLib(b, func(b *testing.B, l Lib) {
+		rn := l.NewRawNode(Options{ID: 1, Voters: []uint64{1, 2, 3}})
+		data := payload(128)
+		msgs := make([]any, stepChunk)
+		index, logTerm := uint64(1), uint64(1)
+		applied := 0
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; {
+			b.StopTimer()
+			k := min(stepChunk, b.N-i)
+			for j := 0; j < k; j++ {
+				msgs[j] = l.MsgApp(2, 1, 2, logTerm, index, index+1, 1, data)
+				index, logTerm = index+1, 2
+			}
+			b.StartTimer()
+			for j := 0; j < k; j++ {
+				if err := rn.StepNative(msgs[j]); err != nil {
+					b.Fatal(err)
+				}
+				for rn.HasReady() {
+					applied += rn.HandleReady(nil).Committed
+				}
+			}
+			i += k
+		}
+		b.StopTimer()
+		if applied != b.N {
+			b.Fatalf("applied %d entries, want %d", applied, b.N)
+		}
+	})
 }
 
 // BenchmarkStepMsgAppRespLeader steps acknowledgements, one index at a
@@ -555,6 +746,66 @@ func BenchmarkCodec(b *testing.B) {
 	b.Run("op=unmarshal", func(b *testing.B) {
 		forEachLib(b, func(b *testing.B, l Lib) {
 			src, _ := l.MsgAppMessage(16, 128).Marshal()
+			m := l.NewMessage()
+			b.SetBytes(int64(len(src)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				m.Reset()
+				if err := m.Unmarshal(src); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkCodecMsgApp64x128 marshals and unmarshals a MsgApp with 64
+// entries of 128 B (9 KB encoded), beside the clone, the floor of
+// Marshal. MB/s is computed over the encoded size.
+func BenchmarkCodecMsgApp64x128(b *testing.B) {
+	b.Run("op=clone", func(b *testing.B) {
+		forEachLib(b, func(b *testing.B, l Lib) {
+			src, _ := l.MsgAppMessage(64, 128).Marshal()
+			b.SetBytes(int64(len(src)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				cloneSink = append([]byte(nil), src...)
+			}
+		})
+	})
+	b.Run("op=marshal", func(b *testing.B) {
+		forEachLib(b, func(b *testing.B, l Lib) {
+			m := l.MsgAppMessage(64, 128)
+			b.SetBytes(int64(m.Size()))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				var err error
+				if cloneSink, err = m.Marshal(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+	b.Run("op=marshalto", func(b *testing.B) {
+		forEachLib(b, func(b *testing.B, l Lib) {
+			m := l.MsgAppMessage(64, 128)
+			buf := make([]byte, m.Size())
+			b.SetBytes(int64(len(buf)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.MarshalTo(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+	b.Run("op=unmarshal", func(b *testing.B) {
+		forEachLib(b, func(b *testing.B, l Lib) {
+			src, _ := l.MsgAppMessage(64, 128).Marshal()
 			m := l.NewMessage()
 			b.SetBytes(int64(len(src)))
 			b.ReportAllocs()

@@ -99,6 +99,16 @@ func (n *raftkitRawNode) HandleReady(send func(to uint64, m []byte)) Stats {
 	return Stats{Entries: len(rd.Entries), Committed: len(rd.CommittedEntries), Messages: len(rd.Messages), ReadStates: len(rd.ReadStates)}
 }
 
+func (n *raftkitRawNode) HandleReadyNative(send func(to uint64, m any)) Stats {
+	rd := n.rn.Ready()
+	n.first = raftkitPersist(n.ms, rd, nil, n.first)
+	for i := range rd.Messages {
+		send(rd.Messages[i].To, &rd.Messages[i])
+	}
+	n.rn.Advance(rd)
+	return Stats{Entries: len(rd.Entries), Committed: len(rd.CommittedEntries), Messages: len(rd.Messages), ReadStates: len(rd.ReadStates)}
+}
+
 // raftkitPersist does what a Ready asks of a synchronous application and
 // returns the storage's new first index.
 func raftkitPersist(ms *raft.MemoryStorage, rd raft.Ready, send func(uint64, []byte), first uint64) uint64 {

@@ -254,6 +254,9 @@ type raftRare struct {
 	// maxUncommittedSize is Config.MaxUncommittedEntriesSize when it sets a
 	// limit; zero stands for noLimit.
 	maxUncommittedSize uint64
+	// quiesced is set by RawNode.Quiesce and cleared by RawNode.Wake (see
+	// rawnode_quiesce.go).
+	quiesced bool
 }
 
 // maxUncommittedSize returns the limit on the payload bytes of a leader's

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/raftkit/raft/progress"
+	pb "github.com/raftkit/raft/raftpb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -125,4 +126,18 @@ func TestQuiesceDoesNotChangeRaftBehaviour(t *testing.T) {
 	c.stabilize()
 	assert.Equal(t, []string{"x", "y"}, c.requireSameApplied(1, 2, 3))
 	assert.True(t, l.Quiesced(), "only Wake clears the flag")
+}
+
+func TestLeaderMayNotQuiesceInAJointConfiguration(t *testing.T) {
+	c := newQuiesceCluster(t)
+	cc := pb.ConfChangeV2{Transition: pb.ConfChangeTransitionJointExplicit,
+		Changes: []pb.ConfChangeSingle{{Type: pb.ConfChangeAddLearnerNode, NodeID: 3}}}
+	require.NoError(t, c.proposeConfChange(1, cc))
+	c.stabilize()
+	require.NotEmpty(t, c.members(1).VotersOutgoing, "joint")
+	assert.False(t, c.node(1).MayQuiesce(nil))
+	require.NoError(t, c.proposeConfChange(1, pb.ConfChangeV2{}))
+	c.stabilize()
+	require.Empty(t, c.members(1).VotersOutgoing, "left the joint configuration")
+	assert.True(t, c.node(1).MayQuiesce(nil))
 }

@@ -179,6 +179,7 @@ type Host struct {
 	passBuf  []*group
 	readied  []*group
 	sideBuf  []*group
+	passGen  uint64
 	qpeers   map[HostID]uint8 // peer hosts' qCapable and qDown, for the workers of a tick pass
 	updates  []Update
 	envs     []*Envelope

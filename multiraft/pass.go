@@ -42,6 +42,7 @@ type group struct {
 	// campaignIn, if > 0, asks the pass to wake the group this many ticks
 	// from now to campaign.
 	campaignIn int
+	seen       uint64 // Host.passGen of the last pass that listed it (pass goroutine)
 }
 
 type routed struct {
@@ -145,19 +146,27 @@ func (h *Host) Pass() (bool, error) {
 	}
 	// Hand out at most MaxWakesPerPass liveness events.
 	if len(h.wakes) > 0 {
+		// Mark the groups already in the pass, so that each is visited
+		// once (a map would cost O(awake groups) allocations per pass).
+		h.passGen++
+		for _, g := range work {
+			g.seen = h.passGen
+		}
 		n := min(len(h.wakes), h.cfg.MaxWakesPerPass)
 		for _, w := range h.wakes[:n] {
 			w.g.mu.Lock()
 			w.g.events = append(w.g.events, w.ev)
 			w.g.mu.Unlock()
-			work = append(work, w.g)
+			if w.g.seen != h.passGen {
+				w.g.seen = h.passGen
+				work = append(work, w.g)
+			}
 		}
 		h.stats.wakes.Add(uint64(n))
 		h.wakes = append(h.wakes[:0], h.wakes[n:]...)
 		if len(h.wakes) > 0 {
 			h.signal()
 		}
-		work = dedupe(work)
 	}
 	h.passBuf = work
 	if len(work) == 0 && !hbFlush && !h.outboxPending() {
@@ -269,18 +278,6 @@ func (h *Host) Pass() (bool, error) {
 	}
 	clear(work)
 	return true, nil
-}
-
-func dedupe(gs []*group) []*group {
-	seen := make(map[*group]bool, len(gs))
-	out := gs[:0]
-	for _, g := range gs {
-		if !seen[g] {
-			seen[g] = true
-			out = append(out, g)
-		}
-	}
-	return out
 }
 
 // parallel runs f on every group, spread over the workers. Small passes

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/raftkit/raft"
+	pb "github.com/raftkit/raft/raftpb"
 )
 
 func quiet(hc *HostConfig) { hc.Quiescence = true }
@@ -84,7 +85,9 @@ func TestHealthyQuietClusterHasNoElections(t *testing.T) {
 	c.tick(600)
 	assert.Equal(t, terms, c.terms(1))
 	for id, h := range c.hosts {
-		assert.Zero(t, h.Stats().ElectionsAfterWake, "host %d", id)
+		st := h.Stats()
+		assert.Zero(t, st.ElectionsAfterWake, "host %d", id)
+		assert.Zero(t, st.QuiesceFlaps, "host %d", id)
 	}
 	c.requireAllQuiet()
 }
@@ -294,4 +297,25 @@ func TestWakeCauseString(t *testing.T) {
 	assert.Equal(t, "local", WakeLocal.String())
 	assert.Equal(t, "liveness", WakeLiveness.String())
 	_ = raft.None
+}
+
+// A joint configuration: while group 1 is joint (replica 3 being demoted
+// to learner, with an explicit leave) it stays awake with no election;
+// once it leaves, it quiesces again.
+func TestJointConfigurationKeepsTheGroupAwake(t *testing.T) {
+	c := newQuietCluster(t, 2, false, nil)
+	terms := c.terms(1)
+	cc := pb.ConfChangeV2{Transition: pb.ConfChangeTransitionJointExplicit,
+		Changes: []pb.ConfChangeSingle{{Type: pb.ConfChangeAddLearnerNode, NodeID: 3}}}
+	require.NoError(t, c.hosts[1].ProposeConfChange(1, cc))
+	c.settle()
+	c.tick(40)
+	st := c.hosts[1].Stats()
+	assert.Equal(t, 1, st.Awake, "the joint group is awake")
+	assert.Equal(t, 1, st.Quiet, "the other group is quiet")
+	require.NoError(t, c.hosts[1].ProposeConfChange(1, pb.ConfChangeV2{}))
+	c.settle()
+	c.tick(20)
+	c.requireAllQuiet()
+	assert.Equal(t, terms, c.terms(1))
 }

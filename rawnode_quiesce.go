@@ -3,6 +3,7 @@ package raft
 import (
 	"github.com/raftkit/raft/progress"
 	"github.com/raftkit/raft/quorum"
+	pb "github.com/raftkit/raft/raftpb"
 )
 
 // Quiescence lets an application that runs many groups stop ticking the
@@ -67,8 +68,9 @@ func (rn *RawNode) MayQuiesce(down func(id uint64) bool) bool {
 // MayQuiesceFollowing reports whether this follower may quiesce on a
 // notice from lead at term with commit index commit: it follows lead in
 // that term, knows that commit, has all of its log committed
-// (commit = last index), and has nothing to send (no forwarded proposal or
-// ReadIndex in flight). Entries committed but not yet applied are allowed:
+// (commit = last index), and has nothing to send but answers to heartbeats
+// without a ReadIndex context (no forwarded proposal or ReadIndex in
+// flight). Entries committed but not yet applied are allowed:
 // they are in the Ready the application is about to handle.
 func (rn *RawNode) MayQuiesceFollowing(lead, term, commit uint64) bool {
 	r := rn.raft
@@ -84,7 +86,17 @@ func (rn *RawNode) MayQuiesceFollowing(lead, term, commit uint64) bool {
 	if r.raftLog.hasNextUnstableSnapshot() || r.raftLog.hasNextUnstableEnts() {
 		return false
 	}
-	return len(r.msgs) == 0 && len(r.msgsAfterAppend) == 0
+	if len(r.msgsAfterAppend) > 0 {
+		return false
+	}
+	// Answers to the leader's last heartbeats may still be queued (they
+	// came in with the notice); a quiet leader takes them without waking.
+	for i := range r.msgs {
+		if m := &r.msgs[i]; m.Type != pb.MsgHeartbeatResp || len(m.Context) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Quiesce marks the group quiesced: the application stops ticking it

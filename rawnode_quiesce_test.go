@@ -141,3 +141,17 @@ func TestLeaderMayNotQuiesceInAJointConfiguration(t *testing.T) {
 	require.Empty(t, c.members(1).VotersOutgoing, "left the joint configuration")
 	assert.True(t, c.node(1).MayQuiesce(nil))
 }
+
+// A heartbeat and the quiesce notice after it may reach a follower in one
+// batch: the answer to the heartbeat, still queued, does not stop it from
+// agreeing (a quiet leader takes such answers without waking).
+func TestFollowerMayQuiesceWithAHeartbeatAnswerQueued(t *testing.T) {
+	c := newQuiesceCluster(t)
+	st := c.node(1).BasicStatus()
+	f := c.node(2)
+	require.NoError(t, f.Step(pb.Message{Type: pb.MsgHeartbeat, From: 1, To: 2, Term: st.Term, Commit: st.Commit}))
+	require.True(t, f.HasReady())
+	assert.True(t, f.MayQuiesceFollowing(1, st.Term, st.Commit))
+	require.NoError(t, f.Step(pb.Message{Type: pb.MsgHeartbeat, From: 1, To: 2, Term: st.Term, Commit: st.Commit, Context: []byte("read")}))
+	assert.False(t, f.MayQuiesceFollowing(1, st.Term, st.Commit), "an answer that acknowledges a read")
+}

@@ -84,12 +84,14 @@ func BenchmarkQuietTick(b *testing.B) {
 // every host; then the cluster ticks until the group is quiet again (not
 // timed). It reports the passes each proposal took to be applied on the
 // leader without any tick (a proposal at a quiet leader needs the same
-// passes as at an awake one: one append round trip), the elections that
-// followed wakes, and the term changes (both targets: zero).
+// passes as at an awake one: one append round trip), the same at a
+// follower (forward, append round trip, commit back: without waiting for a
+// tick, so no heartbeat round is added), the elections that followed wakes,
+// and the term changes (both targets: zero).
 func BenchmarkQuietWake(b *testing.B) {
 	c := quietBenchCluster(b, 48, false)
 	terms := c.terms(1)
-	var leaderOps, leaderApplied int
+	var leaderOps, leaderApplied, followerOps, followerApplied int
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		g := c.groups[i%len(c.groups)]
@@ -106,10 +108,15 @@ func BenchmarkQuietWake(b *testing.B) {
 			b.Fatal(err)
 		}
 		c.settle()
-		if at == l {
+		if got := c.appliedOn(at, g); at == l {
 			leaderOps++
-			if got := c.appliedOn(l, g); len(got) > 0 && got[len(got)-1] == d {
+			if len(got) > 0 && got[len(got)-1] == d {
 				leaderApplied++
+			}
+		} else {
+			followerOps++
+			if len(got) > 0 && got[len(got)-1] == d {
+				followerApplied++
 			}
 		}
 		for t := 0; t < 3; t++ {
@@ -135,6 +142,9 @@ func BenchmarkQuietWake(b *testing.B) {
 	}
 	if leaderOps > 0 {
 		b.ReportMetric(float64(leaderApplied)/float64(leaderOps), "leader-applied-without-tick")
+	}
+	if followerOps > 0 {
+		b.ReportMetric(float64(followerApplied)/float64(followerOps), "follower-applied-without-tick")
 	}
 	b.ReportMetric(float64(elections), "elections-after-wake")
 	b.ReportMetric(float64(changed), "groups-with-new-term")

@@ -447,6 +447,18 @@ func (h *Host) Status(id GroupID) (raft.BasicStatus, error) {
 	return g.rn.BasicStatus(), nil
 }
 
+// Quiesced reports whether group g's replica is quiet (off the tick list,
+// see HostConfig.Quiescence).
+func (h *Host) Quiesced(id GroupID) (bool, error) {
+	g := h.group(id)
+	if g == nil {
+		return false, ErrGroupNotFound
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.rn.Quiesced(), nil
+}
+
 // Groups returns the number of groups on the host.
 func (h *Host) Groups() int {
 	h.mu.RLock()

@@ -50,6 +50,11 @@ func (c *testCluster) terms(id HostID) map[GroupID]uint64 {
 
 func (c *testCluster) requireAllQuiet() {
 	for id, h := range c.hosts {
+		for _, g := range c.groups {
+			q, err := h.Quiesced(g)
+			require.NoError(c.t, err)
+			require.True(c.t, q, "host %d group %d", id, g)
+		}
 		st := h.Stats()
 		require.Equal(c.t, len(c.groups), st.Quiet, "host %d: quiet groups", id)
 		require.Zero(c.t, st.Awake, "host %d: awake groups", id)

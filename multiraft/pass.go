@@ -32,7 +32,8 @@ type group struct {
 	quietAt      uint64   // host tick at which the group last went quiet
 	wokeAt       uint64   // host tick of the last wake, 0 once an election was counted or the bound passed
 	flip         bool     // the group went quiet or woke in this pass: sync Host.awake
-	side         []routed // quiesce notices and wake pokes of this pass
+	side         []routed // quiesce notices and wake pokes not yet taken by a pass
+	sideOut      []routed // those a pass took in step (pass goroutine after step)
 	pokeResp     bool     // the heartbeat response of this step is a poke (a refused notice)
 
 	// Set by step, used by the rest of the pass.
@@ -182,7 +183,7 @@ func (h *Host) Pass() (bool, error) {
 		if g.hasRd {
 			readied = append(readied, g)
 		}
-		if len(g.side) > 0 {
+		if len(g.sideOut) > 0 {
 			side = append(side, g)
 		}
 		if g.flip {
@@ -250,11 +251,12 @@ func (h *Host) Pass() (bool, error) {
 		}
 	}
 	for _, g := range side {
-		for i := range g.side {
-			h.enqueueFlagged(g.side[i].to, g.id, &g.side[i].msg, g.side[i].flags)
+		for i := range g.sideOut {
+			r := &g.sideOut[i]
+			h.enqueueFlagged(r.to, g.id, &r.msg, r.flags)
 		}
-		clear(g.side)
-		g.side = g.side[:0]
+		clear(g.sideOut)
+		g.sideOut = g.sideOut[:0]
 	}
 	clear(side)
 	h.sideBuf = side[:0]
@@ -345,6 +347,13 @@ func (h *Host) step(g *group, ticks int) {
 	h.countElection(g)
 	if wasQuiet != g.rn.Quiesced() {
 		g.flip = true
+	}
+	if len(g.side) > 0 {
+		// Local requests add pokes under g.mu at any time; the pass sends
+		// the ones taken here.
+		g.sideOut = append(g.sideOut, g.side...)
+		clear(g.side)
+		g.side = g.side[:0]
 	}
 	if !g.rn.HasReady() {
 		g.pokeResp = false

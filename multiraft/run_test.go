@@ -58,7 +58,7 @@ func TestStartedHostsCommitInEveryGroup(t *testing.T) {
 // Started hosts with quiescence: groups go quiet, and proposals made from
 // other goroutines (at leaders and followers) wake them and commit.
 func TestStartedHostsQuiesceAndWake(t *testing.T) {
-	c := newTestCluster(t, 3, 30, func(hc *HostConfig) {
+	c := newTestCluster(t, 3, 30**scale, func(hc *HostConfig) {
 		hc.TickInterval = 2 * time.Millisecond
 		hc.Quiescence = true
 	})

@@ -328,3 +328,100 @@ func TestJointConfigurationKeepsTheGroupAwake(t *testing.T) {
 	c.requireAllQuiet()
 	assert.Equal(t, terms, c.terms(1))
 }
+
+// A brief liveness blip of one host wakes only the groups that have a
+// replica there: 4 hosts, groups 1-6 on hosts 1-3 (led by host 1), groups
+// 7-12 on hosts 2-4. Host 1 is cut off for longer than the liveness
+// timeout and comes back: groups 7-12 stay quiet throughout.
+func TestLivenessBlipWakesOnlyTheGroupsOfThatHost(t *testing.T) {
+	net := NewMemNetwork()
+	net.Strict = true
+	hosts := map[HostID]*Host{}
+	for id := HostID(1); id <= 4; id++ {
+		h, err := NewHost(HostConfig{ID: id, Epoch: 1, Transport: net.Transport(id), LogStore: NewMemoryLogStore(),
+			Seed: int64(id), Logger: quietLogger{}, Quiescence: true, LivenessTimeoutTicks: 3})
+		require.NoError(t, err)
+		hosts[id] = h
+	}
+	on := func(g GroupID) []HostID {
+		if g <= 6 {
+			return []HostID{1, 2, 3}
+		}
+		return []HostID{2, 3, 4}
+	}
+	for g := GroupID(1); g <= 12; g++ {
+		hs := on(g)
+		for i, id := range hs {
+			gc := groupConfig(g, uint64(i+1), 3)
+			for r := range gc.Replicas {
+				gc.Replicas[r] = hs[r-1]
+			}
+			require.NoError(t, hosts[id].AddGroup(gc))
+		}
+	}
+	settle := func() {
+		for r := 0; r < 1000; r++ {
+			did := false
+			for _, h := range hosts {
+				ok, err := h.Pass()
+				require.NoError(t, err)
+				did = did || ok
+			}
+			if !did {
+				return
+			}
+		}
+		t.Fatal("no settle")
+	}
+	tick := func(n int) {
+		for i := 0; i < n; i++ {
+			for _, h := range hosts {
+				h.Tick()
+			}
+			settle()
+		}
+	}
+	tick(2)
+	for g := GroupID(1); g <= 12; g++ {
+		require.NoError(t, hosts[on(g)[0]].Campaign(g))
+	}
+	settle()
+	tick(20)
+	quietB := func() {
+		for g := GroupID(7); g <= 12; g++ {
+			for _, id := range on(g) {
+				q, err := hosts[id].Quiesced(g)
+				require.NoError(t, err)
+				require.True(t, q, "group %d on host %d", g, id)
+			}
+		}
+	}
+	quietB()
+	net.Isolate(1)
+	for i := 0; i < 5; i++ {
+		tick(1)
+		quietB()
+	}
+	net.Heal()
+	for i := 0; i < 40; i++ {
+		tick(1)
+		quietB()
+	}
+	assert.Greater(t, hosts[2].Stats().QuietWakes[WakeLiveness], uint64(0), "host 1's groups woke on host 2")
+	st := hosts[4].Stats()
+	assert.Zero(t, st.QuietWakes[WakeLiveness]+st.QuietWakes[WakeMessage]+st.QuietWakes[WakeLocal], "host 4 shares no group with host 1")
+	for g := GroupID(1); g <= 6; g++ {
+		lead := HostID(0)
+		for _, id := range on(g) {
+			bs, err := hosts[id].Status(g)
+			require.NoError(t, err)
+			if bs.RaftState == raft.StateLeader {
+				lead = id
+			}
+		}
+		assert.NotZero(t, lead, "group %d has a leader after the blip", g)
+	}
+	for _, h := range hosts {
+		h.Stop()
+	}
+}

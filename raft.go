@@ -285,6 +285,10 @@ type raftRare struct {
 	// tracedApplied the cursors it was last told of.
 	proposalTracer              ProposalTracer
 	tracedCommit, tracedApplied uint64
+
+	// quiesced is set by RawNode.Quiesce and cleared by RawNode.Wake (see
+	// rawnode_quiesce.go).
+	quiesced bool
 }
 
 // maxUncommittedSize returns the limit on the payload bytes of a leader's

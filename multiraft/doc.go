@@ -75,6 +75,23 @@
 // (both follow a leader elsewhere) is probed with an empty envelope on
 // the liveness tick, so the handshake happens and liveness runs.
 //
+// # Quiescence
+//
+// With HostConfig.Quiescence, idle groups go quiet and cost nothing per
+// tick. A leader that has been idle for QuiesceAfterTicks ticks, whose
+// followers are caught up (RawNode.MayQuiesce), tells them so with a flag
+// on the heartbeat tuple and leaves the tick list; followers that agree
+// leave it too, one that does not answers and keeps the group awake. Any
+// message, any local request (Propose, ReadIndex, conf change, transfer,
+// Campaign) and the liveness events of the group's hosts wake a group; a
+// follower that wakes on its own pokes its leader. A group quiesces only if
+// every host of its replicas advertised CapQuiesce (a stock etcd member
+// keeps it awake, with plain heartbeats) and its raft Config has PreVote,
+// CheckQuorum and ReadOnlySafe. When the leader's host is lost, the groups
+// it led wake and elect, spread over time; a lost follower host leaves its
+// groups quiet, and they catch it up when it returns. Host.Stats counts
+// awake and quiet groups, wakes by cause, flaps and elections after wakes.
+//
 // # Storage
 //
 // A LogStore holds the storage of all groups: Storage(g) is the read side

@@ -56,10 +56,14 @@ const (
 	CapHeartbeats
 	// CapLiveness: the peer answers liveness pings.
 	CapLiveness
+	// CapQuiesce: the peer's groups may quiesce (it understands the
+	// Quiesce and Wake flags of Heartbeat tuples). A host advertises it
+	// only when HostConfig.Quiescence is on.
+	CapQuiesce
 )
 
 // AllCaps is what this version of the package supports.
-const AllCaps = CapEnvelope | CapHeartbeats | CapLiveness
+const AllCaps = CapEnvelope | CapHeartbeats | CapLiveness | CapQuiesce
 
 // Version is the envelope format version this package writes and reads.
 const Version = 1
@@ -91,6 +95,14 @@ type Heartbeat struct {
 	Term     uint64  // the message's Term
 	Commit   uint64  // the message's Commit (0 in a response)
 	Context  []byte  // the message's Context: the ReadIndex context
+	// Quiesce, on a MsgHeartbeat, is the leader's notice that the group
+	// goes quiet (see docs/design/multiraft.md, quiescence). It is sent
+	// only to hosts that advertised CapQuiesce; the rebuilt message is the
+	// plain heartbeat.
+	Quiesce bool
+	// Wake, on a MsgHeartbeatResp, is a follower's poke: it wakes a quiet
+	// leader (a plain response to an old heartbeat does not).
+	Wake bool
 }
 
 // LivenessKind is the kind of a liveness message.
@@ -153,13 +165,16 @@ func (h *Heartbeat) Message() pb.Message {
 //
 //	magic 'M' 'R', version (byte), lane (byte), from, to,
 //	nLiveness, { kind (byte), epoch, peerEpoch, seq },
-//	nHeartbeats, { flags (byte: 1 resp, 2 context present), group, from, to,
+//	nHeartbeats, { flags (byte: 1 resp, 2 context present, 4 quiesce,
+//	              8 wake), group, from, to,
 //	              term, commit, [len, context] },
 //	nMessages, { group, len, raftpb bytes }
 const (
 	magic0, magic1 = 'M', 'R'
 	hbResp         = 1
 	hbContext      = 2
+	hbQuiesce      = 4
+	hbWake         = 8
 )
 
 // envelopeOverhead is the fixed cost of an envelope, in bytes, used for
@@ -220,6 +235,12 @@ func (e *Envelope) Marshal() ([]byte, error) {
 		}
 		if h.Context != nil {
 			f |= hbContext
+		}
+		if h.Quiesce {
+			f |= hbQuiesce
+		}
+		if h.Wake {
+			f |= hbWake
 		}
 		b = append(b, f)
 		b = binary.AppendUvarint(b, uint64(h.Group))
@@ -347,6 +368,8 @@ func (e *Envelope) Unmarshal(b []byte) error {
 			h := &e.Heartbeats[i]
 			f := r.byte("heartbeat flags")
 			h.Resp = f&hbResp != 0
+			h.Quiesce = f&hbQuiesce != 0 && !h.Resp
+			h.Wake = f&hbWake != 0 && h.Resp
 			h.Group = GroupID(r.uvarint("heartbeat group"))
 			h.From = r.uvarint("heartbeat from")
 			h.To = r.uvarint("heartbeat to")

@@ -112,8 +112,9 @@ func TestEnvelopeUnmarshalRefusesMalformedInput(t *testing.T) {
 
 func FuzzEnvelopeUnmarshal(f *testing.F) {
 	env := &Envelope{From: 1, To: 2, Messages: sampleMessages(),
-		Liveness:   []Liveness{{Kind: LivenessPing, Epoch: 1, Seq: 1}},
-		Heartbeats: []Heartbeat{{Group: 1, From: 1, To: 2, Term: 1, Context: []byte("c")}}}
+		Liveness: []Liveness{{Kind: LivenessPing, Epoch: 1, Seq: 1}},
+		Heartbeats: []Heartbeat{{Group: 1, From: 1, To: 2, Term: 1, Context: []byte("c")},
+			{Group: 2, From: 1, To: 2, Term: 1, Commit: 5, Quiesce: true}, {Group: 2, Resp: true, From: 2, To: 1, Term: 1, Wake: true}}}
 	b, _ := env.Marshal()
 	f.Add(b)
 	f.Add([]byte{'M', 'R', Version, 1, 0, 0, 0, 0, 0})
@@ -130,4 +131,34 @@ func FuzzEnvelopeUnmarshal(f *testing.F) {
 		require.Equal(t, len(e.Messages), len(e2.Messages))
 		require.Equal(t, e.Heartbeats, e2.Heartbeats)
 	})
+}
+
+// The quiescence flags ride the tuple's flag byte: a notice only on a
+// heartbeat, a poke only on a response; the rebuilt raft message is the
+// plain heartbeat either way.
+func TestHeartbeatTupleCarriesQuiescenceFlags(t *testing.T) {
+	env := &Envelope{From: 1, To: 2, Heartbeats: []Heartbeat{
+		{Group: 7, From: 1, To: 2, Term: 3, Commit: 9, Quiesce: true},
+		{Group: 7, Resp: true, From: 2, To: 1, Term: 3, Wake: true},
+		{Group: 8, From: 1, To: 2, Term: 3, Commit: 9},
+	}}
+	b, err := env.Marshal()
+	require.NoError(t, err)
+	var got Envelope
+	require.NoError(t, got.Unmarshal(b))
+	assert.Equal(t, env.Heartbeats, got.Heartbeats)
+	plain := got.Heartbeats[2].Message()
+	assert.Equal(t, plain.Type, got.Heartbeats[0].Message().Type)
+	assert.Equal(t, plain.Commit, got.Heartbeats[0].Message().Commit)
+
+	// A flag on the wrong kind of tuple is dropped, not obeyed.
+	bad := &Envelope{From: 1, To: 2, Heartbeats: []Heartbeat{{Group: 1, Resp: true, From: 2, To: 1, Term: 1}}}
+	bb, err := bad.Marshal()
+	require.NoError(t, err)
+	// magic (2), version, lane, from, to, no liveness, one heartbeat: the
+	// flag byte is at 8.
+	require.Equal(t, byte(hbResp), bb[8])
+	bb[8] |= hbQuiesce
+	require.NoError(t, got.Unmarshal(bb))
+	assert.False(t, got.Heartbeats[0].Quiesce, "a response is never a notice")
 }

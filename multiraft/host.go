@@ -82,6 +82,18 @@ type HostConfig struct {
 	Logger raft.Logger
 	// Seed seeds the random campaign delays. 0 seeds from the clock.
 	Seed int64
+
+	// Quiescence lets idle groups go quiet: they leave the tick list and
+	// cost nothing until a message or a local request wakes them. A group
+	// quiesces only when every host of its replicas advertised CapQuiesce
+	// (so this host advertises it only when set), its raft Config has
+	// PreVote and CheckQuorum and not ReadOnlyLeaseBased, and
+	// RawNode.MayQuiesce holds. See docs/design/multiraft.md.
+	Quiescence bool
+	// QuiesceAfterTicks is how many host ticks a leader must have been
+	// idle (no new commit, no local request) before it quiesces its group.
+	// Default 6.
+	QuiesceAfterTicks int
 }
 
 func (c *HostConfig) defaults() error {
@@ -105,6 +117,7 @@ func (c *HostConfig) defaults() error {
 	def(&c.MaxEnvelopeMessages, 4096)
 	def(&c.MaxEnvelopeBytes, 4<<20)
 	def(&c.MaxQueueMessages, 65536)
+	def(&c.QuiesceAfterTicks, 6)
 	if c.Logger == nil {
 		c.Logger = newStdLogger()
 	}
@@ -149,6 +162,7 @@ type Host struct {
 	mu     sync.RWMutex // groups, list, byPeer
 	groups map[GroupID]*group
 	list   []*group
+	awake  []*group // the groups on the tick list: list minus the quiet
 	byPeer map[HostID]map[GroupID]*group
 
 	schedMu     sync.Mutex
@@ -164,6 +178,9 @@ type Host struct {
 	wakes    []wake              // liveness events not yet handed out
 	passBuf  []*group
 	readied  []*group
+	sideBuf  []*group
+	passGen  uint64
+	qpeers   map[HostID]uint8 // peer hosts' qCapable and qDown, for the workers of a tick pass
 	updates  []Update
 	envs     []*Envelope
 	passErr  error
@@ -202,7 +219,11 @@ func NewHost(cfg HostConfig) (*Host, error) {
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
-	hello := Hello{Host: cfg.ID, Epoch: cfg.Epoch, Version: Version, Caps: AllCaps}
+	caps := AllCaps
+	if !cfg.Quiescence {
+		caps &^= CapQuiesce
+	}
+	hello := Hello{Host: cfg.ID, Epoch: cfg.Epoch, Version: Version, Caps: caps}
 	if err := cfg.Transport.Start(hello, h); err != nil {
 		return nil, err
 	}
@@ -247,7 +268,7 @@ func (h *Host) AddGroup(cfg GroupConfig) error {
 			}
 		}
 	}
-	g := &group{id: cfg.ID, self: rc.ID, rn: rn, replicas: make(map[uint64]HostID)}
+	g := &group{id: cfg.ID, self: rc.ID, rn: rn, replicas: make(map[uint64]HostID), electionTick: rc.ElectionTick, awakeIdx: -1}
 	for id, host := range cfg.Replicas {
 		g.replicas[id] = host
 	}
@@ -259,6 +280,7 @@ func (h *Host) AddGroup(cfg GroupConfig) error {
 	h.groups[cfg.ID] = g
 	g.idx = len(h.list)
 	h.list = append(h.list, g)
+	h.addAwakeLocked(g)
 	for id, host := range g.replicas {
 		if id != g.self {
 			h.indexLocked(host, g)
@@ -303,6 +325,7 @@ func (h *Host) RemoveGroup(id GroupID) error {
 	last.idx = g.idx
 	h.list[len(h.list)-1] = nil
 	h.list = h.list[:len(h.list)-1]
+	h.removeAwakeLocked(g)
 	for host, m := range h.byPeer {
 		delete(m, id)
 		if len(m) == 0 {
@@ -364,7 +387,7 @@ func (h *Host) group(id GroupID) *group {
 }
 
 // withGroup runs f on the group's RawNode under the group's lock and
-// schedules the group.
+// schedules the group. A local request wakes a quiet group first.
 func (h *Host) withGroup(id GroupID, f func(rn *raft.RawNode) error) error {
 	g := h.group(id)
 	if g == nil {
@@ -375,8 +398,13 @@ func (h *Host) withGroup(id GroupID, f func(rn *raft.RawNode) error) error {
 		g.mu.Unlock()
 		return ErrGroupNotFound
 	}
+	woke := h.wakeLocked(g, WakeLocal, 0)
+	g.idle = 0
 	err := f(g.rn)
 	g.mu.Unlock()
+	if woke {
+		h.syncAwake(g)
+	}
 	h.schedule(g)
 	return err
 }
@@ -417,6 +445,18 @@ func (h *Host) Status(id GroupID) (raft.BasicStatus, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.rn.BasicStatus(), nil
+}
+
+// Quiesced reports whether group g's replica is quiet (off the tick list,
+// see HostConfig.Quiescence).
+func (h *Host) Quiesced(id GroupID) (bool, error) {
+	g := h.group(id)
+	if g == nil {
+		return false, ErrGroupNotFound
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.rn.Quiesced(), nil
 }
 
 // Groups returns the number of groups on the host.

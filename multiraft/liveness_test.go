@@ -17,7 +17,7 @@ func TestLivenessStates(t *testing.T) {
 				st, epoch, caps := c.hosts[a].PeerLiveness(b)
 				assert.Equal(t, LivenessLive, st, "%d sees %d", a, b)
 				assert.Equal(t, uint64(1), epoch)
-				assert.Equal(t, AllCaps, caps)
+				assert.Equal(t, AllCaps&^CapQuiesce, caps, "quiescence is off unless asked for")
 			}
 		}
 	}

@@ -43,6 +43,11 @@ type hostStats struct {
 	dropped         atomic.Uint64
 	livenessChanges atomic.Uint64
 	wakes           atomic.Uint64
+
+	quiesces           atomic.Uint64
+	quiesceFlaps       atomic.Uint64
+	electionsAfterWake atomic.Uint64
+	quietWakes         [numWakeCauses]atomic.Uint64
 }
 
 // Stats are a host's counters since it was created.
@@ -60,16 +65,34 @@ type Stats struct {
 	Dropped         uint64 // messages dropped (bad, unroutable, queue full, refused by raft)
 	LivenessChanges uint64 // peer liveness transitions
 	Wakes           uint64 // liveness events handed to groups
+
+	// Quiescence (HostConfig.Quiescence).
+	Awake              int                   // groups on the tick list now
+	Quiet              int                   // quiet groups now
+	Quiesces           uint64                // times a group went quiet (leader or follower)
+	QuietWakes         [numWakeCauses]uint64 // wakes of quiet groups, by WakeCause
+	QuiesceFlaps       uint64                // wakes within QuiesceAfterTicks of going quiet
+	ElectionsAfterWake uint64                // elections started within two election timeouts of a wake
 }
 
 // Stats returns the host's counters.
 func (h *Host) Stats() Stats {
 	s := &h.stats
-	return Stats{
+	st := Stats{
 		Groups: int(s.groups.Load()), Passes: s.passes.Load(), Visits: s.visits.Load(),
 		Readies: s.readies.Load(), Saves: s.saves.Load(), Syncs: s.syncs.Load(),
 		Envelopes: s.envelopes.Load(), Sent: s.sent.Load(), Tuples: s.tuples.Load(),
 		Received: s.received.Load(), Dropped: s.dropped.Load(), LivenessChanges: s.livenessChanges.Load(),
-		Wakes: s.wakes.Load(),
+		Wakes:    s.wakes.Load(),
+		Quiesces: s.quiesces.Load(), QuiesceFlaps: s.quiesceFlaps.Load(),
+		ElectionsAfterWake: s.electionsAfterWake.Load(),
 	}
+	for i := range st.QuietWakes {
+		st.QuietWakes[i] = s.quietWakes[i].Load()
+	}
+	h.mu.RLock()
+	st.Awake = len(h.awake)
+	st.Quiet = len(h.list) - len(h.awake)
+	h.mu.RUnlock()
+	return st
 }

@@ -17,12 +17,24 @@ type group struct {
 	mu       sync.Mutex
 	rn       *raft.RawNode
 	replicas map[uint64]HostID
-	inbox    []pb.Message
+	inbox    []inbound
 	events   []event
 	removed  bool
 
-	queued bool // on the host's schedule; under Host.schedMu
-	idx    int  // position in Host.list; under Host.mu
+	queued   bool // on the host's schedule; under Host.schedMu
+	idx      int  // position in Host.list; under Host.mu
+	awakeIdx int  // position in Host.awake, -1 if not there; under Host.mu
+
+	// Quiescence, under mu.
+	electionTick int      // the group's ElectionTick
+	idle         int      // host ticks without a new commit or local request
+	lastCommit   uint64   // the commit index when idle was last reset
+	quietAt      uint64   // host tick at which the group last went quiet
+	wokeAt       uint64   // host tick of the last wake, 0 once an election was counted or the bound passed
+	flip         bool     // the group went quiet or woke in this pass: sync Host.awake
+	side         []routed // quiesce notices and wake pokes not yet taken by a pass
+	sideOut      []routed // those a pass took in step (pass goroutine after step)
+	pokeResp     bool     // the heartbeat response of this step is a poke (a refused notice)
 
 	// Set by step, used by the rest of the pass.
 	rd    raft.Ready
@@ -31,11 +43,20 @@ type group struct {
 	// campaignIn, if > 0, asks the pass to wake the group this many ticks
 	// from now to campaign.
 	campaignIn int
+	seen       uint64 // Host.passGen of the last pass that listed it (pass goroutine)
 }
 
 type routed struct {
-	to  HostID
-	msg pb.Message
+	to    HostID
+	msg   pb.Message
+	flags uint8 // hbQuiesce or hbWake: a notice or a poke (see quiesce.go)
+}
+
+// inbound is a message queued on a group, with the flags of the heartbeat
+// tuple it came in (hbQuiesce, hbWake), if any.
+type inbound struct {
+	msg   pb.Message
+	flags uint8
 }
 
 type eventKind uint8
@@ -46,6 +67,7 @@ const (
 	evPeerRestart                      // a peer host came back with a new epoch
 	evCampaign                         // the jittered campaign after a Down leader host
 	evSnapshot                         // a MsgSnap was delivered or lost
+	evPeerUp                           // a peer host Down before is Live again
 )
 
 type event struct {
@@ -108,19 +130,36 @@ func (h *Host) Pass() (bool, error) {
 			delete(h.timers, t)
 		}
 		h.checkPeers(now)
-		// A tick is work for every group: visit them all.
+		h.snapshotPeers()
+		// A tick is work for every awake group: visit them, and the quiet
+		// ones that were scheduled.
 		h.mu.RLock()
-		work = append(work[:0], h.list...)
+		k := 0
+		for _, g := range work {
+			if g.awakeIdx < 0 {
+				work[k] = g
+				k++
+			}
+		}
+		clear(work[k:])
+		work = append(work[:k], h.awake...)
 		h.mu.RUnlock()
 	}
 	// Hand out at most MaxWakesPerPass liveness events.
 	if len(h.wakes) > 0 {
+		// Mark the groups already in the pass, so that each is visited
+		// once (a map would cost O(awake groups) allocations per pass).
+		h.passGen++
+		for _, g := range work {
+			g.seen = h.passGen
+		}
 		n := min(len(h.wakes), h.cfg.MaxWakesPerPass)
 		for _, w := range h.wakes[:n] {
 			w.g.mu.Lock()
 			w.g.events = append(w.g.events, w.ev)
 			w.g.mu.Unlock()
-			if ticks == 0 {
+			if w.g.seen != h.passGen {
+				w.g.seen = h.passGen
 				work = append(work, w.g)
 			}
 		}
@@ -128,9 +167,6 @@ func (h *Host) Pass() (bool, error) {
 		h.wakes = append(h.wakes[:0], h.wakes[n:]...)
 		if len(h.wakes) > 0 {
 			h.signal()
-		}
-		if ticks == 0 {
-			work = dedupe(work)
 		}
 	}
 	h.passBuf = work
@@ -142,9 +178,17 @@ func (h *Host) Pass() (bool, error) {
 	// 1. Step and take Readies, in parallel.
 	h.parallel(work, func(g *group) { h.step(g, ticks) })
 	readied := h.readied[:0]
+	side := h.sideBuf[:0]
 	for _, g := range work {
 		if g.hasRd {
 			readied = append(readied, g)
+		}
+		if len(g.sideOut) > 0 {
+			side = append(side, g)
+		}
+		if g.flip {
+			g.flip = false
+			h.syncAwake(g)
 		}
 		if g.campaignIn > 0 {
 			t := h.ticks.Load() + uint64(g.campaignIn)
@@ -202,10 +246,20 @@ func (h *Host) Pass() (bool, error) {
 		for i := range g.route {
 			r := &g.route[i]
 			if r.msg.Type != pb.MsgApp && r.msg.Type != pb.MsgSnap {
-				h.enqueue(r.to, g.id, &r.msg)
+				h.enqueueFlagged(r.to, g.id, &r.msg, r.flags)
 			}
 		}
 	}
+	for _, g := range side {
+		for i := range g.sideOut {
+			r := &g.sideOut[i]
+			h.enqueueFlagged(r.to, g.id, &r.msg, r.flags)
+		}
+		clear(g.sideOut)
+		g.sideOut = g.sideOut[:0]
+	}
+	clear(side)
+	h.sideBuf = side[:0]
 	h.flush(hbFlush, true)
 
 	// 5. Apply and advance, in parallel.
@@ -226,18 +280,6 @@ func (h *Host) Pass() (bool, error) {
 	}
 	clear(work)
 	return true, nil
-}
-
-func dedupe(gs []*group) []*group {
-	seen := make(map[*group]bool, len(gs))
-	out := gs[:0]
-	for _, g := range gs {
-		if !seen[g] {
-			seen[g] = true
-			out = append(out, g)
-		}
-	}
-	return out
 }
 
 // parallel runs f on every group, spread over the workers. Small passes
@@ -277,8 +319,13 @@ func (h *Host) step(g *group, ticks int) {
 		g.inbox, g.events = nil, nil
 		return
 	}
+	wasQuiet := g.rn.Quiesced()
 	for i := range g.inbox {
-		m := g.inbox[i]
+		in := &g.inbox[i]
+		if h.stepQuiet(g, in) {
+			continue
+		}
+		m := in.msg
 		if err := g.rn.Step(m); err != nil && err != raft.ErrProposalDropped {
 			h.stats.dropped.Add(1)
 			h.log.Debugf("multiraft: group %d drops %s from %d: %v", g.id, m.Type, m.From, err)
@@ -286,14 +333,30 @@ func (h *Host) step(g *group, ticks int) {
 	}
 	clear(g.inbox)
 	g.inbox = g.inbox[:0]
-	for i := 0; i < ticks; i++ {
-		g.rn.Tick()
+	if g.rn.Quiesced() && g.rn.HasReady() {
+		// A quiet leader stepped a response that needs an answer.
+		h.wakeLocked(g, WakeMessage, 0)
 	}
 	for _, ev := range g.events {
 		h.handleEvent(g, ev)
 	}
 	g.events = g.events[:0]
+	if ticks > 0 && !g.rn.Quiesced() {
+		h.tickGroup(g, ticks)
+	}
+	h.countElection(g)
+	if wasQuiet != g.rn.Quiesced() {
+		g.flip = true
+	}
+	if len(g.side) > 0 {
+		// Local requests add pokes under g.mu at any time; the pass sends
+		// the ones taken here.
+		g.sideOut = append(g.sideOut, g.side...)
+		clear(g.side)
+		g.side = g.side[:0]
+	}
 	if !g.rn.HasReady() {
+		g.pokeResp = false
 		return
 	}
 	g.rd = g.rn.Ready()
@@ -305,8 +368,13 @@ func (h *Host) step(g *group, ticks int) {
 			h.log.Debugf("multiraft: group %d has no host for replica %d; %s dropped", g.id, m.To, m.Type)
 			continue
 		}
-		g.route = append(g.route, routed{to: to, msg: m})
+		var flags uint8
+		if g.pokeResp && m.Type == pb.MsgHeartbeatResp {
+			flags = hbWake
+		}
+		g.route = append(g.route, routed{to: to, msg: m, flags: flags})
 	}
+	g.pokeResp = false
 }
 
 // handleEvent applies a liveness event to the group (under g.mu).
@@ -320,23 +388,42 @@ func (h *Host) handleEvent(g *group, ev event) {
 		return
 	}
 	st := g.rn.BasicStatus()
+	quiet := g.rn.Quiesced()
 	switch ev.kind {
-	case evPeerDown, evUnreachable, evPeerRestart:
+	case evPeerDown, evUnreachable, evPeerRestart, evPeerUp:
 		if st.RaftState == raft.StateLeader {
+			if ev.kind == evPeerUp {
+				// A quiet leader may have left a replica there behind:
+				// wake to catch it up.
+				if quiet && h.hasReplicaOn(g, ev.peer) {
+					h.wakeLocked(g, WakeLiveness, 0)
+				}
+				return
+			}
 			for id, host := range g.replicas {
 				if host == ev.peer && id != g.self {
 					g.rn.ReportUnreachable(id)
 				}
 			}
+			// A lost follower host does not wake a quiet leader; a
+			// restarted one does, to catch it up.
+			if quiet && ev.kind == evPeerRestart && h.hasReplicaOn(g, ev.peer) {
+				h.wakeLocked(g, WakeLiveness, 0)
+			}
 			return
 		}
-		if ev.kind == evPeerDown && st.Lead != raft.None && g.replicas[st.Lead] == ev.peer {
+		leadThere := st.Lead != raft.None && g.replicas[st.Lead] == ev.peer
+		// A Down leader host, or (for a quiet group, whose leader is from
+		// before) a restarted one: forget it and campaign, jittered.
+		if leadThere && (ev.kind == evPeerDown || (quiet && ev.kind == evPeerRestart)) {
+			h.wakeLocked(g, WakeLiveness, 0)
 			if err := g.rn.ForgetLeader(); err == nil {
 				g.campaignIn = 1 + h.rngIntn(h.cfg.CampaignJitterTicks)
 			}
 		}
 	case evCampaign:
 		if st.Lead == raft.None && st.RaftState != raft.StateLeader {
+			h.wakeLocked(g, WakeLiveness, 0)
 			g.rn.Campaign()
 		}
 	}
@@ -384,7 +471,7 @@ func (h *Host) advance(g *group) {
 	}
 	g.rn.Advance(*rd)
 	*rd = raft.Ready{}
-	if g.rn.HasReady() || len(g.inbox) > 0 {
+	if g.rn.HasReady() || len(g.inbox) > 0 || len(g.events) > 0 {
 		h.schedule(g)
 	}
 }

@@ -61,13 +61,25 @@ func (h *Host) peerLocked(id HostID) *peer {
 
 // enqueue queues message m of group g for host to.
 func (h *Host) enqueue(to HostID, g GroupID, m *pb.Message) {
+	h.enqueueFlagged(to, g, m, 0)
+}
+
+// enqueueFlagged queues m with the tuple flags hbQuiesce or hbWake. The
+// flags travel only in a tuple to a host that advertised CapQuiesce; to
+// any other host m goes as the plain heartbeat it is. A poke (hbWake)
+// leaves at the end of the pass.
+func (h *Host) enqueueFlagged(to HostID, g GroupID, m *pb.Message, flags uint8) {
 	h.peerMu.Lock()
 	defer h.peerMu.Unlock()
 	p := h.peerLocked(to)
 	if p.caps&CapHeartbeats != 0 {
 		if hb, ok := heartbeatTuple(g, m); ok {
+			if p.caps&CapQuiesce != 0 {
+				hb.Quiesce = flags&hbQuiesce != 0 && !hb.Resp
+				hb.Wake = flags&hbWake != 0 && hb.Resp
+			}
 			p.tuples = append(p.tuples, hb)
-			if hb.Context != nil {
+			if hb.Context != nil || hb.Wake {
 				p.urgent = true
 			}
 			h.stats.tuples.Add(1)
@@ -282,10 +294,17 @@ func (h *Host) HandleEnvelope(env *Envelope) {
 		var ok bool
 		if i < len(env.Heartbeats) {
 			hb := &env.Heartbeats[i]
-			ok = h.deliver(g, hb.Group, hb.Message())
+			var flags uint8
+			if hb.Quiesce {
+				flags |= hbQuiesce
+			}
+			if hb.Wake {
+				flags |= hbWake
+			}
+			ok = h.deliver(g, hb.Group, hb.Message(), flags)
 		} else {
 			gm := &env.Messages[i-len(env.Heartbeats)]
-			ok = h.deliver(g, gm.Group, gm.Message)
+			ok = h.deliver(g, gm.Group, gm.Message, 0)
 		}
 		if !ok {
 			gs[i] = nil
@@ -297,7 +316,7 @@ func (h *Host) HandleEnvelope(env *Envelope) {
 
 // deliver queues m on group g (gid, nil if unknown) and reports whether
 // it did.
-func (h *Host) deliver(g *group, gid GroupID, m pb.Message) bool {
+func (h *Host) deliver(g *group, gid GroupID, m pb.Message, flags uint8) bool {
 	if raft.IsLocalMsg(m.Type) || m.Type > pb.MsgPreVoteResp || raft.IsLocalMsgTarget(m.From) {
 		h.stats.dropped.Add(1)
 		h.log.Debugf("multiraft: host %d drops local message %s for group %d from the wire", h.cfg.ID, m.Type, gid)
@@ -314,14 +333,14 @@ func (h *Host) deliver(g *group, gid GroupID, m pb.Message) bool {
 		h.stats.dropped.Add(1)
 		return false
 	}
-	g.inbox = append(g.inbox, m)
+	g.inbox = append(g.inbox, inbound{msg: m, flags: flags})
 	g.mu.Unlock()
 	return true
 }
 
 // handleLiveness answers pings and records pongs.
 func (h *Host) handleLiveness(from HostID, ls []Liveness) {
-	var restarted, live bool
+	var restarted, live, wasDown bool
 	h.peerMu.Lock()
 	p := h.peerLocked(from)
 	for _, l := range ls {
@@ -346,6 +365,7 @@ func (h *Host) handleLiveness(from HostID, ls []Liveness) {
 					p.lastHeard = at
 				}
 				if p.state != LivenessLive {
+					wasDown = p.state == LivenessDown
 					p.state = LivenessLive
 					live = true
 				}
@@ -362,6 +382,9 @@ func (h *Host) handleLiveness(from HostID, ls []Liveness) {
 	}
 	if restarted {
 		h.peerEvent(from, evPeerRestart)
+	} else if wasDown && h.cfg.Quiescence {
+		// Quiet leaders that left replicas there behind catch them up.
+		h.peerEvent(from, evPeerUp)
 	}
 }
 

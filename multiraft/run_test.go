@@ -54,3 +54,62 @@ func TestStartedHostsCommitInEveryGroup(t *testing.T) {
 		require.NoError(t, h.Err())
 	}
 }
+
+// Started hosts with quiescence: groups go quiet, and proposals made from
+// other goroutines (at leaders and followers) wake them and commit.
+func TestStartedHostsQuiesceAndWake(t *testing.T) {
+	c := newTestCluster(t, 3, 30**scale, func(hc *HostConfig) {
+		hc.TickInterval = 2 * time.Millisecond
+		hc.Quiescence = true
+	})
+	for _, h := range c.hosts {
+		h.Start()
+	}
+	defer func() {
+		for _, h := range c.hosts {
+			h.Stop()
+		}
+	}()
+	allQuiet := func() bool {
+		for _, h := range c.hosts {
+			if h.Stats().Awake != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	// Every replica knows its leader before the first round, so that no
+	// forwarded proposal is lost to an election.
+	require.Eventually(t, func() bool {
+		for _, g := range c.groups {
+			for _, h := range c.hosts {
+				if st, err := h.Status(g); err != nil || st.Lead == 0 {
+					return false
+				}
+			}
+		}
+		return true
+	}, 10*time.Second, 5*time.Millisecond)
+	for round := 0; round < 3; round++ {
+		for _, g := range c.groups {
+			d := fmt.Sprintf("g%d-%d", g, round)
+			require.Eventually(t, func() bool {
+				return c.hosts[HostID(1+(int(g)+round)%3)].Propose(g, []byte(d)) == nil
+			}, 10*time.Second, time.Millisecond)
+		}
+		require.Eventually(t, func() bool {
+			for _, g := range c.groups {
+				for id := range c.hosts {
+					if len(c.appliedOn(id, g)) < round+1 {
+						return false
+					}
+				}
+			}
+			return true
+		}, 10*time.Second, 5*time.Millisecond)
+		require.Eventually(t, allQuiet, 10*time.Second, 5*time.Millisecond)
+	}
+	for _, h := range c.hosts {
+		require.NoError(t, h.Err())
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/raftkit/raft"
 )
 
 var soakSeeds = flag.Int("multiraft.seeds", 4, "seeds of TestRandomFaultsLoseNoAcknowledgedWrite (-short: 1)")
@@ -30,11 +32,16 @@ func TestRandomFaultsLoseNoAcknowledgedWrite(t *testing.T) {
 
 func randomFaults(t *testing.T, seed int64) {
 	rng := rand.New(rand.NewSource(seed))
-	c := newTestCluster(t, 3, 12, func(hc *HostConfig) { hc.LivenessTimeoutTicks = 3 + int(seed%4) })
+	// Quiescence is on in three seeds of four.
+	c := newTestCluster(t, 3, 12, func(hc *HostConfig) {
+		hc.LivenessTimeoutTicks = 3 + int(seed%4)
+		hc.Quiescence = seed%4 != 0
+	})
 	c.waitLeaders(100)
 	acked := map[GroupID][]string{}
 	down := map[HostID]bool{}
-	n := 0
+	cut := false
+	n, reads := 0, 0
 	for step := 0; step < 150; step++ {
 		switch r := rng.Intn(100); {
 		case r < 60: // a proposal at the group's leader, if any
@@ -56,19 +63,46 @@ func randomFaults(t *testing.T, seed int64) {
 			a, b := HostID(1+rng.Intn(3)), HostID(1+rng.Intn(3))
 			if a != b {
 				c.net.Partition(a, b)
+				cut = true
 			}
 		case r < 78:
 			c.net.Heal()
+			cut = false
 		case r < 84: // crash a host (at most one down at a time)
 			if len(down) == 0 {
 				id := HostID(1 + rng.Intn(3))
+				led := c.ledBy(id)
 				c.stop(id)
 				down[id] = true
+				if !cut {
+					// With the other two hosts connected, every group the
+					// lost host led has a new leader within the bound.
+					c.requireLeadersWithin(led, c.hosts[HostID(id%3+1)].cfg.LivenessTimeoutTicks+c.hosts[HostID(id%3+1)].cfg.CampaignJitterTicks+2*electionTick)
+				}
 			}
 		case r < 92: // restart the crashed host
 			for id := range down {
 				c.start(id)
 				delete(down, id)
+			}
+		case r < 97: // a ReadIndex at a random host sees every write acknowledged before it
+			g := c.groups[rng.Intn(len(c.groups))]
+			id := HostID(1 + rng.Intn(3))
+			if down[id] {
+				break
+			}
+			reads++
+			before := append([]string(nil), acked[g]...)
+			rctx := []byte(fmt.Sprintf("r%d", reads))
+			require.NoError(t, c.hosts[id].ReadIndex(g, rctx))
+			c.settle()
+			if rs, ok := c.readState(id, g, rctx); ok {
+				if st, err := c.hosts[id].Status(g); err == nil && st.Applied >= rs.Index {
+					got := c.appliedOn(id, g)
+					for _, d := range before {
+						require.Contains(t, got, d, "seed %d group %d: a read at host %d misses an acknowledged write", seed, g, id)
+					}
+				}
 			}
 		default:
 		}
@@ -95,5 +129,50 @@ func randomFaults(t *testing.T, seed int64) {
 		}
 		total += len(acked[g])
 	}
-	t.Logf("seed %d: %d acknowledged writes checked", seed, total)
+	var quiesces uint64
+	for _, h := range c.hosts {
+		quiesces += h.Stats().Quiesces
+	}
+	t.Logf("seed %d: %d acknowledged writes checked, %d reads, %d quiesces", seed, total, reads, quiesces)
+}
+
+// ledBy returns the groups whose leader runs on host id.
+func (c *testCluster) ledBy(id HostID) []GroupID {
+	var gs []GroupID
+	for _, g := range c.groups {
+		if c.leader(g) == id {
+			gs = append(gs, g)
+		}
+	}
+	return gs
+}
+
+// requireLeadersWithin ticks until every group of gs has a leader, failing
+// after bound ticks.
+func (c *testCluster) requireLeadersWithin(gs []GroupID, bound int) {
+	for i := 0; ; i++ {
+		missing := 0
+		for _, g := range gs {
+			if c.leader(g) == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return
+		}
+		require.Less(c.t, i, bound, "%d of %d groups have no leader %d ticks after their leader's host died", missing, len(gs), bound)
+		c.tick(1)
+	}
+}
+
+// readState returns the ReadState of group g on host id with rctx.
+func (c *testCluster) readState(id HostID, g GroupID, rctx []byte) (raft.ReadState, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, rs := range c.reads[id][g] {
+		if string(rs.RequestCtx) == string(rctx) {
+			return rs, true
+		}
+	}
+	return raft.ReadState{}, false
 }

@@ -90,7 +90,7 @@ type mixed struct {
 // multiraft hosts 1 and 2, replica 3 a stock etcd raft node. The hosts
 // also share 20 more groups among themselves (with the etcd node's replica
 // never started), so that coalescing between them has company.
-func newMixed(t *testing.T) *mixed {
+func newMixed(t *testing.T, quiescence bool) *mixed {
 	x := &mixed{t: t, net: multiraft.NewMemNetwork(), hosts: map[multiraft.HostID]*multiraft.Host{},
 		applied: map[multiraft.HostID][]string{}, reads: map[multiraft.HostID][]raft.ReadState{}}
 	x.net.Strict = true
@@ -105,7 +105,7 @@ func newMixed(t *testing.T) *mixed {
 	for id := multiraft.HostID(1); id <= 2; id++ {
 		id := id
 		h, err := multiraft.NewHost(multiraft.HostConfig{ID: id, Epoch: 1, Transport: x.net.Transport(id),
-			LogStore: multiraft.NewMemoryLogStore(), Seed: int64(id), Logger: quiet,
+			LogStore: multiraft.NewMemoryLogStore(), Seed: int64(id), Logger: quiet, Quiescence: quiescence,
 			Apply: func(g multiraft.GroupID, ents []pb.Entry) {
 				if g != 1 {
 					return
@@ -172,7 +172,7 @@ func (x *mixed) appliedOn(id multiraft.HostID) []string {
 }
 
 func TestHostsAndStockEtcdNodeShareAGroup(t *testing.T) {
-	x := newMixed(t)
+	x := newMixed(t, false)
 	x.tick(3)
 
 	// A host leads: the etcd node follows, its messages one per envelope.
@@ -232,4 +232,52 @@ func TestHostsAndStockEtcdNodeShareAGroup(t *testing.T) {
 		assert.Zero(t, caps, fmt.Sprintf("host %d sees the etcd node as plain", id))
 	}
 	assert.Greater(t, x.net.Link(1, 2).Tuples+x.net.Link(2, 1).Tuples, uint64(0))
+}
+
+// With quiescence on in both hosts, the group with a stock etcd voter never
+// quiesces, whoever leads it, and sees no spurious election over a long
+// run; the groups of the two hosts alone do quiesce. Nothing but plain
+// raftpb messages reaches the etcd node.
+func TestGroupWithStockEtcdVoterNeverQuiesces(t *testing.T) {
+	x := newMixed(t, true)
+	x.tick(3)
+	for g := multiraft.GroupID(1); g <= 21; g++ {
+		require.NoError(t, x.hosts[1].Campaign(g))
+	}
+	x.tick(5)
+	require.Equal(t, uint64(1), x.node.rn.BasicStatus().Lead)
+	require.NoError(t, x.hosts[1].Propose(1, []byte("a")))
+	x.tick(3)
+	check := func(phase string, ticks int) {
+		term := x.node.rn.BasicStatus().Term
+		lead := x.node.rn.BasicStatus().Lead
+		x.tick(ticks)
+		assert.Equal(t, term, x.node.rn.BasicStatus().Term, phase)
+		assert.Equal(t, lead, x.node.rn.BasicStatus().Lead, phase)
+		for id := multiraft.HostID(1); id <= 2; id++ {
+			st := x.hosts[id].Stats()
+			assert.Equal(t, 20, st.Quiet, "%s: host %d quiets the 20 groups without the etcd node", phase, id)
+			assert.Equal(t, 1, st.Awake, "%s: host %d keeps the mixed group awake", phase, id)
+			assert.Zero(t, st.ElectionsAfterWake, phase)
+			bs, err := x.hosts[id].Status(1)
+			require.NoError(t, err)
+			assert.Equal(t, term, bs.Term, "%s: host %d", phase, id)
+		}
+	}
+	check("a host leads", 2000)
+
+	require.NoError(t, x.hosts[1].TransferLeader(1, 3))
+	x.tick(5)
+	require.Equal(t, etcd.StateLeader, x.node.rn.BasicStatus().RaftState)
+	check("the etcd node leads", 2000)
+
+	require.NoError(t, x.hosts[2].Propose(1, []byte("b")))
+	x.tick(3)
+	assert.Equal(t, []string{"a", "b"}, x.node.applied)
+	for id := multiraft.HostID(1); id <= 2; id++ {
+		assert.Equal(t, []string{"a", "b"}, x.appliedOn(id))
+		l := x.net.Link(id, 3)
+		assert.Equal(t, l.Envelopes, l.Messages, "host %d to etcd: one raftpb message per envelope", id)
+		assert.Zero(t, l.Tuples+l.Liveness)
+	}
 }

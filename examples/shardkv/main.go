@@ -1,8 +1,10 @@
 // Command shardkv is a sharded key-value service on multiraft: keys are
 // hashed to -groups raft groups (1,000 by default), every group has a
 // replica on each of three hosts (processes), and each process runs one
-// multiraft.Host with the TCP transport and a bbolt LogStore (one fsync per
-// pass for all its groups).
+// multiraft.Host with the TCP transport and the bbolt LogStore of
+// contrib/boltlogstore (one fsync per pass for all its groups). It is a
+// module of its own, beside the root module, so that the library's
+// importers do not pull in what it needs.
 //
 // Each process serves an HTTP API:
 //
@@ -12,7 +14,7 @@
 // Start a local cluster of three processes (ports 8101-8103 for HTTP,
 // 7101-7103 for raft) with
 //
-//	go run ./examples/shardkv -cluster -dir /tmp/shardkv
+//	cd examples/shardkv && go run . -cluster -dir /tmp/shardkv
 //
 // then
 //

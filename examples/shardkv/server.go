@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/raftkit/raft"
+	"github.com/raftkit/raft/contrib/boltlogstore"
 	"github.com/raftkit/raft/multiraft"
 	pb "github.com/raftkit/raft/raftpb"
 )
@@ -35,7 +36,7 @@ type serverConfig struct {
 type server struct {
 	cfg   serverConfig
 	host  *multiraft.Host
-	store *boltStore
+	store *boltlogstore.Store
 	sms   []*shard // by group ID - 1
 
 	mu      sync.Mutex
@@ -92,7 +93,7 @@ func newServer(cfg serverConfig) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := openBoltStore(filepath.Join(cfg.Dir, "raft.db"))
+	store, err := boltlogstore.Open(filepath.Join(cfg.Dir, "raft.db"))
 	if err != nil {
 		return nil, err
 	}

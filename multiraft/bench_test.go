@@ -3,6 +3,7 @@ package multiraft
 import (
 	"flag"
 	"fmt"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -117,4 +118,53 @@ func BenchmarkProposeAcrossGroups(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkIdleStarted measures idle groups the way they run in
+// production: three started hosts tick every -multiraft.loadtick with
+// their own tickers, so a leader's heartbeats reach its followers between
+// their hosts' tick passes. One op is one tick interval of wall time. It
+// reports
+//
+//   - cpu-ns/group-tick: process CPU time per replica and tick (the
+//     heartbeat round included);
+//   - cores: process CPU time over wall time;
+//   - visits/group/tick: group visits of all three hosts per group and
+//     tick.
+//
+// go test ./multiraft -run '^$' -bench IdleStarted -benchtime 20x -multiraft.loadgroups=4096
+func BenchmarkIdleStarted(b *testing.B) {
+	n := *loadGroups
+	b.Run(fmt.Sprintf("groups=%d", n), func(b *testing.B) {
+		c := newTestCluster(b, 3, n, func(hc *HostConfig) { hc.TickInterval = *loadTick })
+		c.waitLeaders(200)
+		c.tick(3)
+		for _, h := range c.hosts {
+			h.Start()
+		}
+		defer func() {
+			for _, h := range c.hosts {
+				h.Stop()
+			}
+		}()
+		time.Sleep(3 * *loadTick)
+		runtime.GC()
+		var visits0 uint64
+		for _, h := range c.hosts {
+			visits0 += h.Stats().Visits
+		}
+		b.ResetTimer()
+		cpu0 := cpuTime()
+		time.Sleep(time.Duration(b.N) * *loadTick)
+		cpu := cpuTime() - cpu0
+		b.StopTimer()
+		var visits uint64
+		for _, h := range c.hosts {
+			visits += h.Stats().Visits
+		}
+		ticks := float64(b.Elapsed()) / float64(*loadTick)
+		b.ReportMetric(float64(cpu.Nanoseconds())/ticks/float64(3*n), "cpu-ns/group-tick")
+		b.ReportMetric(cpu.Seconds()/b.Elapsed().Seconds(), "cores")
+		b.ReportMetric(float64(visits-visits0)/ticks/float64(n), "visits/group/tick")
+	})
 }

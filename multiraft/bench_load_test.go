@@ -3,6 +3,7 @@ package multiraft
 import (
 	"flag"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,9 +27,13 @@ const loadActive = 48
 // groups, busy or idle), and one op is one 128-byte proposal in each of 48
 // groups, waited for until every replica applied it. It runs the 48 groups
 // alone and among -multiraft.loadgroups groups, as groups of a Host
-// (impl=host) and as plain RawNodes ticked one by one with one durable
-// write per group Ready, the way an application of etcd raft runs many
-// groups without multiraft (impl=rawnodes). It reports
+// (impl=host), as groups of a Host with HostConfig.Quiescence on, the idle
+// groups quiet before the timer starts (impl=host-quiesce), and as plain
+// RawNodes ticked one by one with one durable write per group Ready, the
+// way an application of etcd raft runs many groups without multiraft
+// (impl=rawnodes). The timer starts after a garbage collection, so that
+// the garbage of the setup (creating the groups, electing their leaders)
+// is not collected inside it. It reports
 //
 //   - entries/s: acknowledged entries per second of wall time;
 //   - cpu-ns/entry: process CPU time per entry (the machine is shared);
@@ -40,7 +45,8 @@ const loadActive = 48
 // go test ./multiraft -run '^$' -bench Load -benchtime 300x -count 6
 func BenchmarkLoad(b *testing.B) {
 	for _, n := range []int{loadActive, *loadGroups} {
-		b.Run(fmt.Sprintf("impl=host/groups=%d", n), func(b *testing.B) { benchHostLoad(b, n) })
+		b.Run(fmt.Sprintf("impl=host/groups=%d", n), func(b *testing.B) { benchHostLoad(b, n, false) })
+		b.Run(fmt.Sprintf("impl=host-quiesce/groups=%d", n), func(b *testing.B) { benchHostLoad(b, n, true) })
 		b.Run(fmt.Sprintf("impl=rawnodes/groups=%d", n), func(b *testing.B) { benchRawNodeLoad(b, n) })
 	}
 }
@@ -105,10 +111,11 @@ func (s *slowStore) Save(ups []Update) error {
 	return s.LogStore.Save(ups)
 }
 
-func benchHostLoad(b *testing.B, n int) {
+func benchHostLoad(b *testing.B, n int, quiesce bool) {
 	counters := map[HostID]*appliedCounter{1: newAppliedCounter(), 2: newAppliedCounter(), 3: newAppliedCounter()}
 	c := newTestCluster(b, 3, n, func(hc *HostConfig) {
 		ctr := counters[hc.ID]
+		hc.Quiescence = quiesce
 		hc.TickInterval = *loadTick
 		hc.LogStore = &slowStore{LogStore: hc.LogStore, fsync: *loadFsync}
 		hc.Apply = func(_ GroupID, ents []pb.Entry) { ctr.add(ents) }
@@ -125,6 +132,23 @@ func benchHostLoad(b *testing.B, n int) {
 	for _, g := range c.groups[:loadActive] {
 		lead[g] = c.leader(g)
 	}
+	if quiesce {
+		// Tick until every group is quiet; the active ones wake at their
+		// first proposal.
+		for i := 0; ; i++ {
+			c.tick(1)
+			awake := 0
+			for _, h := range c.hosts {
+				awake += h.Stats().Awake
+			}
+			if awake == 0 {
+				break
+			}
+			if i == 100 {
+				b.Fatalf("%d groups still awake after 100 ticks", awake)
+			}
+		}
+	}
 	for _, h := range c.hosts {
 		h.Start()
 	}
@@ -139,6 +163,7 @@ func benchHostLoad(b *testing.B, n int) {
 		passes0 += h.Stats().Passes
 		syncs0 += h.Stats().Syncs
 	}
+	runtime.GC()
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := cpuTime()
@@ -394,6 +419,7 @@ func benchRawNodeLoad(b *testing.B, n int) {
 		rounds0 += p.rounds.Load()
 		syncs0 += p.syncs.Load()
 	}
+	runtime.GC()
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := cpuTime()

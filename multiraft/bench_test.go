@@ -3,6 +3,7 @@ package multiraft
 import (
 	"flag"
 	"fmt"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -29,7 +30,10 @@ var benchGroups = flag.Int("multiraft.groups", 1000, "groups per host in the idl
 //     target is at most 2, whatever the number of groups;
 //   - cpu-ns/group-tick: the CPU time of one group's tick, all its
 //     heartbeat traffic included (process CPU time over groups × hosts);
-//   - tuples/pair/interval: the heartbeats those envelopes carry.
+//   - tuples/pair/interval: the heartbeats those envelopes carry;
+//   - visits/group/tick: group visits by the passes of all three hosts,
+//     per group and tick (a replica's tick, heartbeat or response handled
+//     in one visit counts once).
 //
 // go test ./multiraft -run '^$' -bench IdleTick -multiraft.groups=10000
 func BenchmarkIdleTick(b *testing.B) {
@@ -39,12 +43,20 @@ func BenchmarkIdleTick(b *testing.B) {
 		c.waitLeaders(200)
 		c.tick(5)
 		c.net.ResetStats()
+		var visits0 uint64
+		for _, h := range c.hosts {
+			visits0 += h.Stats().Visits
+		}
 		b.ReportAllocs()
 		b.ResetTimer()
 		cpu0 := cpuTime()
 		c.tick(b.N)
 		cpu := cpuTime() - cpu0
 		b.StopTimer()
+		var visits uint64
+		for _, h := range c.hosts {
+			visits += h.Stats().Visits
+		}
 		var envs, tuples, msgs uint64
 		for a := HostID(1); a <= 3; a++ {
 			for d := HostID(1); d <= 3; d++ {
@@ -61,6 +73,7 @@ func BenchmarkIdleTick(b *testing.B) {
 		b.ReportMetric(float64(tuples)/pairs, "tuples/pair/interval")
 		b.ReportMetric(float64(msgs)/pairs, "msgs/pair/interval")
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/float64(3*n), "cpu-ns/group-tick")
+		b.ReportMetric(float64(visits-visits0)/float64(b.N)/float64(n), "visits/group/tick")
 		for _, h := range c.hosts {
 			h.Stop()
 		}
@@ -105,4 +118,53 @@ func BenchmarkProposeAcrossGroups(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkIdleStarted measures idle groups the way they run in
+// production: three started hosts tick every -multiraft.loadtick with
+// their own tickers, so a leader's heartbeats reach its followers between
+// their hosts' tick passes. One op is one tick interval of wall time. It
+// reports
+//
+//   - cpu-ns/group-tick: process CPU time per replica and tick (the
+//     heartbeat round included);
+//   - cores: process CPU time over wall time;
+//   - visits/group/tick: group visits of all three hosts per group and
+//     tick.
+//
+// go test ./multiraft -run '^$' -bench IdleStarted -benchtime 20x -multiraft.loadgroups=4096
+func BenchmarkIdleStarted(b *testing.B) {
+	n := *loadGroups
+	b.Run(fmt.Sprintf("groups=%d", n), func(b *testing.B) {
+		c := newTestCluster(b, 3, n, func(hc *HostConfig) { hc.TickInterval = *loadTick })
+		c.waitLeaders(200)
+		c.tick(3)
+		for _, h := range c.hosts {
+			h.Start()
+		}
+		defer func() {
+			for _, h := range c.hosts {
+				h.Stop()
+			}
+		}()
+		time.Sleep(3 * *loadTick)
+		runtime.GC()
+		var visits0 uint64
+		for _, h := range c.hosts {
+			visits0 += h.Stats().Visits
+		}
+		b.ResetTimer()
+		cpu0 := cpuTime()
+		time.Sleep(time.Duration(b.N) * *loadTick)
+		cpu := cpuTime() - cpu0
+		b.StopTimer()
+		var visits uint64
+		for _, h := range c.hosts {
+			visits += h.Stats().Visits
+		}
+		ticks := float64(b.Elapsed()) / float64(*loadTick)
+		b.ReportMetric(float64(cpu.Nanoseconds())/ticks/float64(3*n), "cpu-ns/group-tick")
+		b.ReportMetric(cpu.Seconds()/b.Elapsed().Seconds(), "cores")
+		b.ReportMetric(float64(visits-visits0)/ticks/float64(n), "visits/group/tick")
+	})
 }

@@ -210,7 +210,7 @@ func (e *Envelope) Marshal() ([]byte, error) {
 	n := envelopeOverhead + 3*binary.MaxVarintLen64
 	n += len(e.Liveness) * (1 + 3*binary.MaxVarintLen64)
 	for i := range e.Heartbeats {
-		n += 1 + 6*binary.MaxVarintLen64 + len(e.Heartbeats[i].Context)
+		n += e.Heartbeats[i].cost()
 	}
 	for i := range e.Messages {
 		n += messageCost(&e.Messages[i].Message)

@@ -163,7 +163,10 @@ type Host struct {
 	groups map[GroupID]*group
 	list   []*group
 	awake  []*group // the groups on the tick list: list minus the quiet
-	byPeer map[HostID]map[GroupID]*group
+	// awakeDue[i] is the first host tick whose tick pass visits awake[i]
+	// (0: every one); see group.tickDue.
+	awakeDue []uint64
+	byPeer   map[HostID]map[GroupID]*group
 
 	schedMu     sync.Mutex
 	sched       []*group
@@ -268,9 +271,9 @@ func (h *Host) AddGroup(cfg GroupConfig) error {
 			}
 		}
 	}
-	g := &group{id: cfg.ID, self: rc.ID, rn: rn, replicas: make(map[uint64]HostID), electionTick: rc.ElectionTick, awakeIdx: -1}
+	g := &group{id: cfg.ID, self: rc.ID, rn: rn, replicas: make(replicaSet, 0, len(cfg.Replicas)), electionTick: rc.ElectionTick, awakeIdx: -1}
 	for id, host := range cfg.Replicas {
-		g.replicas[id] = host
+		g.replicas.set(id, host)
 	}
 	h.mu.Lock()
 	if _, ok := h.groups[cfg.ID]; ok {
@@ -278,12 +281,13 @@ func (h *Host) AddGroup(cfg GroupConfig) error {
 		return ErrGroupExists
 	}
 	h.groups[cfg.ID] = g
+	g.tickedAt = h.ticks.Load()
 	g.idx = len(h.list)
 	h.list = append(h.list, g)
 	h.addAwakeLocked(g)
-	for id, host := range g.replicas {
-		if id != g.self {
-			h.indexLocked(host, g)
+	for _, r := range g.replicas {
+		if r.id != g.self {
+			h.indexLocked(r.host, g)
 		}
 	}
 	n := len(h.list)
@@ -353,16 +357,12 @@ func (h *Host) SetReplica(gid GroupID, id uint64, host HostID) error {
 		return ErrGroupNotFound
 	}
 	g.mu.Lock()
-	old := g.replicas[id]
-	if host == 0 {
-		delete(g.replicas, id)
-	} else {
-		g.replicas[id] = host
-	}
+	old := g.replicas.get(id)
+	g.replicas.set(id, host)
 	hosts := make(map[HostID]bool)
-	for rid, hh := range g.replicas {
-		if rid != g.self {
-			hosts[hh] = true
+	for _, r := range g.replicas {
+		if r.id != g.self {
+			hosts[r.host] = true
 		}
 	}
 	g.mu.Unlock()

@@ -255,11 +255,62 @@ func TestIdleGroupsAreNotVisitedWithoutTick(t *testing.T) {
 	require.NoError(t, h.Propose(g, []byte("x")))
 	mustPass(t, h)
 	assert.Equal(t, before+1, h.Stats().Visits, "only the proposing group is visited")
-	// A tick visits every group.
+	// A tick visits the groups the host leads; the followers heard from
+	// their leaders within the election timeout and owe their tick.
+	led := 0
+	for _, g := range c.groups {
+		if c.leader(g) == l {
+			led++
+		}
+	}
+	require.Less(t, led, 100)
 	before = h.Stats().Visits
 	h.Tick()
 	mustPass(t, h)
-	assert.Equal(t, before+100, h.Stats().Visits)
+	assert.Equal(t, before+uint64(led), h.Stats().Visits)
+}
+
+func TestFollowersSkipTicksUntilTheirElectionClockMayRunOut(t *testing.T) {
+	c := newTestCluster(t, 3, 30, func(hc *HostConfig) {
+		hc.LivenessTimeoutTicks = 1000 // elections alone find the lost leader
+	})
+	c.settle()
+	for _, g := range c.groups {
+		require.NoError(t, c.hosts[1].Campaign(g))
+	}
+	c.settle()
+	c.tick(2)
+	for _, g := range c.groups {
+		require.Equal(t, HostID(1), c.leader(g))
+	}
+	h2 := c.hosts[2]
+	before := h2.Stats().Visits
+	c.tick(3)
+	assert.Equal(t, before+uint64(3*len(c.groups)), h2.Stats().Visits,
+		"each follower is visited once per tick, for its leader's heartbeat, not for the tick")
+
+	c.net.Isolate(1)
+	delete(c.hosts, 1)
+	ticks := 0
+	for ; ticks < 4*electionTick; ticks++ {
+		all := true
+		for _, g := range c.groups {
+			if l := c.leader(g); l == 0 || l == 1 {
+				all = false
+			}
+		}
+		if all {
+			break
+		}
+		c.tick(1)
+	}
+	t.Logf("all %d groups re-elected %d ticks after the cut (election timeout %d..%d ticks)", len(c.groups), ticks, electionTick, 2*electionTick-1)
+	// The owed ticks are taken on time: the first elections start after
+	// the randomized election timeout, at least ElectionTick ticks and
+	// less than twice that (and a pre-vote and a vote round in the ticks
+	// that follow).
+	assert.GreaterOrEqual(t, ticks, electionTick)
+	assert.Less(t, ticks, 2*electionTick+2)
 }
 
 func TestReadIndexCompletesOverCoalescedHeartbeats(t *testing.T) {

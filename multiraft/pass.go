@@ -16,7 +16,7 @@ type group struct {
 
 	mu       sync.Mutex
 	rn       *raft.RawNode
-	replicas map[uint64]HostID
+	replicas replicaSet
 	inbox    []inbound
 	events   []event
 	removed  bool
@@ -36,14 +36,69 @@ type group struct {
 	sideOut      []routed // those a pass took in step (pass goroutine after step)
 	pokeResp     bool     // the heartbeat response of this step is a poke (a refused notice)
 
+	// The election clock, under mu. tickedAt is the host tick up to which
+	// the RawNode has been ticked: a follower that heard from its leader
+	// is not visited by the ticks that cannot run its election clock out,
+	// and takes them (owed ticks) at its next visit, before anything else.
+	// clockKnown says that the RawNode's election clock restarted at host
+	// tick clockAt, when it stepped a message of leader clockLead in term
+	// clockTerm; it holds while the replica follows that leader in that
+	// term (see lazy ticks in docs/design/multiraft.md).
+	tickedAt   uint64
+	clockAt    uint64
+	clockLead  uint64
+	clockTerm  uint64
+	clockKnown bool
+
 	// Set by step, used by the rest of the pass.
-	rd    raft.Ready
-	hasRd bool
-	route []routed // the Ready's messages with their destination host
+	// tickDue is the first host tick whose tick pass must visit the group
+	// (0: every tick pass); the pass copies it to Host.awakeDue.
+	tickDue uint64
+	rd      raft.Ready
+	hasRd   bool
+	route   []routed // the Ready's messages with their destination host
 	// campaignIn, if > 0, asks the pass to wake the group this many ticks
 	// from now to campaign.
 	campaignIn int
 	seen       uint64 // Host.passGen of the last pass that listed it (pass goroutine)
+}
+
+// replicaSet places a group's replicas on hosts. A group has a handful of
+// replicas and the pass looks one up per message it routes, so it is a
+// slice scanned in place rather than a map (a map lookup per message was
+// a tenth of the CPU of ticking thousands of idle groups).
+type replicaSet []replicaHost
+
+type replicaHost struct {
+	id   uint64
+	host HostID
+}
+
+// get returns the host of replica id, or 0.
+func (s replicaSet) get(id uint64) HostID {
+	for i := range s {
+		if s[i].id == id {
+			return s[i].host
+		}
+	}
+	return 0
+}
+
+// set places replica id on host; host 0 forgets the replica.
+func (s *replicaSet) set(id uint64, host HostID) {
+	for i := range *s {
+		if (*s)[i].id == id {
+			if host == 0 {
+				*s = append((*s)[:i], (*s)[i+1:]...)
+			} else {
+				(*s)[i].host = host
+			}
+			return
+		}
+	}
+	if host != 0 {
+		*s = append(*s, replicaHost{id, host})
+	}
 }
 
 type routed struct {
@@ -131,18 +186,23 @@ func (h *Host) Pass() (bool, error) {
 		}
 		h.checkPeers(now)
 		h.snapshotPeers()
-		// A tick is work for every awake group: visit them, and the quiet
-		// ones that were scheduled.
-		h.mu.RLock()
-		k := 0
+		// A tick is work for every awake group whose election clock may
+		// run out (see lazyClock): visit them, and the groups that were
+		// scheduled. awakeDue is scanned, not the groups: a follower that
+		// heard from its leader costs no visit and no touch of its memory.
+		h.passGen++
 		for _, g := range work {
-			if g.awakeIdx < 0 {
-				work[k] = g
-				k++
+			g.seen = h.passGen
+		}
+		h.mu.RLock()
+		for i, due := range h.awakeDue {
+			if due <= now {
+				if g := h.awake[i]; g.seen != h.passGen {
+					g.seen = h.passGen
+					work = append(work, g)
+				}
 			}
 		}
-		clear(work[k:])
-		work = append(work[:k], h.awake...)
 		h.mu.RUnlock()
 	}
 	// Hand out at most MaxWakesPerPass liveness events.
@@ -176,7 +236,8 @@ func (h *Host) Pass() (bool, error) {
 	h.visitedN.Add(uint64(len(work)))
 
 	// 1. Step and take Readies, in parallel.
-	h.parallel(work, func(g *group) { h.step(g, ticks) })
+	now := h.ticks.Load()
+	h.parallel(work, func(g *group) { h.step(g, ticks, now) })
 	readied := h.readied[:0]
 	side := h.sideBuf[:0]
 	for _, g := range work {
@@ -196,6 +257,13 @@ func (h *Host) Pass() (bool, error) {
 			g.campaignIn = 0
 		}
 	}
+	h.mu.Lock()
+	for _, g := range work {
+		if g.awakeIdx >= 0 {
+			h.awakeDue[g.awakeIdx] = g.tickDue
+		}
+	}
+	h.mu.Unlock()
 	h.readied = readied
 
 	// 2. Leaders' appends leave before the write (thesis §10.2.1).
@@ -311,24 +379,40 @@ func (h *Host) parallel(gs []*group, f func(*group)) {
 	wg.Wait()
 }
 
-// step feeds the group its inbox, ticks and events, and takes its Ready.
-func (h *Host) step(g *group, ticks int) {
+// step feeds the group its owed ticks, inbox, events and the pass's ticks
+// (now is the host tick after them), and takes its Ready.
+func (h *Host) step(g *group, ticks int, now uint64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.removed {
 		g.inbox, g.events = nil, nil
 		return
 	}
+	before := now - uint64(ticks)
 	wasQuiet := g.rn.Quiesced()
+	if g.tickedAt < before {
+		if !wasQuiet {
+			// Ticks skipped while the election clock could not run out:
+			// they come first, so that every message meets the clock it
+			// would have met had the group been ticked on time.
+			h.tickGroup(g, int(before-g.tickedAt))
+		}
+		g.tickedAt = before
+	}
+	var leadFrom, leadTerm uint64 // the last message that restarts a follower's election clock
 	for i := range g.inbox {
 		in := &g.inbox[i]
 		if h.stepQuiet(g, in) {
 			continue
 		}
 		m := in.msg
-		if err := g.rn.Step(m); err != nil && err != raft.ErrProposalDropped {
+		err := g.rn.Step(m)
+		if err != nil && err != raft.ErrProposalDropped {
 			h.stats.dropped.Add(1)
 			h.log.Debugf("multiraft: group %d drops %s from %d: %v", g.id, m.Type, m.From, err)
+		}
+		if err == nil && (m.Type == pb.MsgHeartbeat || m.Type == pb.MsgApp || m.Type == pb.MsgSnap) {
+			leadFrom, leadTerm = m.From, m.Term
 		}
 	}
 	clear(g.inbox)
@@ -341,9 +425,11 @@ func (h *Host) step(g *group, ticks int) {
 		h.handleEvent(g, ev)
 	}
 	g.events = g.events[:0]
-	if ticks > 0 && !g.rn.Quiesced() {
-		h.tickGroup(g, ticks)
+	if ticks > 0 && !g.rn.Quiesced() && g.tickedAt < now {
+		h.tickGroup(g, int(now-g.tickedAt))
 	}
+	g.tickedAt = now
+	h.lazyClock(g, leadFrom, leadTerm, before)
 	h.countElection(g)
 	if wasQuiet != g.rn.Quiesced() {
 		g.flip = true
@@ -362,7 +448,7 @@ func (h *Host) step(g *group, ticks int) {
 	g.rd = g.rn.Ready()
 	g.hasRd = true
 	for _, m := range g.rd.Messages {
-		to := g.replicas[m.To]
+		to := g.replicas.get(m.To)
 		if to == 0 || to == h.cfg.ID {
 			h.stats.dropped.Add(1)
 			h.log.Debugf("multiraft: group %d has no host for replica %d; %s dropped", g.id, m.To, m.Type)
@@ -375,6 +461,38 @@ func (h *Host) step(g *group, ticks int) {
 		g.route = append(g.route, routed{to: to, msg: m, flags: flags})
 	}
 	g.pokeResp = false
+}
+
+// lazyClock decides, at the end of a visit, which tick pass must visit the
+// group next (under g.mu). A follower whose election clock restarted at
+// host tick clockAt, on a message of its leader, cannot reach its election
+// timeout (at least ElectionTick ticks) before host tick clockAt +
+// ElectionTick: the tick passes before that skip it, as long as it follows
+// the same leader in the same term. Any other replica (leader, candidate,
+// follower without a known clock) is visited by every tick pass. leadFrom
+// and leadTerm name the last heartbeat, append or snapshot the visit
+// stepped (0 if none); before is the host tick before the pass's ticks.
+func (h *Host) lazyClock(g *group, leadFrom, leadTerm, before uint64) {
+	g.tickDue = 0
+	if !g.clockKnown && leadFrom == 0 {
+		return
+	}
+	st := g.rn.BasicStatus()
+	if st.RaftState != raft.StateFollower || g.rn.Quiesced() {
+		g.clockKnown = false
+		return
+	}
+	if leadFrom != 0 && st.Lead == leadFrom && st.Term == leadTerm {
+		// Stepping a heartbeat, append or snapshot of the leader of the
+		// follower's term restarts its election clock (raft's
+		// stepFollower); it happened after the owed ticks and before the
+		// pass's ticks.
+		g.clockKnown, g.clockAt, g.clockLead, g.clockTerm = true, before, leadFrom, leadTerm
+	} else if !g.clockKnown || st.Lead != g.clockLead || st.Term != g.clockTerm {
+		g.clockKnown = false
+		return
+	}
+	g.tickDue = g.clockAt + uint64(g.electionTick)
 }
 
 // handleEvent applies a liveness event to the group (under g.mu).
@@ -400,9 +518,9 @@ func (h *Host) handleEvent(g *group, ev event) {
 				}
 				return
 			}
-			for id, host := range g.replicas {
-				if host == ev.peer && id != g.self {
-					g.rn.ReportUnreachable(id)
+			for _, r := range g.replicas {
+				if r.host == ev.peer && r.id != g.self {
+					g.rn.ReportUnreachable(r.id)
 				}
 			}
 			// A lost follower host does not wake a quiet leader; a
@@ -412,7 +530,7 @@ func (h *Host) handleEvent(g *group, ev event) {
 			}
 			return
 		}
-		leadThere := st.Lead != raft.None && g.replicas[st.Lead] == ev.peer
+		leadThere := st.Lead != raft.None && g.replicas.get(st.Lead) == ev.peer
 		// A Down leader host, or (for a quiet group, whose leader is from
 		// before) a restarted one: forget it and campaign, jittered.
 		if leadThere && (ev.kind == evPeerDown || (quiet && ev.kind == evPeerRestart)) {

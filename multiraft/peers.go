@@ -193,9 +193,22 @@ func (h *Host) packLocked(envs []*Envelope, p *peer, hbFlush, all bool) []*Envel
 			next(LaneControl, livenessCost, false)
 			env.Liveness = append(env.Liveness, l)
 		}
-		for i := range p.tuples {
-			next(LaneControl, p.tuples[i].cost(), false)
-			env.Heartbeats = append(env.Heartbeats, p.tuples[i])
+		// Copy the tuples that fit into each envelope at once: appending
+		// them one by one regrew the slice of an envelope that carries a
+		// heartbeat of every group, and was most of the bytes a host
+		// allocates per tick.
+		for ts := p.tuples; len(ts) > 0; {
+			next(LaneControl, ts[0].cost(), false)
+			k := 1
+			for ; k < len(ts); k++ {
+				c := ts[k].cost()
+				if size+c > maxBytes {
+					break
+				}
+				size += c
+			}
+			env.Heartbeats = append(env.Heartbeats, ts[:k]...) // a new envelope: one allocation
+			ts = ts[k:]
 		}
 		clear(p.tuples)
 		p.tuples, p.urgent, p.liveness = p.tuples[:0], false, p.liveness[:0]

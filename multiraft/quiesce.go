@@ -72,11 +72,11 @@ func (h *Host) snapshotPeers() {
 // groupCapable reports whether every host of g's replicas advertised
 // CapQuiesce: a group with a stock member never quiesces.
 func (h *Host) groupCapable(g *group) bool {
-	for id, host := range g.replicas {
-		if id == g.self || host == h.cfg.ID {
+	for _, r := range g.replicas {
+		if r.id == g.self || r.host == h.cfg.ID {
 			continue
 		}
-		if h.qpeers[host]&qCapable == 0 {
+		if h.qpeers[r.host]&qCapable == 0 {
 			return false
 		}
 	}
@@ -84,8 +84,8 @@ func (h *Host) groupCapable(g *group) bool {
 }
 
 func (h *Host) hasReplicaOn(g *group, host HostID) bool {
-	for id, hh := range g.replicas {
-		if hh == host && id != g.self {
+	for _, r := range g.replicas {
+		if r.host == host && r.id != g.self {
 			return true
 		}
 	}
@@ -98,6 +98,7 @@ func (h *Host) addAwakeLocked(g *group) {
 	}
 	g.awakeIdx = len(h.awake)
 	h.awake = append(h.awake, g)
+	h.awakeDue = append(h.awakeDue, 0) // every tick until a visit says otherwise
 }
 
 func (h *Host) removeAwakeLocked(g *group) {
@@ -105,11 +106,14 @@ func (h *Host) removeAwakeLocked(g *group) {
 	if i < 0 {
 		return
 	}
-	last := h.awake[len(h.awake)-1]
+	n := len(h.awake) - 1
+	last := h.awake[n]
 	h.awake[i] = last
+	h.awakeDue[i] = h.awakeDue[n]
 	last.awakeIdx = i
-	h.awake[len(h.awake)-1] = nil
-	h.awake = h.awake[:len(h.awake)-1]
+	h.awake[n] = nil
+	h.awake = h.awake[:n]
+	h.awakeDue = h.awakeDue[:n]
 	g.awakeIdx = -1
 }
 
@@ -140,6 +144,9 @@ func (h *Host) wakeLocked(g *group, cause WakeCause, from uint64) bool {
 		return false
 	}
 	now := h.ticks.Load()
+	// Wake restarted the clocks: nothing is owed, and the group is visited
+	// by every tick pass until a message of its leader is stepped.
+	g.tickedAt, g.clockKnown = now, false
 	g.idle = 0
 	g.wokeAt = now + 1
 	h.stats.quietWakes[cause].Add(1)
@@ -157,7 +164,7 @@ func (h *Host) wakeLocked(g *group, cause WakeCause, from uint64) bool {
 // poke queues a wake poke to lead: a MsgHeartbeatResp of the current term,
 // harmless to any leader, flagged Wake so that a quiet one wakes.
 func (h *Host) poke(g *group, lead, term uint64) {
-	to := g.replicas[lead]
+	to := g.replicas.get(lead)
 	if to == 0 || to == h.cfg.ID {
 		return
 	}
@@ -211,7 +218,7 @@ func (h *Host) tickGroup(g *group, ticks int) {
 		if st.RaftState == raft.StateLeader {
 			g.idle += ticks
 			if g.idle >= h.cfg.QuiesceAfterTicks && h.groupCapable(g) && g.rn.MayQuiesce(func(id uint64) bool {
-				host := g.replicas[id]
+				host := g.replicas.get(id)
 				return host != 0 && h.qpeers[host]&qDown != 0
 			}) {
 				h.quiesce(g, st)
@@ -230,12 +237,12 @@ func (h *Host) quiesce(g *group, st raft.BasicStatus) {
 	g.rn.Quiesce()
 	g.quietAt = h.ticks.Load()
 	h.stats.quiesces.Add(1)
-	for id, host := range g.replicas {
-		if id == g.self || host == 0 || host == h.cfg.ID || h.qpeers[host]&qDown != 0 {
+	for _, r := range g.replicas {
+		if r.id == g.self || r.host == 0 || r.host == h.cfg.ID || h.qpeers[r.host]&qDown != 0 {
 			continue
 		}
-		g.side = append(g.side, routed{to: host, flags: hbQuiesce,
-			msg: pb.Message{Type: pb.MsgHeartbeat, From: g.self, To: id, Term: st.Term, Commit: st.Commit}})
+		g.side = append(g.side, routed{to: r.host, flags: hbQuiesce,
+			msg: pb.Message{Type: pb.MsgHeartbeat, From: g.self, To: r.id, Term: st.Term, Commit: st.Commit}})
 	}
 }
 

@@ -171,16 +171,21 @@ func (r *raft) handleAppendEntries(m pb.Message) {
 }
 
 func (r *raft) handleHeartbeat(m pb.Message) {
-	if m.Commit > r.raftLog.lastIndex() {
+	if last := r.raftLog.lastEntryID(); m.Commit > last.index {
 		// A correct leader never sends a commit index beyond what it knows
 		// we have. Either our storage lost entries we had acknowledged, or
 		// the sender is faulty. Committing what we have could commit
-		// entries the leader does not have: refuse, loudly.
+		// entries the leader does not have: refuse, loudly, and tell the
+		// leader where our log ends, so that a raftkit leader probes us
+		// from there (maybeRegress). etcd raft v3.6 panics here; its
+		// leaders ignore Reject on a heartbeat response.
 		r.logger.Errorf("%x ignored commit index %d from %x beyond the last index %d: was the raft log corrupted, truncated, or lost?",
-			r.id, m.Commit, m.From, r.raftLog.lastIndex())
-	} else {
-		r.raftLog.commitTo(m.Commit)
+			r.id, m.Commit, m.From, last.index)
+		r.send(pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: m.Context,
+			Reject: true, RejectHint: last.index, LogTerm: last.term})
+		return
 	}
+	r.raftLog.commitTo(m.Commit)
 	r.send(pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: m.Context})
 }
 

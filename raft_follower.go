@@ -149,7 +149,8 @@ func (r *raft) handleAppendEntries(m pb.Message) {
 		return
 	}
 	if ok {
-		r.send(pb.Message{To: m.From, Type: pb.MsgAppResp, Index: lastNew})
+		r.send(pb.Message{To: m.From, Type: pb.MsgAppResp, Index: r.ackIndex(lastNew, m.Commit)})
+		r.maybeLeaveQuarantine()
 		return
 	}
 	// Reject, with a hint that lets the leader skip a whole term: our last
@@ -171,6 +172,9 @@ func (r *raft) handleAppendEntries(m pb.Message) {
 }
 
 func (r *raft) handleHeartbeat(m pb.Message) {
+	if r.recoveryState() != nil && r.quarantineHeartbeat(m) {
+		return
+	}
 	if last := r.raftLog.lastEntryID(); m.Commit > last.index {
 		// A correct leader never sends a commit index beyond what it knows
 		// we have. Either our storage lost entries we had acknowledged, or
@@ -186,7 +190,13 @@ func (r *raft) handleHeartbeat(m pb.Message) {
 		return
 	}
 	r.raftLog.commitTo(m.Commit)
-	r.send(pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: m.Context})
+	ctx := m.Context
+	if r.stateLoss() {
+		// Rule S2: this node may follow a stale leader of a term it
+		// forgot; it confirms no read.
+		ctx = nil
+	}
+	r.send(pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: ctx})
 }
 
 func (r *raft) handleSnapshot(m pb.Message) {
@@ -231,6 +241,7 @@ func (r *raft) handleSnapshot(m pb.Message) {
 			r.id, r.raftLog.committed, sindex, sterm)
 		r.send(pb.Message{To: m.From, Type: pb.MsgAppResp, Index: r.raftLog.committed})
 	}
+	r.maybeLeaveQuarantine()
 }
 
 // restore installs a snapshot from the leader and returns whether it did.

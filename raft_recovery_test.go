@@ -38,6 +38,15 @@ func (c *testCluster) pump(rounds int) int {
 // lying fsync, a repaired WAL). The HardState keeps its term and vote; its
 // commit index is clamped to last, so that the node starts.
 func (c *testCluster) loseTail(id, last uint64) {
+	hs, _, err := c.nodes[id].storage.InitialState()
+	require.NoError(c.t, err)
+	hs.Commit = min(hs.Commit, last)
+	c.regress(id, last, hs)
+}
+
+// regress crashes node id and restarts it on a copy of its storage that
+// keeps only the entries up to index last, with HardState hs.
+func (c *testCluster) regress(id, last uint64, hs pb.HardState) {
 	c.crash(id)
 	old := c.nodes[id].storage
 	s := NewMemoryStorage()
@@ -49,9 +58,6 @@ func (c *testCluster) loseTail(id, last uint64) {
 		require.NoError(c.t, err)
 		require.NoError(c.t, s.Append(es))
 	}
-	hs, _, err := old.InitialState()
-	require.NoError(c.t, err)
-	hs.Commit = min(hs.Commit, last)
 	require.NoError(c.t, s.SetHardState(hs))
 	c.nodes[id].storage = s
 	c.restart(id)

@@ -42,6 +42,9 @@ type Status struct {
 	// ReadOnlyLeaseBased that would now answer a read at once under its
 	// lease, rather than with a heartbeat round.
 	LeaseValid bool
+	// Recovery is the node's quarantine after a loss of persisted state
+	// (Config.RecoverLostState); its zero value when there is none.
+	Recovery Recovery
 }
 
 // getBasicStatus reads the basic status of r without allocating.
@@ -60,6 +63,7 @@ func getStatus(r *raft) Status {
 	s := Status{
 		BasicStatus: getBasicStatus(r),
 		Config:      r.trk.Config.Clone(),
+		Recovery:    r.recoveryStatus(),
 	}
 	if s.RaftState == StateLeader {
 		s.Progress = copyProgress(&r.trk)

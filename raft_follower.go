@@ -191,9 +191,7 @@ func (r *raft) handleHeartbeat(m pb.Message) {
 	}
 	r.raftLog.commitTo(m.Commit)
 	ctx := m.Context
-	if r.stateLoss() {
-		// Rule S2: this node may follow a stale leader of a term it
-		// forgot; it confirms no read.
+	if !r.confirmsReads() {
 		ctx = nil
 	}
 	r.send(pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: ctx})

@@ -283,9 +283,35 @@ func TestStateLossAcknowledgementsDecideNoCommit(t *testing.T) {
 	})
 }
 
-// TestStateLossConfirmsNoRead: rule S2. A StateLoss node answers
-// heartbeats without their read round; a TailLoss node echoes it.
+// TestStateLossConfirmsNoRead: rule S2, against counterexample 3's stale
+// leader: it answers a read at its commit index 3 although index 5 was
+// committed by the leader of the next term, if the quarantined node
+// confirms its leadership.
 func TestStateLossConfirmsNoRead(t *testing.T) {
+	staleRead := func() bool {
+		c := newTestCluster(t, 3, recoverConfig(false))
+		c.campaign(1)
+		require.NoError(t, c.propose(1, "x"))
+		c.isolate(1)
+		c.campaign(2)
+		require.NoError(t, c.propose(2, "y"))
+		c.regress(3, 3, pb.HardState{Term: 1, Vote: 1, Commit: 4})
+		c.heal()
+		c.isolate(2)
+		c.node(1).ReadIndex([]byte("r"))
+		c.stabilize()
+		c.tick(3)
+		return len(c.nodes[1].readStates) > 0
+	}
+	assert.False(t, staleRead(), "no read is confirmed by the quarantined node")
+	withRecoveryMutation(mutReadAcks, func() {
+		assert.True(t, staleRead(), "without S2, the stale leader answers the read")
+	})
+}
+
+// TestStateLossEchoesNoReadRound: rule S2 on the wire. A StateLoss node
+// answers heartbeats without their read round; a TailLoss node echoes it.
+func TestStateLossEchoesNoReadRound(t *testing.T) {
 	for _, tail := range []bool{false, true} {
 		s := newTestStorage(t, voters(1, 2, 3), ents(1, 1)...)
 		require.NoError(t, s.SetHardState(pb.HardState{Term: 1, Commit: 3}))

@@ -54,6 +54,8 @@ const (
 	// mutEarlyExit ends a TailLoss quarantine once the commit index covers
 	// the lost range, without waiting for an entry of a later term.
 	mutEarlyExit
+	// mutReadAcks lets a StateLoss node echo the read rounds of heartbeats.
+	mutReadAcks
 )
 
 // ErrQuarantined is returned by Campaign while the node is quarantined
@@ -301,11 +303,18 @@ func (r *raft) quarantineHeartbeat(m pb.Message) bool {
 		resp.RejectHint = r.raftLog.committed
 		resp.LogTerm = zeroTermOnOutOfBounds(r.raftLog.term(r.raftLog.committed))
 	}
-	if !r.stateLoss() {
+	if r.confirmsReads() {
 		resp.Context = m.Context
 	}
 	r.send(resp)
 	return true
+}
+
+// confirmsReads reports whether this node echoes the read round of a
+// heartbeat. A StateLoss node may follow a stale leader of a term it
+// forgot: it confirms no read (rule S2).
+func (r *raft) confirmsReads() bool {
+	return !r.stateLoss() || recoveryMutation == mutReadAcks
 }
 
 // ackIndex returns the index a follower acknowledges after appending up

@@ -78,6 +78,8 @@ func TestRestartWithCommitBeyondLogStartsQuarantined(t *testing.T) {
 			assert.Equal(t, tc.wantCommit, rn.raft.raftLog.committed, "the commit index stays within what is known committed")
 			assert.Equal(t, uint64(3), rn.raft.Term)
 			assert.NotEmpty(t, want.WaitingFor())
+			assert.Contains(t, rn.Status().String(),
+				`"recovery":{"kind":"`+tc.kind.String()+`","cause":"CauseRestart","lostFrom":5,"lostTo":6,"term":3}}`)
 		})
 	}
 }

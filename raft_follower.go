@@ -139,8 +139,9 @@ func (r *raft) handleLeaderMessage(m pb.Message) {
 func (r *raft) handleAppendEntries(m pb.Message) {
 	if m.Index < r.raftLog.committed {
 		// Everything up to our commit index is known to match the leader's
-		// log (Log Matching): say where we are.
-		r.send(pb.Message{To: m.From, Type: pb.MsgAppResp, Index: r.raftLog.committed})
+		// log (Log Matching): say where we are (after a StateLoss, no
+		// further than the leader's commit index: rule S1).
+		r.send(pb.Message{To: m.From, Type: pb.MsgAppResp, Index: r.ackIndex(r.raftLog.committed, m.Commit)})
 		return
 	}
 	lastNew, ok, err := r.raftLog.maybeAppend(entryID{term: m.LogTerm, index: m.Index}, m.Commit, m.Entries)
@@ -237,7 +238,9 @@ func (r *raft) handleSnapshot(m pb.Message) {
 	} else {
 		r.logger.Infof("%x [commit: %d] ignored snapshot [index: %d, term: %d]",
 			r.id, r.raftLog.committed, sindex, sterm)
-		r.send(pb.Message{To: m.From, Type: pb.MsgAppResp, Index: r.raftLog.committed})
+		// After a StateLoss, no further than what the leader knows is
+		// committed, the snapshot (rule S1).
+		r.send(pb.Message{To: m.From, Type: pb.MsgAppResp, Index: r.ackIndex(r.raftLog.committed, sindex)})
 	}
 	r.maybeLeaveQuarantine()
 }

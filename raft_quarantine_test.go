@@ -433,3 +433,32 @@ func TestQuarantineResumesFromWhatTheApplicationPersisted(t *testing.T) {
 	c.restart(3)
 	assert.False(t, c.recoveryOf(3).Quarantined, "an application that does not persist it loses it")
 }
+
+// TestStateLossAcknowledgesNoMoreThanTheLeaderCommitted: rule S1 on the
+// answers that report the commit index (an append below it, a stale
+// snapshot): a StateLoss node's commit index, clamped to what the
+// application applied, may be ahead of a stale leader's, whose entries at
+// those indexes differ.
+func TestStateLossAcknowledgesNoMoreThanTheLeaderCommitted(t *testing.T) {
+	run := func() (appAck, snapAck uint64) {
+		s := newTestStorage(t, voters(1, 2, 3), ents(1, 1, 1, 1)...)
+		require.NoError(t, s.SetHardState(pb.HardState{Term: 1, Commit: 6}))
+		n := newTestNode(t, 3, voters(1, 2, 3), s, recoverConfig(false), func(c *Config) { c.Applied = 4 })
+		require.Equal(t, uint64(4), n.r.raftLog.committed)
+		msgs := n.stepFlush(pb.Message{From: 2, To: 3, Term: 1, Type: pb.MsgApp, Index: 2, LogTerm: 1, Commit: 2})
+		require.Len(t, msgs, 1)
+		appAck = msgs[0].Index
+		msgs = n.stepFlush(pb.Message{From: 2, To: 3, Term: 1, Type: pb.MsgSnap, Snapshot: &pb.Snapshot{
+			Metadata: pb.SnapshotMetadata{Index: 3, Term: 1, ConfState: voters(1, 2, 3)}}})
+		require.Len(t, msgs, 1)
+		return appAck, msgs[0].Index
+	}
+	appAck, snapAck := run()
+	assert.Equal(t, uint64(2), appAck, "an append below the commit index")
+	assert.Equal(t, uint64(3), snapAck, "a stale snapshot")
+	withRecoveryMutation(mutDecisiveAcks, func() {
+		appAck, snapAck := run()
+		assert.Equal(t, uint64(4), appAck)
+		assert.Equal(t, uint64(4), snapAck)
+	})
+}

@@ -40,11 +40,15 @@ func (s *sim) maybeLoseTail(n *simNode) {
 			return
 		}
 	}
-	first, commit := n.disk.FirstIndex(), n.disk.HardState().Commit
-	if commit < first {
-		return // nothing but the snapshot is committed on this disk
+	// The snapshot survives (the state machine's data is not the log's):
+	// the log is cut at or above it, and below the commit index, or the
+	// loss could not be seen at restart.
+	lo := max(n.disk.FirstIndex()-1, n.disk.Snapshot().Metadata.Index)
+	commit := n.disk.HardState().Commit
+	if commit <= lo {
+		return // nothing the snapshot does not hold is committed on this disk
 	}
-	last := first - 1 + uint64(s.lr.Int63n(int64(commit-first+1)))
+	last := lo + uint64(s.lr.Int63n(int64(commit-lo)))
 	s.event(n.id, "lose-tail", last, commit, "")
 	s.res.Faults.LostTails++
 	n.disk.loseTail(last)

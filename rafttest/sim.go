@@ -405,20 +405,23 @@ func (s *sim) run() {
 	}
 }
 
-// quarantineBlocksQuorum reports whether the configuration of the node
-// that applied the most has a quorum of voters that are up, but not
-// without its quarantined ones (raft.Config.RecoverLostState).
+// quarantineBlocksQuorum reports whether the configuration of some node
+// that is up has a quorum of voters that are up, but not without its
+// quarantined ones (raft.Config.RecoverLostState): the node whose log is
+// the most up to date may be one that has not applied the latest
+// configuration, and need a quorum of an older one to win.
 func (s *sim) quarantineBlocksQuorum() bool {
-	var cs *pb.ConfState
-	var applied uint64
 	for _, n := range s.nodes[1:] {
-		if n.up() && (cs == nil || n.applied > applied) {
-			cs, applied = &n.cs, n.applied
+		if n.up() && s.quarantineBlocks(&n.cs) {
+			return true
 		}
 	}
-	if cs == nil {
-		return false
-	}
+	return false
+}
+
+// quarantineBlocks reports whether cs has a quorum of voters that are up,
+// but not without the quarantined ones.
+func (s *sim) quarantineBlocks(cs *pb.ConfState) bool {
 	quorum := func(voters []uint64, quarantinedToo bool) bool {
 		if len(voters) == 0 {
 			return true

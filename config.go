@@ -140,6 +140,40 @@ type Config struct {
 	// sent, appended, acknowledged by a quorum, committed, applied (see
 	// ProposalEvent). It is independent of TraceLogger.
 	ProposalTracer ProposalTracer
+
+	// RecoverLostState lets a node whose storage lost state it had
+	// persisted (a commit index beyond its last index at restart, or a
+	// heartbeat committing beyond it) start and run in quarantine instead
+	// of failing: it follows and catches up, but neither votes nor
+	// campaigns until its log holds a fence, and its commit index never
+	// leaves its log (docs/design/recovery.md). Off by default:
+	// NewRawNode then returns an error for a commit index beyond the log,
+	// as before, and the option costs nothing. etcd raft v3.6 panics.
+	RecoverLostState bool
+	// HardStateIndependentlyDurable asserts, with RecoverLostState, that
+	// the HardState (term and vote) survives any loss of log entries: the
+	// application writes it durably on its own, not in the same unsynced
+	// stream as the entries. A regression is then a TailLoss, which ends
+	// by itself once the node's commit index reaches an entry of a later
+	// term than the one it had when the loss was found. Otherwise it is a
+	// StateLoss (the vote may be lost too), which never ends by itself.
+	// A false assertion reopens the double vote that the quarantine
+	// prevents.
+	HardStateIndependentlyDurable bool
+	// Recovery is the quarantine the node was in when it stopped, as the
+	// application last persisted it from OnRecovery; NewRawNode resumes
+	// it. nil, or a value that is not Quarantined, means none. Only with
+	// RecoverLostState.
+	Recovery *Recovery
+	// OnRecovery, if set, is called whenever the node enters, changes or
+	// leaves its quarantine, with the new state. A HardState does not
+	// carry the quarantine, and once a HardState is written in quarantine
+	// the commit index no longer shows the loss: the application must
+	// persist the value durably no later than the HardState of the next
+	// Ready, and pass the last one persisted back in Recovery at restart.
+	// It is called from within the call that changed the state (Step,
+	// Tick, NewRawNode), which must not be reentered.
+	OnRecovery func(Recovery)
 }
 
 // Validate checks the configuration and returns an error that names the

@@ -289,6 +289,10 @@ type raftRare struct {
 	// quiesced is set by RawNode.Quiesce and cleared by RawNode.Wake (see
 	// rawnode_quiesce.go).
 	quiesced bool
+
+	// recovery is the state of Config.RecoverLostState (raft_recovery.go);
+	// nil without it.
+	recovery *recovery
 }
 
 // maxUncommittedSize returns the limit on the payload bytes of a leader's
@@ -428,8 +432,11 @@ func (r *raft) init(c *Config) error {
 		return fmt.Errorf("raft: restored configuration differs from the stored one: %w", err)
 	}
 
+	if cfg.RecoverLostState {
+		r.initRecovery(&cfg)
+	}
 	if !IsEmptyHardState(hs) {
-		if err := r.loadState(hs); err != nil {
+		if err := r.loadState(hs, cfg.Applied); err != nil {
 			return err
 		}
 	}
@@ -812,6 +819,13 @@ func (r *raft) Step(m pb.Message) error {
 	case pb.MsgHup:
 		// The election timer steps MsgHup from this node, the application
 		// (Campaign) without a sender.
+		if r.quarantined() && recoveryMutation != mutCampaigns {
+			r.logger.Infof("%x [term %d] refused to campaign: it is quarantined after a loss of persisted state", r.id, r.Term)
+			if m.From == None {
+				return ErrQuarantined
+			}
+			return nil
+		}
 		if why := r.leaseRefusesCampaign(m.From == r.id); why != "" {
 			r.logger.Infof("%x [term %d] refused to campaign: %s", r.id, r.Term, why)
 			return nil
@@ -875,6 +889,14 @@ func (r *raft) checkLeader(m *pb.Message) error {
 // handleVote decides a vote or pre-vote request; every role decides the
 // same way (Raft §5.2, §5.4.1; thesis §9.6 for pre-votes).
 func (r *raft) handleVote(m pb.Message) {
+	if r.quarantined() && recoveryMutation != mutVotes {
+		// Rule Q1: the log may lack entries this node acknowledged, and
+		// (StateLoss) it may have voted in this term already.
+		r.logger.Infof("%x [term: %d] rejected %s from %x at term %d: quarantined after a loss of persisted state",
+			r.id, r.Term, m.Type, m.From, m.Term)
+		r.send(pb.Message{To: m.From, Term: r.Term, Type: voteRespMsgType(m.Type), Reject: true})
+		return
+	}
 	// We can vote for the candidate we already voted for (a repeated
 	// request), or for anyone if we have not voted and know no leader in
 	// this term; a pre-vote for a later term may be granted regardless,
@@ -1063,10 +1085,16 @@ func checkAppendEntries(m *pb.Message) error {
 // is not in the middle of installing a snapshot.
 func (r *raft) promotable() bool {
 	pr := r.trk.Get(r.id)
-	return pr != nil && !pr.IsLearner && !r.raftLog.hasPendingSnapshot()
+	return pr != nil && !pr.IsLearner && !r.raftLog.hasPendingSnapshot() &&
+		!(r.quarantined() && recoveryMutation != mutCampaigns)
 }
 
-func (r *raft) loadState(state pb.HardState) error {
+// loadState loads the HardState at restart; applied is Config.Applied.
+func (r *raft) loadState(state pb.HardState, applied uint64) error {
+	if state.Commit > r.raftLog.lastIndex() && state.Commit >= r.raftLog.committed && r.recoveryState() != nil {
+		r.loadCommitBeyondLog(state, applied)
+		return nil
+	}
 	if state.Commit < r.raftLog.committed || state.Commit > r.raftLog.lastIndex() {
 		return fmt.Errorf("raft: %x state.commit %d is out of range [%d, %d]: was the raft log corrupted, truncated, or lost?",
 			r.id, state.Commit, r.raftLog.committed, r.raftLog.lastIndex())

@@ -139,8 +139,9 @@ func (r *raft) handleLeaderMessage(m pb.Message) {
 func (r *raft) handleAppendEntries(m pb.Message) {
 	if m.Index < r.raftLog.committed {
 		// Everything up to our commit index is known to match the leader's
-		// log (Log Matching): say where we are.
-		r.send(pb.Message{To: m.From, Type: pb.MsgAppResp, Index: r.raftLog.committed})
+		// log (Log Matching): say where we are (after a StateLoss, no
+		// further than the leader's commit index: rule S1).
+		r.send(pb.Message{To: m.From, Type: pb.MsgAppResp, Index: r.ackIndex(r.raftLog.committed, m.Commit)})
 		return
 	}
 	lastNew, ok, err := r.raftLog.maybeAppend(entryID{term: m.LogTerm, index: m.Index}, m.Commit, m.Entries)
@@ -149,7 +150,8 @@ func (r *raft) handleAppendEntries(m pb.Message) {
 		return
 	}
 	if ok {
-		r.send(pb.Message{To: m.From, Type: pb.MsgAppResp, Index: lastNew})
+		r.send(pb.Message{To: m.From, Type: pb.MsgAppResp, Index: r.ackIndex(lastNew, m.Commit)})
+		r.maybeLeaveQuarantine()
 		return
 	}
 	// Reject, with a hint that lets the leader skip a whole term: our last
@@ -171,17 +173,29 @@ func (r *raft) handleAppendEntries(m pb.Message) {
 }
 
 func (r *raft) handleHeartbeat(m pb.Message) {
-	if m.Commit > r.raftLog.lastIndex() {
+	if r.recoveryState() != nil && r.quarantineHeartbeat(m) {
+		return
+	}
+	if last := r.raftLog.lastEntryID(); m.Commit > last.index {
 		// A correct leader never sends a commit index beyond what it knows
 		// we have. Either our storage lost entries we had acknowledged, or
 		// the sender is faulty. Committing what we have could commit
-		// entries the leader does not have: refuse, loudly.
+		// entries the leader does not have: refuse, loudly, and tell the
+		// leader where our log ends, so that a raftkit leader probes us
+		// from there (maybeRegress). etcd raft v3.6 panics here; its
+		// leaders ignore Reject on a heartbeat response.
 		r.logger.Errorf("%x ignored commit index %d from %x beyond the last index %d: was the raft log corrupted, truncated, or lost?",
-			r.id, m.Commit, m.From, r.raftLog.lastIndex())
-	} else {
-		r.raftLog.commitTo(m.Commit)
+			r.id, m.Commit, m.From, last.index)
+		r.send(pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: m.Context,
+			Reject: true, RejectHint: last.index, LogTerm: last.term})
+		return
 	}
-	r.send(pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: m.Context})
+	r.raftLog.commitTo(m.Commit)
+	ctx := m.Context
+	if !r.confirmsReads() {
+		ctx = nil
+	}
+	r.send(pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: ctx})
 }
 
 func (r *raft) handleSnapshot(m pb.Message) {
@@ -224,8 +238,11 @@ func (r *raft) handleSnapshot(m pb.Message) {
 	} else {
 		r.logger.Infof("%x [commit: %d] ignored snapshot [index: %d, term: %d]",
 			r.id, r.raftLog.committed, sindex, sterm)
-		r.send(pb.Message{To: m.From, Type: pb.MsgAppResp, Index: r.raftLog.committed})
+		// After a StateLoss, no further than what the leader knows is
+		// committed, the snapshot (rule S1).
+		r.send(pb.Message{To: m.From, Type: pb.MsgAppResp, Index: r.ackIndex(r.raftLog.committed, sindex)})
 	}
+	r.maybeLeaveQuarantine()
 }
 
 // restore installs a snapshot from the leader and returns whether it did.

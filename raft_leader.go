@@ -510,9 +510,13 @@ func (r *raft) handleAppendResponse(m pb.Message, pr *progress.Progress) {
 		// our own entries past the hint whose terms are above the follower's
 		// hint term: none of them can match. This finds the matching point
 		// in one round trip per term rather than per entry.
-		nextProbeIdx := m.RejectHint
-		if m.LogTerm > 0 {
-			nextProbeIdx, _ = r.raftLog.findConflictByTerm(m.RejectHint, m.LogTerm)
+		nextProbeIdx := r.regressHint(&m)
+		if r.maybeRegress(m.From, pr, m.Index, nextProbeIdx) {
+			// The follower's log went backwards below Match: MaybeDecrTo
+			// would never probe below Match+1 and the follower would
+			// reject forever.
+			r.sendAppend(m.From)
+			return
 		}
 		if pr.MaybeDecrTo(m.Index, nextProbeIdx) {
 			r.logger.Debugf("%x decreased progress of %x to [%s]", r.id, m.From, pr)
@@ -575,6 +579,12 @@ func (r *raft) handleAppendResponse(m pb.Message, pr *progress.Progress) {
 func (r *raft) handleHeartbeatResponse(m pb.Message, pr *progress.Progress) {
 	pr.RecentActive = true
 	pr.MsgAppFlowPaused = false
+	if m.Reject {
+		// A raftkit follower rejects a heartbeat whose commit index is
+		// beyond its log (handleHeartbeat): its log lost entries up to
+		// Match. The append below then probes it from where its log ends.
+		r.maybeRegress(m.From, pr, pr.Match, r.regressHint(&m))
+	}
 
 	// A follower behind, or being probed, gets an append now: this is how
 	// a follower whose window was lost, or that was reported unreachable,

@@ -42,6 +42,9 @@ type Status struct {
 	// ReadOnlyLeaseBased that would now answer a read at once under its
 	// lease, rather than with a heartbeat round.
 	LeaseValid bool
+	// Recovery is the node's quarantine after a loss of persisted state
+	// (Config.RecoverLostState); its zero value when there is none.
+	Recovery Recovery
 }
 
 // getBasicStatus reads the basic status of r without allocating.
@@ -60,6 +63,7 @@ func getStatus(r *raft) Status {
 	s := Status{
 		BasicStatus: getBasicStatus(r),
 		Config:      r.trk.Config.Clone(),
+		Recovery:    r.recoveryStatus(),
 	}
 	if s.RaftState == StateLeader {
 		s.Progress = copyProgress(&r.trk)
@@ -94,7 +98,10 @@ func copyProgress(trk *progress.Tracker) map[uint64]tracker.Progress {
 //	 "leadtransferee":"0"}
 //
 // The progress entries are sorted by ID; "progress" is {} when there is
-// none (on followers).
+// none (on followers). A quarantined node (Config.RecoverLostState) adds
+// its quarantine, which etcd raft has not:
+//
+//	"recovery":{"kind":"StateLoss","cause":"CauseRestart","lostFrom":5,"lostTo":6,"term":3}
 func (s Status) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, 160+64*len(s.Progress))
 	b = append(b, `{"id":"`...)
@@ -136,7 +143,21 @@ func (s Status) MarshalJSON() ([]byte, error) {
 
 	b = append(b, `},"leadtransferee":"`...)
 	b = strconv.AppendUint(b, s.LeadTransferee, 16)
-	b = append(b, `"}`...)
+	b = append(b, '"')
+	if rec := s.Recovery; rec.Quarantined {
+		b = append(b, `,"recovery":{"kind":`...)
+		b = strconv.AppendQuote(b, rec.Kind.String())
+		b = append(b, `,"cause":`...)
+		b = strconv.AppendQuote(b, rec.Cause.String())
+		b = append(b, `,"lostFrom":`...)
+		b = strconv.AppendUint(b, rec.LostFrom, 10)
+		b = append(b, `,"lostTo":`...)
+		b = strconv.AppendUint(b, rec.LostTo, 10)
+		b = append(b, `,"term":`...)
+		b = strconv.AppendUint(b, rec.Term, 10)
+		b = append(b, '}')
+	}
+	b = append(b, '}')
 	return b, nil
 }
 

@@ -257,6 +257,21 @@ func (pr *Progress) MaybeDecrTo(rejected, matchHint uint64) bool {
 	return true
 }
 
+// Regress is called when the peer proved that its log no longer holds the
+// entry at Match: it rejected an append or a heartbeat in a way that only a
+// log without that entry can (its storage lost entries it had
+// acknowledged). Nothing is then known to be in its log: Match drops to 0,
+// and the progress probes from next, the leader's guess of the first entry
+// the peer lacks (never above the current Next). Lowering Match is always
+// safe: the commit index never decreases, and quorums only get harder to
+// reach. etcd raft v3.6 has no such step: it keeps probing at Match forever.
+func (pr *Progress) Regress(next uint64) {
+	pr.ResetState(StateProbe)
+	pr.Match = 0
+	pr.Next = max(min(next, pr.Next), 1)
+	pr.sentCommit = min(pr.sentCommit, pr.Next-1)
+}
+
 // IsPaused reports whether the leader should hold back MsgApps to the peer;
 // see the type's documentation for the rule in each state.
 func (pr *Progress) IsPaused() bool {

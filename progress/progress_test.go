@@ -296,3 +296,23 @@ func TestProgressMapStringIsSorted(t *testing.T) {
 	}
 	assert.Equal(t, "1: StateReplicate match=4 next=5\n3: StateProbe match=0 next=1\n", m.String())
 }
+
+func TestRegressForgetsMatchAndProbesFromTheHint(t *testing.T) {
+	pr := newProgress(StateReplicate, 12, 20)
+	pr.Inflights.Add(15, 1)
+	pr.SentCommit(12)
+	pr.MsgAppFlowPaused = true
+	pr.Regress(6)
+	assert.Equal(t, StateProbe, pr.State)
+	assert.Zero(t, pr.Match, "nothing is known to be in the peer's log")
+	assert.Equal(t, uint64(6), pr.Next)
+	assert.False(t, pr.MsgAppFlowPaused)
+	assert.Zero(t, pr.Inflights.Count(), "the window is reset")
+	assert.Equal(t, uint64(5), pr.sentCommit, "the peer is told the commit index again")
+
+	pr = newProgress(StateProbe, 3, 4)
+	pr.Regress(9)
+	assert.Equal(t, uint64(4), pr.Next, "Next never rises")
+	pr.Regress(0)
+	assert.Equal(t, uint64(1), pr.Next, "Next stays above Match")
+}

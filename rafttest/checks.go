@@ -250,6 +250,15 @@ func (c *checker) recovered(n *simNode) {
 		p.hs = hs
 		return
 	}
+	if n.disk.lostTail {
+		// The tail was lost on purpose (Scenario.LoseTail), and the node
+		// has not left its quarantine since: its commit index may be
+		// beyond its log, and it may persist one down to its snapshot's.
+		c.compareDisk(n, n.disk.FirstIndex(), min(hs.Commit, n.disk.LastIndex()))
+		p.hs = hs
+		p.hs.Commit = n.disk.FirstIndex() - 1
+		return
+	}
 	switch {
 	case hs.Term < p.hs.Term:
 		c.s.fail("persisted term never decreases", "node %d restarts at term %d after persisting term %d", n.id, hs.Term, p.hs.Term)
@@ -338,5 +347,8 @@ func (s *sim) finalChecks() {
 			s.chk.checkComplete(n, st.Term)
 		}
 		s.chk.compareDisk(n, n.disk.FirstIndex(), n.disk.HardState().Commit)
+		if rec := n.disk.Recovery(); rec != nil && rec.Quarantined {
+			s.res.Faults.StillQuarantined++
+		}
 	}
 }

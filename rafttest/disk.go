@@ -16,6 +16,48 @@ import (
 // storage that loses what it acknowledged.
 type Disk struct {
 	ms *raft.MemoryStorage
+	// recovery is the quarantine the node persisted (see Recovery).
+	recovery *raft.Recovery
+	// lostTail is set when the disk lost the tail of its log
+	// (Scenario.LoseTail) and the node has not left the quarantine since.
+	lostTail bool
+}
+
+// Recovery returns the quarantine the node last persisted
+// (raft.Config.OnRecovery), or nil if it never reported one.
+func (d *Disk) Recovery() *raft.Recovery { return d.recovery }
+
+// setRecovery persists the quarantine rec; it is raft.Config.OnRecovery.
+func (d *Disk) setRecovery(rec raft.Recovery) {
+	d.recovery = &rec
+	if !rec.Quarantined {
+		d.lostTail = false
+	}
+}
+
+// loseTail drops the entries after last, keeping the HardState: the
+// commit index is then beyond the log, as after a lying fsync.
+func (d *Disk) loseTail(last uint64) {
+	snap := d.Snapshot()
+	hs := d.HardState()
+	var keep []pb.Entry
+	for _, e := range d.Entries() {
+		if e.Index <= last {
+			keep = append(keep, e)
+		}
+	}
+	ms := raft.NewMemoryStorage()
+	if snap.Metadata.Index > 0 {
+		if err := ms.ApplySnapshot(snap); err != nil {
+			panic(fmt.Sprintf("rafttest: lose tail: %v", err))
+		}
+	}
+	if err := ms.Append(keep); err != nil {
+		panic(fmt.Sprintf("rafttest: lose tail: %v", err))
+	}
+	_ = ms.SetHardState(hs)
+	d.ms = ms
+	d.lostTail = true
 }
 
 // NewDisk returns an empty disk, as a node that never ran has.

@@ -49,6 +49,12 @@
 //     their ticks then coming in a bunch or lost; some links deliver
 //     within the step; nodes bounce (crash and restart at once); and
 //     leaders are asked for read probes every few steps (clock.go).
+//   - Disk loss. With Scenario.LoseTail (off in every drawn scenario; a
+//     caller or -rafttest.losetail pins it) a crash may also lose the tail
+//     of the node's log below its persisted commit index, one node at a
+//     time until it leaves its quarantine: the nodes then run with
+//     raft.Config.RecoverLostState, persist their quarantine on their Disk
+//     (Disk.Recovery), and the disk checks allow what was lost.
 //   - Faults stop after Scenario.FaultTicks: the network heals and every
 //     node restarts, and a leader must then commit a proposal within
 //     Options.LivenessTicks.
@@ -83,7 +89,8 @@
 //	go test ./rafttest -run TestSeeds -rafttest.seeds=20000 -rafttest.start=1 -timeout 0
 //
 // or RAFTTEST_SEEDS=20000 in the environment. -rafttest.async (or
-// -rafttest.sync), -rafttest.applylag=N and -rafttest.confchange=P pin those parameters of
+// -rafttest.sync), -rafttest.applylag=N, -rafttest.confchange=P and
+// -rafttest.losetail=P (with -rafttest.tailonly) pin those parameters of
 // every seed, to soak one corner (asynchronous storage writes with lagging
 // applications and frequent membership changes, say). Each seed that ever
 // failed is kept in regression_test.go.

@@ -1,6 +1,9 @@
 package rafttest
 
-import "fmt"
+import (
+	"fmt"
+	"math/rand"
+)
 
 // crash drops a node's volatile state: the Node, the state machine and the
 // requests it was serving. Only its disk remains.
@@ -14,6 +17,41 @@ func (s *sim) crash(n *simNode, why string) {
 	if s.opts.OnCrash != nil {
 		s.opts.OnCrash(s.r, n.id, n.disk)
 	}
+	if s.sc.LoseTail > 0 {
+		s.maybeLoseTail(n)
+	}
+}
+
+// maybeLoseTail makes the disk of n, which just crashed, lose the tail of
+// its log with probability Scenario.LoseTail: from a random index at or
+// below its persisted commit index, so that the node finds the loss at
+// restart. No other node may have a lost tail it is still quarantined
+// for: two regressions at once are outside the model (the library then
+// prefers unavailability to divergence only as far as it detects them).
+func (s *sim) maybeLoseTail(n *simNode) {
+	if s.lr == nil {
+		s.lr = rand.New(rand.NewSource(s.opts.Seed ^ 0x1057))
+	}
+	if s.lr.Float64() >= s.sc.LoseTail {
+		return
+	}
+	for _, o := range s.nodes[1:] {
+		if o.disk.lostTail || (o.disk.recovery != nil && o.disk.recovery.Quarantined) {
+			return
+		}
+	}
+	// The snapshot survives (the state machine's data is not the log's):
+	// the log is cut at or above it, and below the commit index, or the
+	// loss could not be seen at restart.
+	lo := max(n.disk.FirstIndex()-1, n.disk.Snapshot().Metadata.Index)
+	commit := n.disk.HardState().Commit
+	if commit <= lo {
+		return // nothing the snapshot does not hold is committed on this disk
+	}
+	last := lo + uint64(s.lr.Int63n(int64(commit-lo)))
+	s.event(n.id, "lose-tail", last, commit, "")
+	s.res.Faults.LostTails++
+	n.disk.loseTail(last)
 }
 
 // restart builds a fresh node over what the disk holds.
@@ -47,6 +85,9 @@ func (s *sim) restart(n *simNode) {
 		Rand:               s.src,
 		TickInterval:       s.leaseTickInterval(),
 		Clock:              s.nodeClock(n),
+
+		RecoverLostState:              s.sc.LoseTail > 0,
+		HardStateIndependentlyDurable: s.sc.TailOnly,
 	})
 	if err != nil {
 		s.fail("node restarts", "node %d cannot start over its disk: %v", n.id, err)

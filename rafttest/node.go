@@ -140,6 +140,12 @@ type NodeConfig struct {
 	// simulated time. Zero and nil without the clock model.
 	TickInterval time.Duration
 	Clock        func() time.Time
+	// RecoverLostState and HardStateIndependentlyDurable are
+	// raft.Config's, on when the scenario loses log tails
+	// (Scenario.LoseTail). A node keeps its quarantine on its Disk
+	// (Disk.Recovery), where NewRawNode persists what
+	// raft.Config.OnRecovery reports.
+	RecoverLostState, HardStateIndependentlyDurable bool
 }
 
 // NodeFactory builds a Node over the persisted state in cfg.Disk. The
@@ -165,6 +171,11 @@ func NewRawNode(cfg NodeConfig) (Node, error) {
 		TickInterval:       cfg.TickInterval,
 		Clock:              cfg.Clock,
 		Logger:             quietLogger{},
+
+		RecoverLostState:              cfg.RecoverLostState,
+		HardStateIndependentlyDurable: cfg.HardStateIndependentlyDurable,
+		Recovery:                      cfg.Disk.recovery,
+		OnRecovery:                    cfg.Disk.setRecovery,
 	})
 	if err != nil {
 		return nil, err

@@ -31,6 +31,22 @@ var regressions = []struct {
 	{1566, "linearizable history (the CI set, once ApplyLag drew its own source): a leader answered " +
 		"ReadOnlyLeaseBased reads under etcd raft's implicit lease after a quorum had moved on; the explicit, " +
 		"clock-bounded lease of raft_lease.go fixed it (issue 15)", func(sc *Scenario) { sc.AsyncStorageWrites = true }},
+	{298, "liveness (-rafttest.losetail=0.5): a StateLoss voter stays quarantined, and a leader that removed " +
+		"itself left the others without a quorum; a quarantined voter now counts as a failed one (fixed in rafttest, issue 16)",
+		func(sc *Scenario) { sc.LoseTail = 0.5 }},
+	{1061, "no committed entry lost (-rafttest.losetail=0.5): the disk check of a restarted node that lost its tail " +
+		"compared the entries beyond its commit index too (fixed in rafttest, issue 16)",
+		func(sc *Scenario) { sc.LoseTail = 0.5 }},
+	{5329, "leader completeness (-rafttest.losetail=0.5 -rafttest.tailonly): the fault cut the log below a snapshot " +
+		"at the persisted commit index, so the node lost an acknowledged entry above it and could not tell; " +
+		"the fault now cuts above the snapshot (fixed in rafttest, issue 16)",
+		func(sc *Scenario) { sc.LoseTail, sc.TailOnly = 0.5, true }},
+	{12600, "liveness (-rafttest.losetail=0.5 -rafttest.tailonly): the most up-to-date node had not applied the " +
+		"leave-joint entry and needed a quorum of the outgoing half, which had none without the quarantined voter; " +
+		"the liveness check now looks at the configuration of every node (fixed in rafttest, issue 16)",
+		func(sc *Scenario) { sc.LoseTail, sc.TailOnly = 0.5, true }},
+	{10262, "liveness (-rafttest.losetail=0.5): the same, with a StateLoss voter (fixed in rafttest, issue 16)",
+		func(sc *Scenario) { sc.LoseTail = 0.5 }},
 }
 
 // noLag pins the seeds found before Scenario.ApplyLag existed to the run

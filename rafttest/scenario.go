@@ -71,6 +71,20 @@ type Scenario struct {
 	TickInterval        time.Duration
 	Drift               float64
 	TickDrop, TickDelay float64
+
+	// LoseTail is the probability that a crash also loses the tail of the
+	// node's log, down to below its persisted commit index (a lying fsync,
+	// a repaired WAL), while its HardState survives; at most one node at a
+	// time has lost its tail and not yet left its quarantine. It turns on
+	// raft.Config.RecoverLostState on every node, with
+	// HardStateIndependentlyDurable when TailOnly is set (the HardState
+	// does survive here). Zero in every drawn scenario: only callers that
+	// pin it (a soak, -rafttest.losetail) run it, so that the seeds drawn
+	// before it existed replay as they did. Its choices come from a source
+	// of their own.
+	LoseTail float64
+	// TailOnly is raft.Config.HardStateIndependentlyDurable, with LoseTail.
+	TailOnly bool
 }
 
 // applyLag returns the ApplyLag of node id.
@@ -93,7 +107,15 @@ func (sc Scenario) String() string {
 		sc.Nodes, sc.Voters, sc.Clients, sc.ElectionTick, sc.HeartbeatTick, sc.PreVote, sc.CheckQuorum, ro,
 		sc.StepDownOnRemoval, sc.MaxSizePerMsg, sc.MaxInflightMsgs, sc.AsyncStorageWrites, sc.ApplyLag, sc.FaultTicks, sc.MaxDelay, sc.Jitter,
 		sc.Loss, sc.Dup, sc.Crash, sc.ReadyCrash, sc.Partition, sc.ConfChange, sc.CompactEvery, sc.CompactKeep) +
-		sc.clockString()
+		sc.clockString() + sc.lossString()
+}
+
+// lossString renders the disk-loss fault, or "" when it is off.
+func (sc Scenario) lossString() string {
+	if sc.LoseTail == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" losetail=%.3f tailonly=%t", sc.LoseTail, sc.TailOnly)
 }
 
 // drawScenario draws the scenario of seed from r, and its ApplyLag from a

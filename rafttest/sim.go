@@ -66,6 +66,13 @@ type Faults struct {
 	Lost, Duplicated, Tampered int
 	// Snapshots counts MsgSnap messages delivered.
 	Snapshots int
+	// LostTails counts the disks that lost the tail of their log
+	// (Scenario.LoseTail); StillQuarantined the nodes still in quarantine
+	// at the end of the run; QuarantineBlocked the runs that ended
+	// without a leader because their quarantined voters, with the other
+	// nodes that were down or gone, left no quorum (the liveness check
+	// then passes: a quarantined voter counts as a failed one).
+	LostTails, StillQuarantined, QuarantineBlocked int
 	// ConfChanges, Transfers and Campaigns count those requests.
 	ConfChanges, Transfers, Campaigns int
 }
@@ -229,6 +236,9 @@ type sim struct {
 	res  Result
 	// cr draws the clock model's choices, apart from r.
 	cr *rand.Rand
+	// lr draws the disk-loss fault's choices (Scenario.LoseTail), apart
+	// from r; nil until the first crash with the fault on.
+	lr *rand.Rand
 	// readProbes holds, by sequence number, the floor of each read probe
 	// in flight (clock.go).
 	readProbes   map[uint64]readProbe
@@ -379,12 +389,56 @@ func (s *sim) run() {
 				return
 			}
 			if s.tick > healAt+s.opts.LivenessTicks {
+				if s.quarantineBlocksQuorum() {
+					// A quarantined voter counts as a failed one: with
+					// another failure the configuration has no quorum, and
+					// the library prefers that to divergence.
+					s.res.Faults.QuarantineBlocked++
+					s.event(0, "quarantine-blocks-quorum", 0, 0, s.describeNodes())
+					return
+				}
 				s.fail("liveness", "%d ticks after the faults healed, no proposal has committed (%s)",
 					s.opts.LivenessTicks, s.describeNodes())
 			}
 			s.driveProbe()
 		}
 	}
+}
+
+// quarantineBlocksQuorum reports whether the configuration of some node
+// that is up has a quorum of voters that are up, but not without its
+// quarantined ones (raft.Config.RecoverLostState): the node whose log is
+// the most up to date may be one that has not applied the latest
+// configuration, and need a quorum of an older one to win.
+func (s *sim) quarantineBlocksQuorum() bool {
+	for _, n := range s.nodes[1:] {
+		if n.up() && s.quarantineBlocks(&n.cs) {
+			return true
+		}
+	}
+	return false
+}
+
+// quarantineBlocks reports whether cs has a quorum of voters that are up,
+// but not without the quarantined ones.
+func (s *sim) quarantineBlocks(cs *pb.ConfState) bool {
+	quorum := func(voters []uint64, quarantinedToo bool) bool {
+		if len(voters) == 0 {
+			return true
+		}
+		avail := 0
+		for _, id := range voters {
+			n := s.nodes[id]
+			rec := n.disk.Recovery()
+			if n.up() && (quarantinedToo || rec == nil || !rec.Quarantined) {
+				avail++
+			}
+		}
+		return 2*avail > len(voters)
+	}
+	with := quorum(cs.Voters, true) && quorum(cs.VotersOutgoing, true)
+	without := quorum(cs.Voters, false) && quorum(cs.VotersOutgoing, false)
+	return with && !without
 }
 
 func (s *sim) describeNodes() string {

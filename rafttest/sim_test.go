@@ -23,11 +23,13 @@ var (
 	flagSync    = flag.Bool("rafttest.sync", false, "run every seed of TestSeeds without AsyncStorageWrites")
 	flagLag     = flag.Int("rafttest.applylag", 0, "run every seed of TestSeeds with this Scenario.ApplyLag (0: as drawn)")
 	flagConf    = flag.Float64("rafttest.confchange", 0, "run every seed of TestSeeds with this Scenario.ConfChange rate (0: as drawn)")
+	flagLose    = flag.Float64("rafttest.losetail", 0, "run every seed of TestSeeds with this Scenario.LoseTail (0: off, as drawn)")
+	flagTail    = flag.Bool("rafttest.tailonly", false, "with -rafttest.losetail, set Scenario.TailOnly (HardStateIndependentlyDurable)")
 )
 
 // pinScenario returns the Options.Scenario that the flags ask for, or nil.
 func pinScenario() func(*Scenario) {
-	if !*flagAsync && !*flagSync && *flagLag == 0 && *flagConf == 0 {
+	if !*flagAsync && !*flagSync && *flagLag == 0 && *flagConf == 0 && *flagLose == 0 {
 		return nil
 	}
 	return func(sc *Scenario) {
@@ -39,6 +41,9 @@ func pinScenario() func(*Scenario) {
 		}
 		if *flagConf > 0 {
 			sc.ConfChange = *flagConf
+		}
+		if *flagLose > 0 {
+			sc.LoseTail, sc.TailOnly = *flagLose, *flagTail
 		}
 	}
 }
@@ -166,6 +171,9 @@ func addFaults(a, b Faults) Faults {
 	a.Duplicated += b.Duplicated
 	a.Tampered += b.Tampered
 	a.Snapshots += b.Snapshots
+	a.LostTails += b.LostTails
+	a.StillQuarantined += b.StillQuarantined
+	a.QuarantineBlocked += b.QuarantineBlocked
 	a.ConfChanges += b.ConfChanges
 	a.Transfers += b.Transfers
 	a.Campaigns += b.Campaigns

@@ -1,0 +1,366 @@
+package raft
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/raftkit/raft/progress"
+	pb "github.com/raftkit/raft/raftpb"
+)
+
+// Recovery of a node whose storage lost entries it had acknowledged
+// (docs/design/recovery.md).
+//
+// The leader's side is always on: a follower that proves its log went
+// backwards below what the leader recorded of it (its Match) is probed
+// again from where its log ends, instead of being probed at Match forever.
+//
+// The follower's side, with Config.RecoverLostState, is a quarantine: a
+// node that finds its storage regressed neither votes nor campaigns, keeps
+// its commit index within its log and raises it only through appends, and
+// (when its vote may be lost) acknowledges nothing that could decide a
+// commit or a read, until its log holds a fence.
+
+// recoveryMutation, when not zero, breaks one rule of the recovery on
+// purpose: the tests that pin each rule set it to show that they fail
+// without the rule. Always zero outside those tests.
+var recoveryMutation recoveryMut
+
+// recoveryMut names a rule that recoveryMutation breaks.
+type recoveryMut int
+
+const (
+	mutRecoveryNone recoveryMut = iota
+	// mutNoRegress makes the leader ignore a follower's proof that its log
+	// lost entries at or below Match: it keeps probing at Match (etcd raft
+	// v3.6's behaviour, the message storm of issue 16).
+	mutNoRegress
+	// mutNoRestartQuarantine makes a node that restarts with its commit
+	// index beyond its log clamp it and carry on as a voter (the naive
+	// fix of etcd-io/raft#25 and #53).
+	mutNoRestartQuarantine
+	// mutNoHeartbeatQuarantine makes a heartbeat committing beyond the log
+	// leave the node out of quarantine.
+	mutNoHeartbeatQuarantine
+	// mutVotes lets a quarantined node vote.
+	mutVotes
+	// mutCampaigns lets a quarantined node campaign.
+	mutCampaigns
+	// mutTrustLog lets a quarantined node trust its log: the commit index
+	// is clamped to the last index at restart, and heartbeats raise it.
+	mutTrustLog
+	// mutDecisiveAcks lets a StateLoss node acknowledge all it appended.
+	mutDecisiveAcks
+	// mutEarlyExit ends a TailLoss quarantine once the commit index covers
+	// the lost range, without waiting for an entry of a later term.
+	mutEarlyExit
+	// mutReadAcks lets a StateLoss node echo the read rounds of heartbeats.
+	mutReadAcks
+)
+
+// ErrQuarantined is returned by Campaign while the node is quarantined
+// after a loss of persisted state (Config.RecoverLostState): it must not
+// lead, nor vote, until its log holds a fence.
+var ErrQuarantined = errors.New("raft: quarantined after a loss of persisted state")
+
+// RegressionKind tells what a node whose storage regressed may have lost.
+type RegressionKind uint8
+
+const (
+	// NoRegression is the kind of a node that is not quarantined.
+	NoRegression RegressionKind = iota
+	// TailLoss: entries at the end of the log were lost; term and vote
+	// survived (Config.HardStateIndependentlyDurable). The quarantine ends
+	// by itself after a leader change.
+	TailLoss
+	// StateLoss: entries were lost, and the term and vote may have been
+	// lost with them (the default). The node may have voted in a term it
+	// no longer knows, so the quarantine does not end by itself: replace
+	// the member (remove it, add it back under a new ID).
+	StateLoss
+)
+
+// String returns the kind's name, such as "StateLoss".
+func (k RegressionKind) String() string {
+	switch k {
+	case NoRegression:
+		return "NoRegression"
+	case TailLoss:
+		return "TailLoss"
+	case StateLoss:
+		return "StateLoss"
+	}
+	return fmt.Sprintf("RegressionKind(%d)", uint8(k))
+}
+
+// RegressionCause tells how a node found that its storage regressed.
+type RegressionCause uint8
+
+const (
+	// CauseNone is the cause of a node that is not quarantined.
+	CauseNone RegressionCause = iota
+	// CauseRestart: at restart, the HardState's commit index was beyond
+	// the last index of the log.
+	CauseRestart
+	// CauseHeartbeat: the leader sent a heartbeat committing beyond the
+	// last index; it recorded this node as holding entries it has lost.
+	CauseHeartbeat
+)
+
+// String returns the cause's name, such as "CauseRestart".
+func (c RegressionCause) String() string {
+	switch c {
+	case CauseNone:
+		return "CauseNone"
+	case CauseRestart:
+		return "CauseRestart"
+	case CauseHeartbeat:
+		return "CauseHeartbeat"
+	}
+	return fmt.Sprintf("RegressionCause(%d)", uint8(c))
+}
+
+// Recovery is the quarantine of a node whose storage lost state it had
+// persisted (Config.RecoverLostState). Status reports it; Config.OnRecovery
+// hands it to the application, which persists it and passes it back in
+// Config.Recovery at restart.
+type Recovery struct {
+	// Quarantined is set while the node is quarantined: it neither votes
+	// nor campaigns, and its commit index rises only through appends.
+	Quarantined bool
+	// Kind is what the node may have lost.
+	Kind RegressionKind
+	// Cause is how the loss was found.
+	Cause RegressionCause
+	// LostFrom and LostTo bound the indexes found lost: from the first
+	// index past the log to the commit index that was beyond it. The node
+	// may have acknowledged entries beyond LostTo too.
+	LostFrom, LostTo uint64
+	// Term is the node's term when the loss was found. A TailLoss
+	// quarantine ends once the commit index reaches an entry of a later
+	// term.
+	Term uint64
+}
+
+// WaitingFor describes what ends the quarantine, or "" if there is none.
+func (rec Recovery) WaitingFor() string {
+	switch {
+	case !rec.Quarantined:
+		return ""
+	case rec.Kind == TailLoss:
+		return fmt.Sprintf("an entry of a term above %d committed by a leader (a leader change, or a snapshot of a later term)", rec.Term)
+	}
+	return "nothing the library can confirm: the vote may be lost; replace the member (remove it, add it back under a new ID)"
+}
+
+// recovery is the state of Config.RecoverLostState, hung off raft.rare;
+// nil without the option.
+type recovery struct {
+	// tailOnly is Config.HardStateIndependentlyDurable.
+	tailOnly bool
+	// notify is Config.OnRecovery.
+	notify func(Recovery)
+	// rec is the quarantine, if Quarantined.
+	rec Recovery
+}
+
+// initRecovery sets up Config.RecoverLostState, resuming the quarantine
+// the application persisted. It runs in init before the HardState is
+// loaded.
+func (r *raft) initRecovery(cfg *Config) {
+	rc := &recovery{tailOnly: cfg.HardStateIndependentlyDurable, notify: cfg.OnRecovery}
+	if cfg.Recovery != nil && cfg.Recovery.Quarantined {
+		rc.rec = *cfg.Recovery
+		r.logger.Warningf("%x resumes its quarantine after a loss of persisted state [%s]", r.id, describeRecovery(rc.rec))
+	}
+	r.rareSettings().recovery = rc
+}
+
+// recoveryState returns the state of Config.RecoverLostState, or nil.
+func (r *raft) recoveryState() *recovery {
+	if r.rare == nil {
+		return nil
+	}
+	return r.rare.recovery
+}
+
+// quarantined reports whether the node is quarantined.
+func (r *raft) quarantined() bool {
+	rc := r.recoveryState()
+	return rc != nil && rc.rec.Quarantined
+}
+
+// stateLoss reports whether the node is quarantined after a StateLoss.
+func (r *raft) stateLoss() bool {
+	rc := r.recoveryState()
+	return rc != nil && rc.rec.Quarantined && rc.rec.Kind == StateLoss
+}
+
+// recoveryStatus returns the quarantine for Status.
+func (r *raft) recoveryStatus() Recovery {
+	if rc := r.recoveryState(); rc != nil {
+		return rc.rec
+	}
+	return Recovery{}
+}
+
+func describeRecovery(rec Recovery) string {
+	return fmt.Sprintf("kind: %s, cause: %s, lost: [%d, %d], term: %d", rec.Kind, rec.Cause, rec.LostFrom, rec.LostTo, rec.Term)
+}
+
+// enterQuarantine quarantines the node after it found, for cause, that
+// the entries [lostFrom, lostTo] are lost. An existing quarantine keeps
+// its kind and term, and widens its lost range.
+func (r *raft) enterQuarantine(cause RegressionCause, lostFrom, lostTo uint64) {
+	rc := r.recoveryState()
+	if rc.rec.Quarantined {
+		rc.rec.LostFrom = min(rc.rec.LostFrom, lostFrom)
+		rc.rec.LostTo = max(rc.rec.LostTo, lostTo)
+	} else {
+		kind := StateLoss
+		if rc.tailOnly {
+			kind = TailLoss
+		}
+		rc.rec = Recovery{Quarantined: true, Kind: kind, Cause: cause, LostFrom: lostFrom, LostTo: lostTo, Term: r.Term}
+	}
+	r.logger.Warningf("%x is quarantined: its storage lost persisted state [%s]; it will neither vote nor campaign until %s",
+		r.id, describeRecovery(rc.rec), rc.rec.WaitingFor())
+	if rc.notify != nil {
+		rc.notify(rc.rec)
+	}
+}
+
+// maybeLeaveQuarantine ends a TailLoss quarantine once the commit index
+// (raised only by appends and snapshots in quarantine) reaches an entry of
+// a term above the one the loss was found in (rule E1). That entry was
+// written by a leader elected without this node's vote, which holds every
+// committed entry; by Log Matching this log now holds them too, and the
+// vote survived, so voting is safe again.
+func (r *raft) maybeLeaveQuarantine() {
+	rc := r.recoveryState()
+	if rc == nil || !rc.rec.Quarantined || rc.rec.Kind != TailLoss {
+		return
+	}
+	if recoveryMutation == mutEarlyExit {
+		if r.raftLog.committed < rc.rec.LostTo {
+			return
+		}
+	} else if zeroTermOnOutOfBounds(r.raftLog.term(r.raftLog.committed)) <= rc.rec.Term {
+		return
+	}
+	r.logger.Warningf("%x leaves its quarantine: committed entry %d is of a term above %d [%s]",
+		r.id, r.raftLog.committed, rc.rec.Term, describeRecovery(rc.rec))
+	rc.rec = Recovery{}
+	if rc.notify != nil {
+		rc.notify(rc.rec)
+	}
+}
+
+// loadCommitBeyondLog handles a HardState whose commit index is beyond
+// the last index at restart, with Config.RecoverLostState (rule D1): the
+// node starts quarantined. Its commit index is clamped to the log: to the
+// last index after a TailLoss, whose surviving log is a prefix of the one
+// it had; after a StateLoss the log may be an older copy holding entries
+// since replaced, so only what is known committed without it counts: the
+// snapshot and the entries the application applied (Config.Applied).
+func (r *raft) loadCommitBeyondLog(state pb.HardState, applied uint64) {
+	last := r.raftLog.lastIndex()
+	r.Term = state.Term
+	r.Vote = state.Vote
+	if recoveryMutation == mutNoRestartQuarantine {
+		r.raftLog.committed = last
+		return
+	}
+	r.enterQuarantine(CauseRestart, last+1, state.Commit)
+	if r.recoveryState().rec.Kind == TailLoss || recoveryMutation == mutTrustLog {
+		r.raftLog.committed = last
+	} else {
+		r.raftLog.committed = max(r.raftLog.committed, min(applied, last))
+	}
+}
+
+// quarantineHeartbeat handles a heartbeat with Config.RecoverLostState. A
+// commit beyond the log quarantines the node (rule D2). In quarantine a
+// heartbeat never raises the commit index (rule Q3): the leader's Match
+// for this node may predate the loss and describe entries this log holds
+// in another version. The heartbeat is then rejected with the commit index
+// as hint, so that a raftkit leader probes from there and its append
+// carries the commit index. It returns whether it handled the heartbeat.
+func (r *raft) quarantineHeartbeat(m pb.Message) bool {
+	last := r.raftLog.lastEntryID()
+	if m.Commit > last.index && !r.quarantined() && recoveryMutation != mutNoHeartbeatQuarantine {
+		r.enterQuarantine(CauseHeartbeat, last.index+1, m.Commit)
+	}
+	if !r.quarantined() || m.Commit <= r.raftLog.committed {
+		return false
+	}
+	if recoveryMutation == mutTrustLog {
+		r.raftLog.commitTo(min(m.Commit, last.index))
+		return false
+	}
+	resp := pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Reject: true, RejectHint: last.index, LogTerm: last.term}
+	if m.Commit <= last.index {
+		resp.RejectHint = r.raftLog.committed
+		resp.LogTerm = zeroTermOnOutOfBounds(r.raftLog.term(r.raftLog.committed))
+	}
+	if r.confirmsReads() {
+		resp.Context = m.Context
+	}
+	r.send(resp)
+	return true
+}
+
+// confirmsReads reports whether this node echoes the read round of a
+// heartbeat. A StateLoss node may follow a stale leader of a term it
+// forgot: it confirms no read (rule S2).
+func (r *raft) confirmsReads() bool {
+	return !r.stateLoss() || recoveryMutation == mutReadAcks
+}
+
+// ackIndex returns the index a follower acknowledges after appending up
+// to lastNew from an append committing up to commit. A StateLoss node may
+// follow a stale leader of a term it forgot: it acknowledges only entries
+// the leader already counts as committed, so that its acknowledgement
+// never decides a commit (rule S1).
+func (r *raft) ackIndex(lastNew, commit uint64) uint64 {
+	if r.stateLoss() && recoveryMutation != mutDecisiveAcks {
+		return min(lastNew, commit)
+	}
+	return lastNew
+}
+
+// maybeRegress lowers the progress pr of peer from when a rejection proves
+// that the peer's log lacks the entry at pr.Match. rejected is the index
+// the rejection answers (an append's Index; for a heartbeat, the Match it
+// carried no more than), and probe the index at which the leader's and the
+// peer's logs may still agree, as derived from the peer's hint. It returns
+// whether it lowered the progress; the caller then sends a probe.
+//
+// A rejection at or above Match whose hint leads below Match says the peer
+// lacked, when it answered, an entry it had acknowledged. A rejection that
+// is older than the acknowledgement (reordered by the network) says so
+// too; lowering Match on it costs one more probe, never safety: the commit
+// index never decreases, and a lower Match only makes quorums harder.
+// Every lowering needs a rejection, and every rejection answers a message
+// the leader sent, so the leader never sends more than it receives.
+func (r *raft) maybeRegress(from uint64, pr *progress.Progress, rejected, probe uint64) bool {
+	if recoveryMutation == mutNoRegress || from == r.id || pr.State == progress.StateSnapshot ||
+		pr.Match == 0 || rejected < pr.Match || probe >= pr.Match {
+		return false
+	}
+	r.logger.Warningf("%x: %x lacks entry %d that it acknowledged (its log agrees at most up to %d): was its raft log truncated or lost? Probing it again [%s]",
+		r.id, from, pr.Match, probe, pr)
+	pr.Regress(probe + 1)
+	return true
+}
+
+// regressHint returns the index up to which the leader's log may agree
+// with a peer whose rejection hints (index, term): the peer's last entry at
+// or below the rejected index has that term.
+func (r *raft) regressHint(m *pb.Message) uint64 {
+	if m.LogTerm == 0 {
+		return m.RejectHint
+	}
+	probe, _ := r.raftLog.findConflictByTerm(m.RejectHint, m.LogTerm)
+	return probe
+}

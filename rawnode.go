@@ -123,14 +123,23 @@ func NewRawNode(config *Config) (*RawNode, error) {
 // Tick advances the logical clock by one tick: election and heartbeat
 // timeouts are counted in ticks.
 func (rn *RawNode) Tick() {
-	if len(rn.stepsOnAdvance) == 0 {
-		// The buffer is reused by the Ready cycles between two ticks; an
-		// idle group, whose Readies hold no self-acknowledgements, does not
-		// keep it.
-		rn.stepsOnAdvance = nil
-	}
+	rn.dropSpare()
 	rn.raft.tick()
 	observeTick(rn.raft)
+}
+
+// dropSpare releases the buffers that the Ready cycles between two ticks
+// reuse, when they are empty: an idle group, whose Readies append no entry
+// and hold no acknowledgement, does not keep them.
+func (rn *RawNode) dropSpare() {
+	r := rn.raft
+	if len(rn.stepsOnAdvance) == 0 {
+		rn.stepsOnAdvance = nil
+	}
+	if len(r.msgsAfterAppend) == 0 {
+		r.msgsAfterAppend = nil
+	}
+	r.raftLog.unstable.dropSpare()
 }
 
 // TickQuiesced advances only the election clock, without the side effects
@@ -399,7 +408,15 @@ func (rn *RawNode) acceptReady(rd Ready) {
 		}
 	}
 	r.msgs = nil
-	r.msgsAfterAppend = nil
+	if rn.raft.asyncStorageWrites {
+		// Handed out as the Responses of the MsgStorageAppend.
+		r.msgsAfterAppend = nil
+	} else {
+		// Copied into the Ready's Messages and into stepsOnAdvance: the
+		// array is reused (Tick drops it once empty).
+		clear(r.msgsAfterAppend)
+		r.msgsAfterAppend = r.msgsAfterAppend[:0]
+	}
 	r.appSizes = r.appSizes[:0]
 	r.raftLog.acceptUnstable()
 	if n := len(rd.CommittedEntries); n > 0 {

@@ -169,3 +169,114 @@ func TestFollowerAcknowledgesEachAppend(t *testing.T) {
 	}
 	assert.Equal(t, []uint64{2, 3}, idx, "acknowledgements to the leader go out one per append, as etcd sends them")
 }
+
+// newTestFollower returns a RawNode following leader 2 of voters 1, 2, 3
+// at term 2, and its storage, whose log ends at index 1.
+func newTestFollower(t *testing.T, configure ...func(*Config)) (*RawNode, *MemoryStorage) {
+	ms := NewMemoryStorage()
+	require.NoError(t, ms.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{
+		Index: 1, Term: 1, ConfState: pb.ConfState{Voters: []uint64{1, 2, 3}}}}))
+	c := newTestConfig(1, 10, 1, ms)
+	for _, f := range configure {
+		f(c)
+	}
+	rn, err := NewRawNode(c)
+	require.NoError(t, err)
+	return rn, ms
+}
+
+// followerRound steps into rn an append of one entry after index, which
+// also commits it, and returns the Ready that follows, persisted.
+func followerRound(t *testing.T, rn *RawNode, ms *MemoryStorage, index uint64) Ready {
+	logTerm := uint64(2)
+	if index == 1 {
+		logTerm = 1
+	}
+	data := []byte{byte(index)}
+	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgApp, From: 2, To: 1, Term: 2, LogTerm: logTerm, Index: index,
+		Commit: index + 1, Entries: []pb.Entry{{Term: 2, Index: index + 1, Data: data}}}))
+	rd := rn.Ready()
+	require.NoError(t, ms.Append(rd.Entries))
+	if !IsEmptyHardState(rd.HardState) {
+		require.NoError(t, ms.SetHardState(rd.HardState))
+	}
+	return rd
+}
+
+// readyCopy is a deep enough copy of a Ready's slices to tell whether the
+// node wrote into them later.
+type readyCopy struct {
+	entries, committed []pb.Entry
+	messages           []pb.Message
+}
+
+func copyReady(rd Ready) readyCopy {
+	return readyCopy{
+		entries:   append([]pb.Entry(nil), rd.Entries...),
+		committed: append([]pb.Entry(nil), rd.CommittedEntries...),
+		messages:  append([]pb.Message(nil), rd.Messages...),
+	}
+}
+
+func TestFollowerCycleAllocatesOnlyTheMessages(t *testing.T) {
+	rn, ms := newTestFollower(t)
+	index := uint64(1)
+	msgs := make([]pb.Message, 101)
+	for i := range msgs {
+		msgs[i] = pb.Message{Type: pb.MsgApp, From: 2, To: 1, Term: 2, LogTerm: 2, Index: index, Commit: index + 1,
+			Entries: []pb.Entry{{Term: 2, Index: index + 1, Data: []byte("x")}}}
+		if index == 1 {
+			msgs[i].LogTerm = 1
+		}
+		index++
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(100, func() {
+		_ = rn.Step(msgs[i])
+		i++
+		rd := rn.Ready()
+		_ = ms.Append(rd.Entries)
+		_ = ms.SetHardState(rd.HardState)
+		rn.Advance(rd)
+	})
+	if !raceEnabled {
+		// The Messages array (the application's for good), and an array
+		// for the unstable entries once every 16 rounds.
+		assert.Equal(t, 1.0, allocs)
+	}
+	assert.Equal(t, index, rn.BasicStatus().Applied)
+}
+
+func TestReadySlicesStayIntactAfterLaterRounds(t *testing.T) {
+	rn, ms := newTestFollower(t)
+	var kept []Ready
+	var want []readyCopy
+	for index := uint64(1); index <= 40; index++ {
+		rd := followerRound(t, rn, ms, index)
+		require.Len(t, rd.Entries, 1)
+		require.Len(t, rd.Messages, 1)
+		if index > 1 {
+			require.Len(t, rd.CommittedEntries, 1)
+		}
+		kept = append(kept, rd)
+		want = append(want, copyReady(rd))
+		rn.Advance(rd)
+	}
+	for i, rd := range kept {
+		assert.Equal(t, want[i], copyReady(rd), "Ready %d was written after it was handed out", i)
+	}
+}
+
+func TestTickReleasesTheBuffersOfAnIdleNode(t *testing.T) {
+	rn, ms := newTestFollower(t)
+	for index := uint64(1); index <= 3; index++ {
+		rn.Advance(followerRound(t, rn, ms, index))
+	}
+	r := rn.raft
+	require.NotNil(t, r.raftLog.unstable.entries, "a busy node keeps room for the next entries")
+	require.NotNil(t, r.msgsAfterAppend, "and its acknowledgement buffer")
+	rn.Tick()
+	assert.Nil(t, r.raftLog.unstable.entries)
+	assert.Nil(t, r.msgsAfterAppend)
+	assert.Nil(t, rn.stepsOnAdvance)
+}

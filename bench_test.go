@@ -249,14 +249,22 @@ func BenchmarkThreeRawNodes(b *testing.B) {
 // messages are marshaled and unmarshaled (8 messages per entry: the
 // codec's allocations show), with transport=native they are passed as
 // values, so that only the raft's own allocations remain.
-func BenchmarkThreeRawNodesSequential(b *testing.B) {
+func BenchmarkThreeRawNodesSequential(b *testing.B) { benchmarkSequential(b) }
+
+// BenchmarkThreeRawNodesSequentialLent is BenchmarkThreeRawNodesSequential
+// with Config.LendReadyMessages.
+func BenchmarkThreeRawNodesSequentialLent(b *testing.B) {
+	benchmarkSequential(b, func(c *raft.Config) { c.LendReadyMessages = true })
+}
+
+func benchmarkSequential(b *testing.B, configure ...func(*raft.Config)) {
 	for _, native := range []bool{false, true} {
 		name := "transport=wire"
 		if native {
 			name = "transport=native"
 		}
 		b.Run(name, func(b *testing.B) {
-			c := newBenchCluster(b, 3)
+			c := newBenchCluster(b, 3, configure...)
 			c.native = native
 			start := c.nodes[0].applied
 			data := make([]byte, 128)
@@ -298,8 +306,16 @@ func BenchmarkThreeRawNodesRound64(b *testing.B) {
 // 128 B entry that also commits it: Step, Ready, append to MemoryStorage,
 // apply, Advance (the answer is dropped). The messages are built outside
 // the timer, 64 at a time; one op is one message.
-func BenchmarkFollowerCycle(b *testing.B) {
-	f := newBenchNode(b, 1, []uint64{1, 2, 3})
+func BenchmarkFollowerCycle(b *testing.B) { benchmarkFollowerCycle(b) }
+
+// BenchmarkFollowerCycleLent is BenchmarkFollowerCycle with
+// Config.LendReadyMessages.
+func BenchmarkFollowerCycleLent(b *testing.B) {
+	benchmarkFollowerCycle(b, func(c *raft.Config) { c.LendReadyMessages = true })
+}
+
+func benchmarkFollowerCycle(b *testing.B, configure ...func(*raft.Config)) {
+	f := newBenchNode(b, 1, []uint64{1, 2, 3}, configure...)
 	data := make([]byte, 128)
 	msgs := make([]pb.Message, 64)
 	index, logTerm := uint64(1), uint64(1)

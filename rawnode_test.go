@@ -280,3 +280,69 @@ func TestTickReleasesTheBuffersOfAnIdleNode(t *testing.T) {
 	assert.Nil(t, r.msgsAfterAppend)
 	assert.Nil(t, rn.stepsOnAdvance)
 }
+
+func lendReadyMessages(c *Config) { c.LendReadyMessages = true }
+
+func TestLentReadyMessagesAreReusedOnlyAfterAdvance(t *testing.T) {
+	rn, ms := newTestFollower(t, lendReadyMessages)
+	rn.Advance(followerRound(t, rn, ms, 1))
+
+	rd1 := followerRound(t, rn, ms, 2)
+	require.Len(t, rd1.Messages, 1)
+	want1 := copyReady(rd1)
+	// More work before Advance, and a second Ready: the loan of rd1 holds.
+	rd2 := followerRound(t, rn, ms, 3)
+	require.Len(t, rd2.Messages, 1)
+	want2 := copyReady(rd2)
+	assert.Equal(t, want1, copyReady(rd1), "a lent slice is not written before Advance")
+	rn.Advance(rd2)
+
+	rd3 := followerRound(t, rn, ms, 4)
+	require.Len(t, rd3.Messages, 1)
+	assert.Same(t, &rd1.Messages[0], &rd3.Messages[0], "after Advance the array is reused")
+	assert.Equal(t, uint64(5), rd3.Messages[0].Index)
+	rn.Advance(rd3)
+	for index := uint64(5); index <= 20; index++ {
+		rn.Advance(followerRound(t, rn, ms, index))
+	}
+	assert.Equal(t, want2, copyReady(rd2), "the array of a second Ready before Advance is never reused")
+	assert.Equal(t, want1.entries, copyReady(rd1).entries, "nor are the entries")
+}
+
+func TestLentReadyMessagesCostNoAllocation(t *testing.T) {
+	rn, ms := newTestFollower(t, lendReadyMessages)
+	index := uint64(1)
+	msgs := make([]pb.Message, 102)
+	for i := range msgs {
+		msgs[i] = pb.Message{Type: pb.MsgApp, From: 2, To: 1, Term: 2, LogTerm: 2, Index: index, Commit: index + 1,
+			Entries: []pb.Entry{{Term: 2, Index: index + 1, Data: []byte("x")}}}
+		if index == 1 {
+			msgs[i].LogTerm = 1
+		}
+		index++
+	}
+	i := 0
+	round := func() {
+		_ = rn.Step(msgs[i])
+		i++
+		rd := rn.Ready()
+		_ = ms.Append(rd.Entries)
+		_ = ms.SetHardState(rd.HardState)
+		rn.Advance(rd)
+	}
+	round() // the first loan
+	allocs := testing.AllocsPerRun(100, round)
+	if !raceEnabled {
+		// An array for the unstable entries once every 16 rounds.
+		assert.Equal(t, 0.0, allocs)
+	}
+	assert.Equal(t, index, rn.BasicStatus().Applied)
+}
+
+func TestLendReadyMessagesNeedsAdvance(t *testing.T) {
+	c := newTestConfig(1, 10, 1, NewMemoryStorage())
+	c.LendReadyMessages, c.AsyncStorageWrites = true, true
+	err := c.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "LendReadyMessages")
+}

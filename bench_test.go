@@ -93,16 +93,25 @@ func (n *benchNode) handle(b *testing.B, send func(m pb.Message)) {
 	n.Advance(rd)
 }
 
-// benchCluster runs RawNodes in one goroutine; messages travel marshaled.
+// benchCluster runs RawNodes in one goroutine; messages travel marshaled,
+// or, with native set, as values.
 type benchCluster struct {
 	nodes []*benchNode
-	inbox [][][]byte
+	// inbox[i] holds the marshaled messages to node i+1, ninbox[i] the
+	// native ones; spare and nspare are the queues emptied by the last
+	// delivery, reused so that the transport allocates nothing per round.
+	inbox, spare   [][][]byte
+	ninbox, nspare [][]pb.Message
+	native         bool
 	// sent counts the messages sent between nodes.
 	sent int
 }
 
 func newBenchCluster(b *testing.B, n int, configure ...func(*raft.Config)) *benchCluster {
-	c := &benchCluster{inbox: make([][][]byte, n)}
+	c := &benchCluster{
+		inbox: make([][][]byte, n), spare: make([][][]byte, n),
+		ninbox: make([][]pb.Message, n), nspare: make([][]pb.Message, n),
+	}
 	var ids []uint64
 	for i := 1; i <= n; i++ {
 		ids = append(ids, uint64(i))
@@ -119,12 +128,17 @@ func newBenchCluster(b *testing.B, n int, configure ...func(*raft.Config)) *benc
 
 func (c *benchCluster) pump(b *testing.B) {
 	send := func(m pb.Message) {
+		c.sent++
+		if c.native {
+			// A copy of the message value: the Ready's array may be lent.
+			c.ninbox[m.To-1] = append(c.ninbox[m.To-1], m)
+			return
+		}
 		buf, err := m.Marshal()
 		if err != nil {
 			b.Fatal(err)
 		}
 		c.inbox[m.To-1] = append(c.inbox[m.To-1], buf)
-		c.sent++
 	}
 	for busy := true; busy; {
 		busy = false
@@ -136,14 +150,22 @@ func (c *benchCluster) pump(b *testing.B) {
 		}
 		for i, n := range c.nodes {
 			q := c.inbox[i]
-			c.inbox[i] = nil
-			for _, buf := range q {
+			c.inbox[i], c.spare[i] = c.spare[i][:0], q
+			for j, buf := range q {
 				busy = true
 				var m pb.Message
 				if err := m.Unmarshal(buf); err != nil {
 					b.Fatal(err)
 				}
 				_ = n.Step(m)
+				q[j] = nil
+			}
+			nq := c.ninbox[i]
+			c.ninbox[i], c.nspare[i] = c.nspare[i][:0], nq
+			for j := range nq {
+				busy = true
+				_ = n.Step(nq[j])
+				nq[j] = pb.Message{}
 			}
 		}
 	}
@@ -222,23 +244,43 @@ func BenchmarkThreeRawNodes(b *testing.B) {
 
 // BenchmarkThreeRawNodesSequential is a sequential client of three
 // RawNodes: one 128 B proposal at a time, carried through the Readies of
-// all three (messages marshaled and delivered, storage appended, entries
-// applied) until nothing is left to do. One op is one entry.
-func BenchmarkThreeRawNodesSequential(b *testing.B) {
-	c := newBenchCluster(b, 3)
-	start := c.nodes[0].applied
-	data := make([]byte, 128)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if err := c.nodes[0].Propose(data); err != nil {
-			b.Fatal(err)
+// all three (messages delivered, storage appended, entries applied) until
+// nothing is left to do. One op is one entry. With transport=wire the
+// messages are marshaled and unmarshaled (8 messages per entry: the
+// codec's allocations show), with transport=native they are passed as
+// values, so that only the raft's own allocations remain.
+func BenchmarkThreeRawNodesSequential(b *testing.B) { benchmarkSequential(b) }
+
+// BenchmarkThreeRawNodesSequentialLent is BenchmarkThreeRawNodesSequential
+// with Config.LendReadyMessages.
+func BenchmarkThreeRawNodesSequentialLent(b *testing.B) {
+	benchmarkSequential(b, func(c *raft.Config) { c.LendReadyMessages = true })
+}
+
+func benchmarkSequential(b *testing.B, configure ...func(*raft.Config)) {
+	for _, native := range []bool{false, true} {
+		name := "transport=wire"
+		if native {
+			name = "transport=native"
 		}
-		c.pump(b)
-	}
-	b.StopTimer()
-	if got := c.nodes[0].applied - start; got != b.N {
-		b.Fatalf("the leader applied %d entries, want %d", got, b.N)
+		b.Run(name, func(b *testing.B) {
+			c := newBenchCluster(b, 3, configure...)
+			c.native = native
+			start := c.nodes[0].applied
+			data := make([]byte, 128)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := c.nodes[0].Propose(data); err != nil {
+					b.Fatal(err)
+				}
+				c.pump(b)
+			}
+			b.StopTimer()
+			if got := c.nodes[0].applied - start; got != b.N {
+				b.Fatalf("the leader applied %d entries, want %d", got, b.N)
+			}
+		})
 	}
 }
 
@@ -264,8 +306,16 @@ func BenchmarkThreeRawNodesRound64(b *testing.B) {
 // 128 B entry that also commits it: Step, Ready, append to MemoryStorage,
 // apply, Advance (the answer is dropped). The messages are built outside
 // the timer, 64 at a time; one op is one message.
-func BenchmarkFollowerCycle(b *testing.B) {
-	f := newBenchNode(b, 1, []uint64{1, 2, 3})
+func BenchmarkFollowerCycle(b *testing.B) { benchmarkFollowerCycle(b) }
+
+// BenchmarkFollowerCycleLent is BenchmarkFollowerCycle with
+// Config.LendReadyMessages.
+func BenchmarkFollowerCycleLent(b *testing.B) {
+	benchmarkFollowerCycle(b, func(c *raft.Config) { c.LendReadyMessages = true })
+}
+
+func benchmarkFollowerCycle(b *testing.B, configure ...func(*raft.Config)) {
+	f := newBenchNode(b, 1, []uint64{1, 2, 3}, configure...)
 	data := make([]byte, 128)
 	msgs := make([]pb.Message, 64)
 	index, logTerm := uint64(1), uint64(1)
@@ -563,7 +613,10 @@ func BenchmarkElection(b *testing.B) {
 	ticks := 0
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		c := &benchCluster{inbox: make([][][]byte, 5)}
+		c := &benchCluster{
+			inbox: make([][][]byte, 5), spare: make([][][]byte, 5),
+			ninbox: make([][]pb.Message, 5), nspare: make([][]pb.Message, 5),
+		}
 		ids := []uint64{1, 2, 3, 4, 5}
 		for _, id := range ids {
 			conf, _ := benchConfig(b, id, ids)

@@ -174,6 +174,20 @@ type Config struct {
 	// It is called from within the call that changed the state (Step,
 	// Tick, NewRawNode), which must not be reentered.
 	OnRecovery func(Recovery)
+
+	// LendReadyMessages makes the Messages slice of each Ready a loan
+	// rather than a gift, in synchronous storage mode: the application
+	// may read it (send, marshal, copy the message values) until it calls
+	// Advance, after which the node reuses the array for the Messages of a
+	// later Ready. It saves the allocation of that array, one per Ready
+	// that carries messages. The entries and contexts the messages refer
+	// to stay valid as without it; only the array of Message values is
+	// reused. A transport that keeps messages past Advance, or hands them
+	// to another goroutine, must copy the values first. Off by default
+	// (as in etcd raft, which has no such field: every Ready's Messages
+	// are the application's for good); not allowed with
+	// AsyncStorageWrites, which has no Advance.
+	LendReadyMessages bool
 }
 
 // Validate checks the configuration and returns an error that names the
@@ -207,6 +221,8 @@ func (c *Config) Validate() error {
 		return invalid("LeaseDriftTicks", c.LeaseDriftTicks, fmt.Sprintf("lease drift margin must leave a lease of at least one tick: at most ElectionTick-2 (%d)", c.ElectionTick-2))
 	case c.TickInterval < 0:
 		return invalid("TickInterval", c.TickInterval, "tick interval cannot be negative")
+	case c.LendReadyMessages && c.AsyncStorageWrites:
+		return invalid("LendReadyMessages", true, "a loan ends with Advance, which AsyncStorageWrites does without")
 	}
 	return nil
 }

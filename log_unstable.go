@@ -19,7 +19,11 @@ import (
 // Slices handed out (nextEntries, slice) share the backing array with
 // entries. To keep them valid, the entries they cover are never written
 // again: truncation copies the kept prefix into a new array, and appending
-// only writes past the end of every slice handed out so far.
+// only writes past the end of every slice handed out so far. Once every
+// entry is stable, entries keeps the room left after them (an empty slice
+// with capacity), so that a node that appends a few entries per Ready
+// allocates an array once per unstableChunk entries rather than once per
+// Ready; dropSpare releases that room when the node goes idle.
 type unstable struct {
 	// snapshot is the incoming snapshot not yet persisted, if any. When
 	// set, offset == snapshot.Metadata.Index+1.
@@ -146,12 +150,16 @@ func (u *unstable) stableTo(id entryID) {
 // shrinkEntriesArray releases the backing array when most of it is no
 // longer used by entries. Dropping stable entries by reslicing keeps the
 // array alive, and appends keep extending it, so without this the array
-// would only ever grow.
+// would only ever grow. When no entry is left, the room after them is kept
+// for the next appends (it was never handed out); an array without room
+// left is released.
 func (u *unstable) shrinkEntriesArray() {
 	const lenMultiple = 2
 	switch {
 	case len(u.entries) == 0:
-		u.entries = nil
+		if cap(u.entries) == 0 {
+			u.entries = nil
+		}
 	case len(u.entries)*lenMultiple < cap(u.entries):
 		ents := make([]pb.Entry, len(u.entries))
 		copy(ents, u.entries)
@@ -192,7 +200,11 @@ func (u *unstable) truncateAndAppend(ents []pb.Entry) {
 	from := ents[0].Index
 	switch end := u.offset + uint64(len(u.entries)); {
 	case from == end:
-		// Contiguous: append directly.
+		// Contiguous: append directly. Starting afresh, make room for
+		// the next appends too (see the type's comment).
+		if len(u.entries) == 0 && cap(u.entries) < len(ents) {
+			u.entries = make([]pb.Entry, 0, max(len(ents), unstableChunk))
+		}
 		u.entries = append(u.entries, ents...)
 	case from <= u.offset:
 		// Replace everything. Cap the slice so a later append cannot write
@@ -213,6 +225,19 @@ func (u *unstable) truncateAndAppend(ents []pb.Entry) {
 	default:
 		panic(fmt.Sprintf("appending entries from index %d would leave a gap after last unstable index %d",
 			from, end-1))
+	}
+}
+
+// unstableChunk is the number of entries an empty unstable log makes room
+// for when it starts an array: 768 bytes, held only while the node is busy
+// (dropSpare releases it).
+const unstableChunk = 16
+
+// dropSpare releases the room kept after the stable entries when no
+// unstable entry is left, so that an idle group holds no array.
+func (u *unstable) dropSpare() {
+	if len(u.entries) == 0 {
+		u.entries = nil
 	}
 }
 

@@ -343,3 +343,24 @@ func TestUnstableWithoutLoggerDoesNotCrash(t *testing.T) {
 	u.stableTo(entryID{term: 3, index: 9})
 	assert.Equal(t, entsAt(5, 3), u.entries)
 }
+
+func TestUnstableAppendsIntoTheRoomLeftAfterStableEntries(t *testing.T) {
+	u := newUnstable(nil, nil, 1)
+	u.truncateAndAppend(entsAt(1, 1))
+	handedOut := u.nextEntries()
+	want := append([]pb.Entry(nil), handedOut...)
+	u.acceptInProgress()
+	u.stableTo(entryID{term: 1, index: 1})
+	require.Empty(t, u.entries)
+	require.Equal(t, unstableChunk-1, cap(u.entries), "the room after the stable entry is kept")
+
+	u.truncateAndAppend(entsAt(2, 1))
+	assert.Same(t, &handedOut[:2][1], &u.entries[0], "an append goes into the room")
+	assert.Equal(t, want, handedOut, "and does not write over entries handed out")
+
+	u.dropSpare()
+	assert.Len(t, u.entries, 1, "dropSpare never drops unstable entries")
+	u.stableTo(entryID{term: 1, index: 2})
+	u.dropSpare()
+	assert.Nil(t, u.entries, "but releases the room once they are stable")
+}

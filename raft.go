@@ -293,6 +293,13 @@ type raftRare struct {
 	// recovery is the state of Config.RecoverLostState (raft_recovery.go);
 	// nil without it.
 	recovery *recovery
+
+	// lendMsgs is Config.LendReadyMessages. lentMsgs is the Messages array
+	// of the Ready handed out last, on loan until Advance (nil if none);
+	// spareMsgs an array returned by Advance, cleared, for msgs to take
+	// at the next Ready (see RawNode.acceptMsgs and returnMsgs).
+	lendMsgs            bool
+	lentMsgs, spareMsgs []pb.Message
 }
 
 // maxUncommittedSize returns the limit on the payload bytes of a leader's
@@ -387,6 +394,9 @@ func (r *raft) init(c *Config) error {
 	}
 	if cfg.MaxUncommittedEntriesSize != noLimit {
 		r.rareSettings().maxUncommittedSize = cfg.MaxUncommittedEntriesSize
+	}
+	if cfg.LendReadyMessages {
+		r.rareSettings().lendMsgs = true
 	}
 	if cfg.Rand != nil {
 		// Set before the first draw, which becomeFollower below makes.

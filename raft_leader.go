@@ -211,6 +211,12 @@ func (r *raft) sendHeartbeat(to uint64, pr *progress.Progress, ctx []byte) {
 
 // bcastAppend sends appends to every peer but this node.
 func (r *raft) bcastAppend() {
+	if len(r.msgs) == 0 {
+		// One allocation for the appends of a round rather than one per
+		// growth of msgs. Only when nothing is queued: appends merged into
+		// queued ones take no room.
+		r.msgs = slices.Grow(r.msgs, max(r.trk.Len()-1, 0))
+	}
 	r.trk.Visit(func(id uint64, _ *progress.Progress) {
 		if id != r.id {
 			r.sendAppend(id)

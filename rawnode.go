@@ -71,6 +71,8 @@ type Ready struct {
 	// Ownership: the slice is the application's; the node never writes it
 	// (nor the entries and contexts the messages refer to) once handed
 	// out, so it may be kept, or sent by another goroutine, after Advance.
+	// Under Config.LendReadyMessages the slice is on loan until Advance
+	// instead, and reused afterwards (the entries and contexts are not).
 	Messages []pb.Message
 
 	// MustSync is true when HardState's term or vote, or Entries, must be
@@ -123,14 +125,23 @@ func NewRawNode(config *Config) (*RawNode, error) {
 // Tick advances the logical clock by one tick: election and heartbeat
 // timeouts are counted in ticks.
 func (rn *RawNode) Tick() {
-	if len(rn.stepsOnAdvance) == 0 {
-		// The buffer is reused by the Ready cycles between two ticks; an
-		// idle group, whose Readies hold no self-acknowledgements, does not
-		// keep it.
-		rn.stepsOnAdvance = nil
-	}
+	rn.dropSpare()
 	rn.raft.tick()
 	observeTick(rn.raft)
+}
+
+// dropSpare releases the buffers that the Ready cycles between two ticks
+// reuse, when they are empty: an idle group, whose Readies append no entry
+// and hold no acknowledgement, does not keep them.
+func (rn *RawNode) dropSpare() {
+	r := rn.raft
+	if len(rn.stepsOnAdvance) == 0 {
+		rn.stepsOnAdvance = nil
+	}
+	if len(r.msgsAfterAppend) == 0 {
+		r.msgsAfterAppend = nil
+	}
+	r.raftLog.unstable.dropSpare()
 }
 
 // TickQuiesced advances only the election clock, without the side effects
@@ -239,10 +250,9 @@ func (rn *RawNode) readyWithoutAccept() Ready {
 	rd := Ready{
 		Entries:          r.raftLog.nextUnstableEnts(),
 		CommittedEntries: r.raftLog.nextCommittedEnts(rn.applyUnstableEntries()),
-	}
-	if len(r.msgs) > 0 {
-		// A Ready without messages has nil Messages, as in etcd.
-		rd.Messages = r.msgs
+		// Empty but with room when the array is a returned loan
+		// (Config.LendReadyMessages); nil below if nothing is added.
+		Messages: r.msgs,
 	}
 	if softSt := r.softState(); !softSt.equal(&rn.prevSoftSt) {
 		// Allocate only when it changed: the pointer escapes to the caller.
@@ -278,6 +288,10 @@ func (rn *RawNode) readyWithoutAccept() Ready {
 				rd.Messages = append(rd.Messages, m)
 			}
 		}
+	}
+	if len(rd.Messages) == 0 {
+		// A Ready without messages has nil Messages, as in etcd.
+		rd.Messages = nil
 	}
 	return rd
 }
@@ -398,8 +412,16 @@ func (rn *RawNode) acceptReady(rd Ready) {
 			rn.stepsOnAdvance = append(rn.stepsOnAdvance, newStorageApplyRespMsg(r, rd.CommittedEntries))
 		}
 	}
-	r.msgs = nil
-	r.msgsAfterAppend = nil
+	rn.acceptMsgs(rd.Messages)
+	if rn.raft.asyncStorageWrites {
+		// Handed out as the Responses of the MsgStorageAppend.
+		r.msgsAfterAppend = nil
+	} else {
+		// Copied into the Ready's Messages and into stepsOnAdvance: the
+		// array is reused (Tick drops it once empty).
+		clear(r.msgsAfterAppend)
+		r.msgsAfterAppend = r.msgsAfterAppend[:0]
+	}
 	r.appSizes = r.appSizes[:0]
 	r.raftLog.acceptUnstable()
 	if n := len(rd.CommittedEntries); n > 0 {
@@ -409,6 +431,48 @@ func (rn *RawNode) acceptReady(rd Ready) {
 	traceReady(r)
 	observeReady(r, &rd)
 	traceCursors(r)
+}
+
+// acceptMsgs empties msgs once the Ready's Messages, handed, are handed
+// out. By default they are the application's for good, and msgs starts
+// afresh. Under Config.LendReadyMessages the array is on loan until
+// Advance (returnMsgs), and msgs takes the array returned by the previous
+// Advance. A second Ready before Advance hands out an array that is never
+// reused: only the first loan is recorded.
+func (rn *RawNode) acceptMsgs(handed []pb.Message) {
+	r := rn.raft
+	rare := r.rare
+	if rare == nil || !rare.lendMsgs {
+		r.msgs = nil
+		return
+	}
+	if len(handed) == 0 {
+		// Nothing handed out: msgs keeps its room.
+		r.msgs = r.msgs[:0]
+		return
+	}
+	if rare.lentMsgs == nil {
+		rare.lentMsgs = handed
+	}
+	r.msgs, rare.spareMsgs = rare.spareMsgs, nil
+}
+
+// returnMsgs ends the loan of the last Ready's Messages, on Advance: the
+// array is cleared (so that it holds no entries alive) and given to msgs,
+// or kept as the spare if msgs has an array already.
+func (rn *RawNode) returnMsgs() {
+	rare := rn.raft.rare
+	if rare == nil || rare.lentMsgs == nil {
+		return
+	}
+	lent := rare.lentMsgs[:cap(rare.lentMsgs)]
+	clear(lent)
+	rare.lentMsgs = nil
+	if r := rn.raft; cap(r.msgs) == 0 {
+		r.msgs = lent[:0]
+	} else {
+		rare.spareMsgs = lent[:0]
+	}
 }
 
 // applyUnstableEntries reports whether committed entries may be handed out
@@ -448,6 +512,9 @@ func (rn *RawNode) Advance(_ Ready) {
 		rn.raft.logger.Error("raft: Advance must not be called when using AsyncStorageWrites; ignored")
 		return
 	}
+	// First, so that what the steps below send goes into the returned
+	// array.
+	rn.returnMsgs()
 	for i, m := range rn.stepsOnAdvance {
 		_ = rn.raft.Step(m)
 		rn.stepsOnAdvance[i] = pb.Message{}

@@ -104,6 +104,8 @@ func (rn *RawNode) MayQuiesceFollowing(lead, term, commit uint64) bool {
 // leader, and MayQuiesceFollowing on a follower).
 func (rn *RawNode) Quiesce() {
 	rn.raft.rareSettings().quiesced = true
+	// No Tick comes to release them until Wake.
+	rn.dropSpare()
 }
 
 // Quiesced reports whether the group is quiesced (Quiesce called, Wake

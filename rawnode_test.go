@@ -169,3 +169,180 @@ func TestFollowerAcknowledgesEachAppend(t *testing.T) {
 	}
 	assert.Equal(t, []uint64{2, 3}, idx, "acknowledgements to the leader go out one per append, as etcd sends them")
 }
+
+// newTestFollower returns a RawNode following leader 2 of voters 1, 2, 3
+// at term 2, and its storage, whose log ends at index 1.
+func newTestFollower(t *testing.T, configure ...func(*Config)) (*RawNode, *MemoryStorage) {
+	ms := NewMemoryStorage()
+	require.NoError(t, ms.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{
+		Index: 1, Term: 1, ConfState: pb.ConfState{Voters: []uint64{1, 2, 3}}}}))
+	c := newTestConfig(1, 10, 1, ms)
+	for _, f := range configure {
+		f(c)
+	}
+	rn, err := NewRawNode(c)
+	require.NoError(t, err)
+	return rn, ms
+}
+
+// followerRound steps into rn an append of one entry after index, which
+// also commits it, and returns the Ready that follows, persisted.
+func followerRound(t *testing.T, rn *RawNode, ms *MemoryStorage, index uint64) Ready {
+	logTerm := uint64(2)
+	if index == 1 {
+		logTerm = 1
+	}
+	data := []byte{byte(index)}
+	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgApp, From: 2, To: 1, Term: 2, LogTerm: logTerm, Index: index,
+		Commit: index + 1, Entries: []pb.Entry{{Term: 2, Index: index + 1, Data: data}}}))
+	rd := rn.Ready()
+	require.NoError(t, ms.Append(rd.Entries))
+	if !IsEmptyHardState(rd.HardState) {
+		require.NoError(t, ms.SetHardState(rd.HardState))
+	}
+	return rd
+}
+
+// readyCopy is a deep enough copy of a Ready's slices to tell whether the
+// node wrote into them later.
+type readyCopy struct {
+	entries, committed []pb.Entry
+	messages           []pb.Message
+}
+
+func copyReady(rd Ready) readyCopy {
+	return readyCopy{
+		entries:   append([]pb.Entry(nil), rd.Entries...),
+		committed: append([]pb.Entry(nil), rd.CommittedEntries...),
+		messages:  append([]pb.Message(nil), rd.Messages...),
+	}
+}
+
+func TestFollowerCycleAllocatesOnlyTheMessages(t *testing.T) {
+	rn, ms := newTestFollower(t)
+	index := uint64(1)
+	msgs := make([]pb.Message, 101)
+	for i := range msgs {
+		msgs[i] = pb.Message{Type: pb.MsgApp, From: 2, To: 1, Term: 2, LogTerm: 2, Index: index, Commit: index + 1,
+			Entries: []pb.Entry{{Term: 2, Index: index + 1, Data: []byte("x")}}}
+		if index == 1 {
+			msgs[i].LogTerm = 1
+		}
+		index++
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(100, func() {
+		_ = rn.Step(msgs[i])
+		i++
+		rd := rn.Ready()
+		_ = ms.Append(rd.Entries)
+		_ = ms.SetHardState(rd.HardState)
+		rn.Advance(rd)
+	})
+	if !raceEnabled {
+		// The Messages array (the application's for good), and an array
+		// for the unstable entries once every 16 rounds.
+		assert.Equal(t, 1.0, allocs)
+	}
+	assert.Equal(t, index, rn.BasicStatus().Applied)
+}
+
+func TestReadySlicesStayIntactAfterLaterRounds(t *testing.T) {
+	rn, ms := newTestFollower(t)
+	var kept []Ready
+	var want []readyCopy
+	for index := uint64(1); index <= 40; index++ {
+		rd := followerRound(t, rn, ms, index)
+		require.Len(t, rd.Entries, 1)
+		require.Len(t, rd.Messages, 1)
+		if index > 1 {
+			require.Len(t, rd.CommittedEntries, 1)
+		}
+		kept = append(kept, rd)
+		want = append(want, copyReady(rd))
+		rn.Advance(rd)
+	}
+	for i, rd := range kept {
+		assert.Equal(t, want[i], copyReady(rd), "Ready %d was written after it was handed out", i)
+	}
+}
+
+func TestTickReleasesTheBuffersOfAnIdleNode(t *testing.T) {
+	rn, ms := newTestFollower(t)
+	for index := uint64(1); index <= 3; index++ {
+		rn.Advance(followerRound(t, rn, ms, index))
+	}
+	r := rn.raft
+	require.NotNil(t, r.raftLog.unstable.entries, "a busy node keeps room for the next entries")
+	require.NotNil(t, r.msgsAfterAppend, "and its acknowledgement buffer")
+	rn.Tick()
+	assert.Nil(t, r.raftLog.unstable.entries)
+	assert.Nil(t, r.msgsAfterAppend)
+	assert.Nil(t, rn.stepsOnAdvance)
+}
+
+func lendReadyMessages(c *Config) { c.LendReadyMessages = true }
+
+func TestLentReadyMessagesAreReusedOnlyAfterAdvance(t *testing.T) {
+	rn, ms := newTestFollower(t, lendReadyMessages)
+	rn.Advance(followerRound(t, rn, ms, 1))
+
+	rd1 := followerRound(t, rn, ms, 2)
+	require.Len(t, rd1.Messages, 1)
+	want1 := copyReady(rd1)
+	// More work before Advance, and a second Ready: the loan of rd1 holds.
+	rd2 := followerRound(t, rn, ms, 3)
+	require.Len(t, rd2.Messages, 1)
+	want2 := copyReady(rd2)
+	assert.Equal(t, want1, copyReady(rd1), "a lent slice is not written before Advance")
+	rn.Advance(rd2)
+
+	rd3 := followerRound(t, rn, ms, 4)
+	require.Len(t, rd3.Messages, 1)
+	assert.Same(t, &rd1.Messages[0], &rd3.Messages[0], "after Advance the array is reused")
+	assert.Equal(t, uint64(5), rd3.Messages[0].Index)
+	rn.Advance(rd3)
+	for index := uint64(5); index <= 20; index++ {
+		rn.Advance(followerRound(t, rn, ms, index))
+	}
+	assert.Equal(t, want2, copyReady(rd2), "the array of a second Ready before Advance is never reused")
+	assert.Equal(t, want1.entries, copyReady(rd1).entries, "nor are the entries")
+}
+
+func TestLentReadyMessagesCostNoAllocation(t *testing.T) {
+	rn, ms := newTestFollower(t, lendReadyMessages)
+	index := uint64(1)
+	msgs := make([]pb.Message, 102)
+	for i := range msgs {
+		msgs[i] = pb.Message{Type: pb.MsgApp, From: 2, To: 1, Term: 2, LogTerm: 2, Index: index, Commit: index + 1,
+			Entries: []pb.Entry{{Term: 2, Index: index + 1, Data: []byte("x")}}}
+		if index == 1 {
+			msgs[i].LogTerm = 1
+		}
+		index++
+	}
+	i := 0
+	round := func() {
+		_ = rn.Step(msgs[i])
+		i++
+		rd := rn.Ready()
+		_ = ms.Append(rd.Entries)
+		_ = ms.SetHardState(rd.HardState)
+		rn.Advance(rd)
+	}
+	round() // the first loan
+	allocs := testing.AllocsPerRun(100, round)
+	if !raceEnabled {
+		// An array for the unstable entries once every 16 rounds.
+		assert.Equal(t, 0.0, allocs)
+	}
+	assert.Equal(t, index, rn.BasicStatus().Applied)
+}
+
+func TestLendReadyMessagesNeedsAdvance(t *testing.T) {
+	c := newTestConfig(1, 10, 1, NewMemoryStorage())
+	c.LendReadyMessages, c.AsyncStorageWrites = true, true
+	err := c.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "LendReadyMessages")
+}

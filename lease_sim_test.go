@@ -70,6 +70,24 @@ func TestLeaseSimulation(t *testing.T) {
 	assert.Greater(t, immediate, reads/4, "most reads are served under the lease")
 }
 
+// leaseRegressions are lease seeds that once failed TestLeaseSimulation,
+// with what they found; each must pass now.
+var leaseRegressions = []struct {
+	seed  int64
+	found string
+}{
+	{14044, "soak: a follower whose ticks had stalled heard the leader's heartbeats, then got 13 held ticks in a " +
+		"bunch and voted at once, while the leader's lease from those heartbeats still ran; the follower's " +
+		"promise is now bounded by its clock as well (TestLeaseRulesPreventStaleReads/follower-ticks-only)"},
+}
+
+func TestLeaseRegressionSeeds(t *testing.T) {
+	for _, rc := range leaseRegressions {
+		res := rafttest.Run(rafttest.Options{Seed: rc.seed, Scenario: leaseScenario, OutDir: t.TempDir()})
+		assert.Nil(t, res.Violation, "seed %d (%s) fails again:\n%v", rc.seed, rc.found, res.Violation)
+	}
+}
+
 // Each mutation breaks one rule of the lease; the simulation must find a
 // stale read (or another violation) within the seeds it may search.
 func TestLeaseSimulationCatchesMutations(t *testing.T) {

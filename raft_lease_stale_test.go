@@ -241,18 +241,47 @@ func staleReadNoQuarantine(s *leaseScript) leaseRead {
 	return s.read(1, wrote)
 }
 
+// staleReadBunchedTicks: node 2's ticks are held back from the start (a
+// stalled tick loop) while it keeps hearing the leader's heartbeats; it
+// acknowledges the one sent at 10, which gives the leader its lease, and
+// at 10.6 gets its ten held ticks in a bunch. Counted by its ticks alone,
+// its promise is then over and it votes for 3, which has been cut off from
+// the leader since 0; its clock says 0.6 of an interval has passed.
+func staleReadBunchedTicks(s *leaseScript) leaseRead {
+	s.cut[[2]uint64{1, 3}] = true
+	s.cut[[2]uint64{3, 1}] = true
+	for p := 1; p <= 10; p++ {
+		s.at(float64(p))
+		s.tick(1)
+		s.at(float64(p) + 0.5)
+		s.tick(3)
+	}
+	require.True(s.t, s.node(1).raft.leaseValid(), "2's acknowledgement gave 1 a lease")
+	s.isolate(1)
+	s.cut[[2]uint64{3, 2}], s.cut[[2]uint64{2, 3}] = false, false
+	s.at(10.6)
+	for i := 0; i < 10; i++ {
+		s.tick(2)
+	}
+	require.GreaterOrEqual(s.t, s.node(2).raft.electionElapsed, s.node(2).raft.electionTimeout, "2's ticks say its promise is over")
+	wrote := s.elect(3)
+	require.Equal(s.t, StateLeader, s.node(1).raft.state, "1 still believes it leads")
+	return s.read(1, wrote)
+}
+
 func TestLeaseRulesPreventStaleReads(t *testing.T) {
 	for _, tt := range []struct {
 		mutation string
 		script   func(*leaseScript) leaseRead
 		// elected tells whether another leader writes even with the rule:
-		// rules 2 and 3 make the old leader step back in time, rule 10
-		// stops the election.
+		// rules 2 and 3 make the old leader step back in time, rules 8 (by
+		// the clock) and 10 stop the election.
 		elected bool
 	}{
 		{"no-margin", staleReadNoMargin, true},
 		{"receipt-time", staleReadReceiptTime, true},
 		{"no-quarantine", staleReadNoQuarantine, false},
+		{"follower-ticks-only", staleReadBunchedTicks, false},
 	} {
 		t.Run(tt.mutation+"/rule", func(t *testing.T) {
 			o := tt.script(newLeaseScript(t))

@@ -93,8 +93,11 @@ type Config struct {
 	TickInterval time.Duration
 	// Clock reads the time for the lease of ReadOnlyLeaseBased; it must be
 	// monotonic. nil means time.Now, whose readings are. Simulations supply
-	// their own. It is read only by a lease leader: at each heartbeat it
-	// sends and at each read it serves under the lease.
+	// their own. It is read only in lease mode: by a leader at each
+	// heartbeat it sends and at each read it serves under the lease, and by
+	// a follower (with TickInterval set) at each message from its leader,
+	// so that it keeps its promise not to elect another leader for
+	// (ElectionTick-1) * TickInterval even if its ticks come in a bunch.
 	Clock func() time.Time
 
 	// Logger receives the node's log lines. nil means the package logger

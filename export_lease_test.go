@@ -5,13 +5,14 @@ package raft
 // exists only in this package's test binary.
 func SetLeaseMutation(name string) {
 	leaseMutation = map[string]leaseMut{
-		"":              mutNone,
-		"no-margin":     mutNoMargin,
-		"rearm":         mutRearmOnAbort,
-		"receipt-time":  mutReceiptTime,
-		"no-conf-reset": mutNoConfReset,
-		"no-quarantine": mutNoQuarantine,
-		"ticks-only":    mutTicksOnly,
-		"etcd":          mutEtcd,
+		"":                    mutNone,
+		"no-margin":           mutNoMargin,
+		"rearm":               mutRearmOnAbort,
+		"receipt-time":        mutReceiptTime,
+		"no-conf-reset":       mutNoConfReset,
+		"no-quarantine":       mutNoQuarantine,
+		"ticks-only":          mutTicksOnly,
+		"etcd":                mutEtcd,
+		"follower-ticks-only": mutFollowerTicksOnly,
 	}[name]
 }

@@ -765,7 +765,7 @@ func (r *raft) Step(m pb.Message) error {
 	case m.Term > r.Term:
 		if m.Type == pb.MsgVote || m.Type == pb.MsgPreVote {
 			force := bytes.Equal(m.Context, []byte(campaignTransfer))
-			inLease := r.checkQuorum && r.lead != None && r.electionElapsed < r.electionTimeout
+			inLease := r.checkQuorum && r.lead != None && (r.electionElapsed < r.electionTimeout || r.inLeaseByClock())
 			if !force && (inLease || r.leaseRefusesVote()) {
 				// Within the lease of a leader we heard from, a vote
 				// request is most likely from a node that was cut off; it

@@ -125,6 +125,7 @@ func stepFollower(r *raft, m pb.Message) error {
 // handleLeaderMessage handles what a follower receives from the leader of
 // its term: appends, heartbeats and snapshots.
 func (r *raft) handleLeaderMessage(m pb.Message) {
+	r.leaseHeard()
 	switch m.Type {
 	case pb.MsgApp:
 		r.handleAppendEntries(m)

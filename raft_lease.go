@@ -51,6 +51,10 @@ const (
 	// mutEtcd is etcd raft v3.6's implicit lease: any leader that
 	// committed in its term answers at once.
 	mutEtcd
+	// mutFollowerTicksOnly bounds a follower's promise by its ticks only,
+	// not by its clock: ticks held back and delivered in a bunch after a
+	// heartbeat then end the promise early.
+	mutFollowerTicksOnly
 )
 
 // maxLeaseRounds bounds the sent rounds a lease leader remembers while
@@ -92,6 +96,18 @@ type leaderLease struct {
 	// ticks counts every tick of this node since it started, in any role.
 	ticks int64
 
+	// The follower's state: the promise it keeps to its leader.
+
+	// promise is (ElectionTick-1) * TickInterval: how long after hearing
+	// from its leader, on its clock, a follower refuses to help elect
+	// another (rule 8); zero without TickInterval, which leaves only the
+	// ticks to bound it.
+	promise time.Duration
+	// heard is the clock reading when this node last heard from the
+	// leader of its term; zero when it has not, or after a change of
+	// role or term.
+	heard time.Time
+
 	// The leader's state, for the current term.
 
 	// rounds are the heartbeat rounds sent and not yet superseded by an
@@ -127,6 +143,9 @@ func (r *raft) initLease(cfg *Config) {
 	}
 	if l.clock == nil {
 		l.clock = time.Now
+	}
+	if cfg.TickInterval > 0 && leaseMutation != mutFollowerTicksOnly {
+		l.promise = time.Duration(cfg.ElectionTick-1) * cfg.TickInterval
 	}
 	switch {
 	case cfg.TickInterval <= 0:
@@ -169,6 +188,28 @@ func (r *raft) resetLease() {
 	l.minSeq = 0
 	l.start = leaseRound{}
 	l.transferred = false
+	l.heard = time.Time{}
+}
+
+// leaseHeard records, on a node in lease mode, that it just heard from the
+// leader of its term: its promise to that leader starts again, on its
+// clock as on its ticks.
+func (r *raft) leaseHeard() {
+	if l := r.lease(); l != nil && l.promise > 0 {
+		l.heard = l.clock()
+	}
+}
+
+// inLeaseByClock reports whether this node, a follower in lease mode that
+// knows its leader, is still inside the promise it made when it last heard
+// from it, by its clock. The ticks alone do not bound the promise: ticks
+// held back (a stalled tick loop, a full tick channel) and delivered in a
+// bunch after a heartbeat would end it at once, while the leader's lease,
+// earned by that heartbeat, still runs.
+func (r *raft) inLeaseByClock() bool {
+	l := r.lease()
+	return l != nil && !l.heard.IsZero() && r.lead != None && r.state == StateFollower &&
+		l.clock().Sub(l.heard) < l.promise
 }
 
 // resetLeaseOnConfChange drops the lease when a configuration is applied:
@@ -309,10 +350,12 @@ func (r *raft) leaseRefusesVote() bool {
 }
 
 // leaseRefusesCampaign returns why a node in lease mode must not start an
-// election on MsgHup, or "": inside the lease it grants its leader, or
-// during the restart quarantine. The election timer (byTimer) fires only
-// at or after ElectionTick, outside both, and has reset electionElapsed
-// already; a transfer starts its election from MsgTimeoutNow, not MsgHup.
+// election on MsgHup, or "": inside the lease it grants its leader, by its
+// ticks or its clock, or during the restart quarantine. The election timer
+// (byTimer) fires only at or after ElectionTick ticks, and has reset
+// electionElapsed already; but ticks delivered in a bunch may make it fire
+// before the clock says the promise is over, and then it is refused too. A
+// transfer starts its election from MsgTimeoutNow, not MsgHup.
 func (r *raft) leaseRefusesCampaign(byTimer bool) string {
 	l := r.lease()
 	switch {
@@ -322,6 +365,8 @@ func (r *raft) leaseRefusesCampaign(byTimer bool) string {
 		return "it restarted less than an election timeout ago"
 	case !byTimer && r.state == StateFollower && r.lead != None && r.electionElapsed < r.electionTimeout:
 		return "it is inside the lease of its leader"
+	case r.inLeaseByClock():
+		return "its clock says it is inside the lease of its leader"
 	}
 	return ""
 }

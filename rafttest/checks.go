@@ -25,6 +25,12 @@ type committedEntry struct {
 	sum   uint64
 	snap  bool // known only from a snapshot: the content is not compared
 	conf  bool // a conf change (EntryConfChange or EntryConfChangeV2)
+	// by bounds from above the term in which the entry was committed: the
+	// highest term a leader was seen in when it was first known to be.
+	// An entry of an old term may be committed only in a much later one,
+	// and a leader of a term in between, whose votes were late, may well
+	// lack it.
+	by uint64
 }
 
 // appliedConf is the configuration that ApplyConfChange returned for a
@@ -42,8 +48,10 @@ type persisted struct {
 
 // checker holds the history the invariants are checked against.
 type checker struct {
-	s         *sim
-	leaders   map[uint64]uint64 // term -> the node that led it
+	s       *sim
+	leaders map[uint64]uint64 // term -> the node that led it
+	// maxLeader is the highest term in leaders.
+	maxLeader uint64
 	entries   map[entryID]entryInfo
 	committed []committedEntry // by index
 	disks     map[uint64]*persisted
@@ -96,7 +104,7 @@ func (c *checker) markCommitted(index, term, sum uint64, snap bool) {
 	for uint64(len(c.committed)) <= index {
 		c.committed = append(c.committed, committedEntry{})
 	}
-	c.committed[index] = committedEntry{known: true, term: term, sum: sum, snap: snap}
+	c.committed[index] = committedEntry{known: true, term: term, sum: sum, snap: snap, by: c.maxLeader}
 }
 
 func (c *checker) committedAt(index uint64) (committedEntry, bool) {
@@ -311,18 +319,21 @@ func (c *checker) checkLeader(n *simNode) {
 		return
 	}
 	c.leaders[st.Term] = n.id
+	c.maxLeader = max(c.maxLeader, st.Term)
 	c.s.event(n.id, "leader", st.Term, 0, "")
 	c.checkComplete(n, st.Term)
 }
 
 // checkComplete checks that the node's log holds every entry committed in
-// a term before term.
+// a term before term: every committed entry of an earlier term whose
+// commit, as far as the checker can tell (committedEntry.by), came before
+// term.
 func (c *checker) checkComplete(n *simNode, term uint64) {
 	d := n.disk
 	snapIdx := d.Snapshot().Metadata.Index
 	for idx := uint64(1); idx < uint64(len(c.committed)); idx++ {
 		ce := c.committed[idx]
-		if !ce.known || ce.term >= term || idx <= snapIdx {
+		if !ce.known || ce.term >= term || ce.by >= term || idx <= snapIdx {
 			continue
 		}
 		t, ok := d.Term(idx)

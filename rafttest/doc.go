@@ -47,8 +47,14 @@
 //     that drives its ticks and its Clock, so a node ticks twice in some
 //     steps and not at all in others; nodes lose single ticks and stall,
 //     their ticks then coming in a bunch or lost; some links deliver
-//     within the step; nodes bounce (crash and restart at once); and
-//     leaders are asked for read probes every few steps (clock.go).
+//     within the step, and the nodes tick in the order of their phase, so
+//     a message sent at one node's tick reaches another before that one's
+//     tick of the same step; nodes bounce (crash and restart at once); the
+//     leader is cut off right after its tick, from all, from all but a
+//     bridge that may bounce, or first on its outgoing links only; nodes
+//     cut off from their leader campaign as soon as the lease rules let
+//     them (Scenario.LeaseCut, Scenario.Eager); and leaders are asked for
+//     read probes every few steps (clock.go).
 //   - Disk loss. With Scenario.LoseTail (off in every drawn scenario; a
 //     caller or -rafttest.losetail pins it) a crash may also lose the tail
 //     of the node's log below its persisted commit index, one node at a

@@ -13,6 +13,9 @@ func (s *sim) crash(n *simNode, why string) {
 	n.rep = nil
 	n.reads = nil
 	n.inc++
+	// Ticks held back by a stalled tick loop die with the process: a node
+	// restarted in the same step must not get them in a bunch.
+	n.osc.owed, n.osc.stall = 0, 0
 	s.res.Faults.Crashes++
 	if s.opts.OnCrash != nil {
 		s.opts.OnCrash(s.r, n.id, n.disk)

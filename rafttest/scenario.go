@@ -85,6 +85,16 @@ type Scenario struct {
 	LoseTail float64
 	// TailOnly is raft.Config.HardStateIndependentlyDurable, with LoseTail.
 	TailOnly bool
+	// LeaseCut is the probability per step, under the clock model while
+	// faults are on, that the leader is cut off right after its tick: from
+	// all, from all but a bridge that may bounce, or on its outgoing links
+	// once its incoming ones are slow (leaseCut in clock.go): the faults a
+	// lease must survive, aimed at the moment a quorum acknowledged it.
+	// Eager is the probability per step that a node which does not lead
+	// calls Campaign, which the lease refuses until the node's promise to
+	// its leader is over: elections then come at the earliest moment the
+	// rules allow, not at a random timeout after it.
+	LeaseCut, Eager float64
 }
 
 // applyLag returns the ApplyLag of node id.

@@ -243,6 +243,18 @@ type sim struct {
 	// in flight (clock.go).
 	readProbes   map[uint64]readProbe
 	readProbeSeq uint64
+	// phase is where in the current step the simulation is, under the
+	// clock model: from 0 (its start) to 1 (its end); the node clocks read
+	// it (clock.go).
+	phase float64
+	// bridge is the node that leaseCut left linked to the leader
+	// bridgeOf, and bridgeBounce the steps until it bounces, or 0.
+	bridge, bridgeOf uint64
+	bridgeBounce     int
+	// cutOut is the leader whose outgoing links leaseCut cuts in
+	// cutOutAfter steps, or 0.
+	cutOut      uint64
+	cutOutAfter int
 
 	tick   int
 	clock  int64 // logical time of client calls and returns
@@ -291,6 +303,7 @@ func newSim(opts Options) *sim {
 		tr:          newTrace(opts.TraceSize),
 		net:         newNetwork(sc.Nodes),
 		faulty:      true,
+		phase:       1,
 		probeClient: sc.Clients,
 		nextSpare:   uint64(sc.Voters + 1),
 		memberSince: map[uint64]uint64{},
@@ -372,11 +385,19 @@ func (s *sim) run() {
 			s.bounce()
 		}
 		s.deliver()
-		for _, n := range s.nodes[1:] {
-			for k := s.ticksDue(n); k > 0 && n.up(); k-- {
-				s.cur = n.id
-				n.node.Tick()
+		if s.sc.clocked() {
+			s.tickInPhase()
+		} else {
+			for _, n := range s.nodes[1:] {
+				for k := s.ticksDue(n); k > 0 && n.up(); k-- {
+					s.cur = n.id
+					n.node.Tick()
+				}
 			}
+		}
+		if s.faulty {
+			s.leaseCut()
+			s.eagerCampaigns()
 		}
 		s.workload()
 		s.probeReads()

@@ -97,19 +97,7 @@ func lostAckScenario(t *testing.T, restart func(c *testCluster)) bool {
 	require.Equal(t, uint64(4), c.node(3).raft.raftLog.committed)
 	require.Equal(t, "e", c.entryData(3, 4))
 	restart(c)
-	c.crash(1)
-	c.heal()
-	_ = c.node(2).Campaign()
-	c.stabilize()
-	c.tick(30)
-	for _, ids := range c.leadersByTerm() {
-		for _, id := range ids {
-			if !c.down[id] && c.entryData(id, 4) != "e" {
-				return true
-			}
-		}
-	}
-	return false
+	return leaderLacksAfterCampaign(c, 4, "e")
 }
 
 // TestQuarantinedNodeDoesNotHelpElectLeaderLackingCommittedEntry: rules
@@ -360,19 +348,7 @@ func earlyExitScenario(t *testing.T) (bool, *testCluster) {
 		c.pump(1)
 	}
 	require.Equal(t, "<none>", c.entryData(3, 5))
-	c.crash(1)
-	c.heal()
-	_ = c.node(2).Campaign()
-	c.stabilize()
-	c.tick(30)
-	for _, ids := range c.leadersByTerm() {
-		for _, id := range ids {
-			if !c.down[id] && c.entryData(id, 5) != "e2" {
-				return true, c
-			}
-		}
-	}
-	return false, c
+	return leaderLacksAfterCampaign(c, 5, "e2"), c
 }
 
 // TestTailLossQuarantineEndsAfterLeaderChange: rule E1. The quarantine
@@ -461,4 +437,23 @@ func TestStateLossAcknowledgesNoMoreThanTheLeaderCommitted(t *testing.T) {
 		assert.Equal(t, uint64(4), appAck)
 		assert.Equal(t, uint64(4), snapAck)
 	})
+}
+
+// leaderLacksAfterCampaign crashes node 1, heals the network, has node 2
+// campaign and lets the cluster settle, then reports whether any live
+// leader of any term lacks data at index.
+func leaderLacksAfterCampaign(c *testCluster, index uint64, data string) bool {
+	c.crash(1)
+	c.heal()
+	_ = c.node(2).Campaign()
+	c.stabilize()
+	c.tick(30)
+	for _, ids := range c.leadersByTerm() {
+		for _, id := range ids {
+			if !c.down[id] && c.entryData(id, index) != data {
+				return true
+			}
+		}
+	}
+	return false
 }

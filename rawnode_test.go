@@ -218,10 +218,12 @@ func copyReady(rd Ready) readyCopy {
 	}
 }
 
-func TestFollowerCycleAllocatesOnlyTheMessages(t *testing.T) {
-	rn, ms := newTestFollower(t)
+// followerAppends returns n appends of one entry each from leader 2 at
+// term 2 to the follower of newTestFollower, in order, and the index of
+// the last entry they carry.
+func followerAppends(n int) ([]pb.Message, uint64) {
 	index := uint64(1)
-	msgs := make([]pb.Message, 101)
+	msgs := make([]pb.Message, n)
 	for i := range msgs {
 		msgs[i] = pb.Message{Type: pb.MsgApp, From: 2, To: 1, Term: 2, LogTerm: 2, Index: index, Commit: index + 1,
 			Entries: []pb.Entry{{Term: 2, Index: index + 1, Data: []byte("x")}}}
@@ -230,6 +232,12 @@ func TestFollowerCycleAllocatesOnlyTheMessages(t *testing.T) {
 		}
 		index++
 	}
+	return msgs, index
+}
+
+func TestFollowerCycleAllocatesOnlyTheMessages(t *testing.T) {
+	rn, ms := newTestFollower(t)
+	msgs, index := followerAppends(101)
 	i := 0
 	allocs := testing.AllocsPerRun(100, func() {
 		_ = rn.Step(msgs[i])
@@ -311,16 +319,7 @@ func TestLentReadyMessagesAreReusedOnlyAfterAdvance(t *testing.T) {
 
 func TestLentReadyMessagesCostNoAllocation(t *testing.T) {
 	rn, ms := newTestFollower(t, lendReadyMessages)
-	index := uint64(1)
-	msgs := make([]pb.Message, 102)
-	for i := range msgs {
-		msgs[i] = pb.Message{Type: pb.MsgApp, From: 2, To: 1, Term: 2, LogTerm: 2, Index: index, Commit: index + 1,
-			Entries: []pb.Entry{{Term: 2, Index: index + 1, Data: []byte("x")}}}
-		if index == 1 {
-			msgs[i].LogTerm = 1
-		}
-		index++
-	}
+	msgs, index := followerAppends(102)
 	i := 0
 	round := func() {
 		_ = rn.Step(msgs[i])

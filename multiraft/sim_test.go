@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/raftkit/raft"
@@ -75,8 +76,21 @@ func TestSimulatedHostFaults(t *testing.T) {
 			seeds = append(seeds, s)
 		}
 	}
+	var quiet, quiesces uint64
 	for _, seed := range seeds {
-		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { newSim(t, seed).run(*simSteps) })
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			s := newSim(t, seed)
+			s.run(*simSteps)
+			if s.quiet {
+				quiet++
+				quiesces += s.quiesces
+			}
+		})
+	}
+	if quiet > 0 && !t.Failed() {
+		// Quiescence must really happen in the seeds that turn it on, or
+		// they test nothing of it.
+		assert.Positive(t, quiesces, "no group went quiet in %d seeds with quiescence", quiet)
 	}
 }
 
@@ -145,11 +159,16 @@ type sim struct {
 	leaders    map[GroupID]map[uint64]uint64 // term → leader seen
 	leaderless map[GroupID]int               // ticks a group able to elect has had no leader
 	nextID     int
+	// quiet turns HostConfig.Quiescence on, in three seeds of four (a
+	// function of the seed alone, so that it changes no other draw).
+	quiet bool
+	// quiesces counts the times groups went quiet, over the hosts' lives.
+	quiesces uint64
 }
 
 func newSim(t *testing.T, seed int64) *sim {
 	s := &sim{
-		t: t, seed: seed, rng: rand.New(rand.NewSource(seed)), net: NewMemNetwork(),
+		t: t, seed: seed, rng: rand.New(rand.NewSource(seed)), net: NewMemNetwork(), quiet: seed%4 != 0,
 		cut:        make(map[[2]HostID]bool),
 		committed:  make(map[GroupID]map[uint64]string),
 		reg:        make(map[HostID]map[GroupID]string),
@@ -203,7 +222,7 @@ func (s *sim) start(sh *simHost) {
 	h, err := NewHost(HostConfig{
 		ID: id, Epoch: sh.epoch, Transport: s.net.Transport(id), LogStore: sh.store,
 		Workers: 2, Seed: s.seed*10 + int64(id), Logger: quietLogger{},
-		LivenessTimeoutTicks: simLiveness, CampaignJitterTicks: simJitter,
+		LivenessTimeoutTicks: simLiveness, CampaignJitterTicks: simJitter, Quiescence: s.quiet,
 		Apply:         func(g GroupID, ents []pb.Entry) { s.apply(id, g, ents) },
 		ApplySnapshot: func(g GroupID, snap pb.Snapshot) { s.applySnapshot(id, g, snap) },
 		ReadStates:    func(g GroupID, rs []raft.ReadState) { s.readStates(id, g, rs) },
@@ -241,6 +260,7 @@ func (s *sim) start(sh *simHost) {
 
 // crash stops a host between passes: what its store saved is kept.
 func (s *sim) crash(sh *simHost) {
+	s.quiesces += sh.h.Stats().Quiesces
 	sh.h.Stop()
 	sh.h = nil
 	sh.stalled = 0
@@ -630,7 +650,13 @@ func (s *sim) checkEnd() {
 		}
 	}
 	s.checkLinearizable()
-	t.Logf("seed %d: %d ticks, %d acknowledged writes, %d operations checked", s.seed, s.ticks, acked, len(s.ops))
+	for _, sh := range s.hosts {
+		if sh.h != nil {
+			s.quiesces += sh.h.Stats().Quiesces
+		}
+	}
+	t.Logf("seed %d: %d ticks, %d acknowledged writes, %d operations checked, quiescence %t, %d quiesces",
+		s.seed, s.ticks, acked, len(s.ops), s.quiet, s.quiesces)
 }
 
 // checkLogMatching checks two replicas' logs where both hold entries: if

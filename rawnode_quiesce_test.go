@@ -155,3 +155,15 @@ func TestFollowerMayQuiesceWithAHeartbeatAnswerQueued(t *testing.T) {
 	require.NoError(t, f.Step(pb.Message{Type: pb.MsgHeartbeat, From: 1, To: 2, Term: st.Term, Commit: st.Commit, Context: []byte("read")}))
 	assert.False(t, f.MayQuiesceFollowing(1, st.Term, st.Commit), "an answer that acknowledges a read")
 }
+
+func TestStatusReportsQuiescence(t *testing.T) {
+	c := newQuiesceCluster(t)
+	rn := c.node(1)
+	require.False(t, rn.Status().Quiesced)
+	require.NotContains(t, rn.Status().String(), "quiesced", "the JSON of an awake node is etcd's")
+	rn.Quiesce()
+	assert.True(t, rn.Status().Quiesced)
+	assert.Contains(t, rn.Status().String(), `"quiesced":true`)
+	assert.True(t, rn.Wake())
+	assert.False(t, rn.Status().Quiesced)
+}

@@ -45,6 +45,9 @@ type Status struct {
 	// Recovery is the node's quarantine after a loss of persisted state
 	// (Config.RecoverLostState); its zero value when there is none.
 	Recovery Recovery
+	// Quiesced reports whether the group is quiesced (RawNode.Quiesce
+	// called, RawNode.Wake not since): the application does not tick it.
+	Quiesced bool
 }
 
 // getBasicStatus reads the basic status of r without allocating.
@@ -64,6 +67,7 @@ func getStatus(r *raft) Status {
 		BasicStatus: getBasicStatus(r),
 		Config:      r.trk.Config.Clone(),
 		Recovery:    r.recoveryStatus(),
+		Quiesced:    r.rare != nil && r.rare.quiesced,
 	}
 	if s.RaftState == StateLeader {
 		s.Progress = copyProgress(&r.trk)
@@ -156,6 +160,9 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		b = append(b, `,"term":`...)
 		b = strconv.AppendUint(b, rec.Term, 10)
 		b = append(b, '}')
+	}
+	if s.Quiesced {
+		b = append(b, `,"quiesced":true`...)
 	}
 	b = append(b, '}')
 	return b, nil

@@ -2,6 +2,7 @@ package multiraft
 
 import (
 	"fmt"
+	"math/rand"
 	"slices"
 	"testing"
 )
@@ -193,4 +194,52 @@ func BenchmarkQuietLeaderHostLoss(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkQuietWakeStorm wakes quiet groups at a sustained rate: each op
+// is one host tick in which 100 groups, drawn at random among 2,000
+// quiet ones, get a proposal at a random replica, so that they wake, and
+// go quiet again some ticks later while others wake. At a 100 ms tick,
+// -benchtime 600x is 1,000 wakes per second for a minute. It reports the
+// elections that followed a wake and the groups whose term changed (both
+// targets: zero), and the mean share of groups awake.
+//
+// go test ./multiraft -run '^$' -bench QuietWakeStorm -benchtime 600x
+func BenchmarkQuietWakeStorm(b *testing.B) {
+	const groups, wakesPerTick = 2000, 100
+	c := quietBenchCluster(b, groups, false)
+	terms := c.terms(1)
+	rng := rand.New(rand.NewSource(1))
+	var awake float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for w := 0; w < wakesPerTick; w++ {
+			g := c.groups[rng.Intn(len(c.groups))]
+			at := HostID(rng.Intn(3) + 1)
+			if err := c.hosts[at].Propose(g, []byte(fmt.Sprintf("s%d.%d", i, w))); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c.tick(1)
+		for _, h := range c.hosts {
+			awake += float64(h.Stats().Awake)
+		}
+	}
+	b.StopTimer()
+	var elections uint64
+	for _, h := range c.hosts {
+		elections += h.Stats().ElectionsAfterWake
+	}
+	changed := 0
+	for g, term := range c.terms(1) {
+		if terms[g] != term {
+			changed++
+		}
+	}
+	b.ReportMetric(float64(elections), "elections-after-wake")
+	b.ReportMetric(float64(changed), "groups-with-new-term")
+	b.ReportMetric(awake/float64(b.N)/3/groups, "awake-share")
+	for _, h := range c.hosts {
+		h.Stop()
+	}
 }

@@ -104,9 +104,6 @@ const (
 )
 
 func TestDecodeAllocatesAtMostAConstantTimesTheInput(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector allocates on its own")
-	}
 	worst, worstName := 0.0, ""
 	for _, n := range []int{100, 4 << 10, 256 << 10} {
 		for name, data := range costlyInputs(t, n) {
@@ -125,9 +122,6 @@ func TestDecodeAllocatesAtMostAConstantTimesTheInput(t *testing.T) {
 }
 
 func TestGeneratedDecodersAllocateAtMostAConstantTimesTheInput(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector allocates on its own")
-	}
 	const n = 256 << 10
 	tests := []struct {
 		name    string

@@ -57,17 +57,7 @@ func BenchmarkIdleTick(b *testing.B) {
 		for _, h := range c.hosts {
 			visits += h.Stats().Visits
 		}
-		var envs, tuples, msgs uint64
-		for a := HostID(1); a <= 3; a++ {
-			for d := HostID(1); d <= 3; d++ {
-				if a != d {
-					l := c.net.Link(a, d)
-					envs += l.Envelopes
-					tuples += l.Tuples
-					msgs += l.Messages
-				}
-			}
-		}
+		envs, tuples, msgs := c.linkTotals()
 		pairs := float64(3 * b.N) // three host pairs, one interval per tick
 		b.ReportMetric(float64(envs)/pairs, "envelopes/pair/interval")
 		b.ReportMetric(float64(tuples)/pairs, "tuples/pair/interval")
@@ -167,4 +157,20 @@ func BenchmarkIdleStarted(b *testing.B) {
 		b.ReportMetric(cpu.Seconds()/b.Elapsed().Seconds(), "cores")
 		b.ReportMetric(float64(visits-visits0)/ticks/float64(n), "visits/group/tick")
 	})
+}
+
+// linkTotals returns the envelopes, heartbeat tuples and raft messages
+// sent over every link between the cluster's three hosts.
+func (c *testCluster) linkTotals() (envs, tuples, msgs uint64) {
+	for a := HostID(1); a <= 3; a++ {
+		for d := HostID(1); d <= 3; d++ {
+			if a != d {
+				l := c.net.Link(a, d)
+				envs += l.Envelopes
+				tuples += l.Tuples
+				msgs += l.Messages
+			}
+		}
+	}
+	return envs, tuples, msgs
 }

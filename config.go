@@ -166,7 +166,10 @@ type Config struct {
 	// Recovery is the quarantine the node was in when it stopped, as the
 	// application last persisted it from OnRecovery; NewRawNode resumes
 	// it. nil, or a value that is not Quarantined, means none. Only with
-	// RecoverLostState.
+	// RecoverLostState. An application whose own markers show that the
+	// storage regressed where the library cannot see it (a backup
+	// restored, a directory wiped under the old ID, a torn HardState)
+	// declares it here with Cause CauseDeclared.
 	Recovery *Recovery
 	// OnRecovery, if set, is called whenever the node enters, changes or
 	// leaves its quarantine, with the new state. A HardState does not

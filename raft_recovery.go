@@ -105,6 +105,11 @@ const (
 	// CauseHeartbeat: the leader sent a heartbeat committing beyond the
 	// last index; it recorded this node as holding entries it has lost.
 	CauseHeartbeat
+	// CauseDeclared: the application declared the regression (a backup
+	// restored, a new disk under an old ID, a torn HardState its own
+	// checksums found), either at restart through Config.Recovery or at
+	// run time. Only the application's own markers can tell these.
+	CauseDeclared
 )
 
 // String returns the cause's name, such as "CauseRestart".
@@ -116,6 +121,8 @@ func (c RegressionCause) String() string {
 		return "CauseRestart"
 	case CauseHeartbeat:
 		return "CauseHeartbeat"
+	case CauseDeclared:
+		return "CauseDeclared"
 	}
 	return fmt.Sprintf("RegressionCause(%d)", uint8(c))
 }

@@ -531,6 +531,18 @@ type statusView struct {
 	SnapshotIndex uint64       `json:"snapshotIndex"`
 	Removed       bool         `json:"removed,omitempty"`
 	Members       []memberView `json:"members"`
+	// Recovery is set while the member is quarantined after a loss of
+	// persisted state.
+	Recovery *recoveryView `json:"recovery,omitempty"`
+}
+
+// recoveryView is a member's quarantine in GET /status.
+type recoveryView struct {
+	Kind       string `json:"kind"`
+	Cause      string `json:"cause"`
+	LostFrom   uint64 `json:"lostFrom"`
+	LostTo     uint64 `json:"lostTo"`
+	WaitingFor string `json:"waitingFor"`
 }
 
 func (m *member) handleStatus(w http.ResponseWriter, r *http.Request) {
@@ -555,6 +567,10 @@ func (m *member) handleStatus(w http.ResponseWriter, r *http.Request) {
 		SnapshotIndex: m.snapIndex,
 		Removed:       m.removed,
 		Members:       m.memberViews(),
+	}
+	if rec := st.Recovery; rec.Quarantined {
+		v.Recovery = &recoveryView{Kind: rec.Kind.String(), Cause: rec.Cause.String(),
+			LostFrom: rec.LostFrom, LostTo: rec.LostTo, WaitingFor: rec.WaitingFor()}
 	}
 	m.mu.RUnlock()
 	writeJSON(w, http.StatusOK, v)

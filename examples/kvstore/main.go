@@ -50,6 +50,7 @@ type options struct {
 	requestTimeout time.Duration
 	verbose        bool
 	logFormat      string
+	declareLost    bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -66,6 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.tick, "tick", 100*time.Millisecond, "raft tick; the election timeout is 10 ticks")
 	fs.DurationVar(&o.requestTimeout, "request-timeout", 5*time.Second, "how long a request waits for its write to apply (then 504)")
 	fs.BoolVar(&o.verbose, "v", false, "log raft's info messages too")
+	fs.BoolVar(&o.declareLost, "declare-lost-state", false, "this member's data directory was wiped, restored from a backup or repaired (with --id): rejoin quarantined under the same ID instead of bootstrapping or voting with a log that may lack committed entries")
 	fs.StringVar(&o.logFormat, "log", "zap", "raft's logger: zap (console text) or slog (JSON, with node, term and state as attributes)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -82,8 +84,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.tick <= 0 || o.requestTimeout <= 0 {
 		return o, errors.New("--tick and --request-timeout must be positive")
 	}
-	if o.id == 0 && (o.cluster != "" || o.join) {
-		return o, errors.New("--cluster and --join need --id")
+	if o.id == 0 && (o.cluster != "" || o.join || o.declareLost) {
+		return o, errors.New("--cluster, --join and --declare-lost-state need --id")
 	}
 	return o, nil
 }
@@ -191,6 +193,7 @@ func startOne(o options, stdout, stderr io.Writer) (*member, error) {
 	cfg.ID = o.id
 	cfg.Peers = peers
 	cfg.Join = o.join
+	cfg.DeclareLostState = o.declareLost
 	cfg.DataDir = o.dataDir
 	if cfg.DataDir == "" {
 		cfg.DataDir = filepath.Join("kvstore-data", strconv.FormatUint(o.id, 10))

@@ -71,6 +71,12 @@ type memberConfig struct {
 	Verbose   bool
 	// LogFormat selects raft's logger: "zap" (the default) or "slog".
 	LogFormat string
+	// DeclareLostState says that the data directory lost state the member
+	// had persisted where raft cannot see it: it was wiped, restored from
+	// a backup, or repaired. The member rejoins quarantined (it neither
+	// votes nor campaigns until its log holds a fence) instead of
+	// bootstrapping or voting with a log that may lack committed entries.
+	DeclareLostState bool
 }
 
 func (c *memberConfig) setDefaults() {
@@ -221,6 +227,20 @@ func startMember(cfg memberConfig) (*member, error) {
 		}
 	}
 
+	rec, err := st.Recovery()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if cfg.DeclareLostState {
+		// Saved before raft starts, so that a crash before raft reports
+		// the quarantine still resumes it without the flag.
+		rec = &raft.Recovery{Quarantined: true, Kind: raft.StateLoss, Cause: raft.CauseDeclared}
+		if err := st.SaveRecovery(*rec); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
 	rc := &raft.Config{
 		ID:                        cfg.ID,
 		ElectionTick:              cfg.ElectionTicks,
@@ -233,13 +253,25 @@ func startMember(cfg memberConfig) (*member, error) {
 		PreVote:                   true,
 		Logger:                    newRaftLogger(cfg),
 		Metrics:                   m.metrics,
+		// A member whose disk lost what it had acknowledged (an fsync
+		// that lied, a wiped or restored directory) rejoins quarantined
+		// instead of refusing to start, and the quarantine is saved with
+		// the raft state so that a crash resumes it.
+		RecoverLostState: true,
+		Recovery:         rec,
+		OnRecovery: func(r raft.Recovery) {
+			if err := st.SaveRecovery(r); err != nil {
+				m.logger.Printf("cannot persist the quarantine %+v: %v; stopping", r, err)
+				go m.Crash()
+			}
+		},
 	}
 	if err := rc.Validate(); err != nil {
 		st.Close()
 		return nil, err
 	}
 	switch {
-	case fresh && !cfg.Join:
+	case fresh && !cfg.Join && !cfg.DeclareLostState:
 		ids := make([]uint64, 0, len(m.members))
 		for id := range m.members {
 			ids = append(ids, id)

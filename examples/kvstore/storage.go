@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -23,6 +24,9 @@ var (
 	// keyCompacted holds the index and term of the compaction point: the
 	// entry just before the first stored one (0/0 for a fresh log).
 	keyCompacted = []byte("compacted")
+	// keyRecovery holds the quarantine raft reported through
+	// Config.OnRecovery (JSON), absent when there never was one.
+	keyRecovery = []byte("recovery")
 )
 
 // boltStorage is a raft.Storage kept in a bbolt file. Every write is one
@@ -96,6 +100,34 @@ func openBoltStorage(path string) (*boltStorage, error) {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// Recovery returns the quarantine last saved by SaveRecovery, or nil.
+func (s *boltStorage) Recovery() (*raft.Recovery, error) {
+	var rec *raft.Recovery
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketMeta).Get(keyRecovery)
+		if v == nil {
+			return nil
+		}
+		rec = new(raft.Recovery)
+		return json.Unmarshal(v, rec)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load recovery: %w", err)
+	}
+	return rec, nil
+}
+
+// SaveRecovery persists rec durably (bbolt fsyncs on commit). raft calls
+// it through Config.OnRecovery before the HardState of the next Ready is
+// saved, as that contract asks, because it writes at once.
+func (s *boltStorage) SaveRecovery(rec raft.Recovery) error {
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyRecovery, v) })
 }
 
 // Close closes the bbolt file.

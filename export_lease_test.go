@@ -14,5 +14,6 @@ func SetLeaseMutation(name string) {
 		"ticks-only":          mutTicksOnly,
 		"etcd":                mutEtcd,
 		"follower-ticks-only": mutFollowerTicksOnly,
+		"recent-active":       mutRecentActive,
 	}[name]
 }

@@ -101,7 +101,7 @@ func TestLeaseSimulationCatchesMutations(t *testing.T) {
 	// conf changes go one at a time (docs/design/lease.md), so no run can
 	// catch it. TestLeaseRulesPreventStaleReads plays the stale reads of
 	// the others by hand.
-	muts := []string{"etcd", "rearm", "ticks-only", "no-margin", "receipt-time", "no-quarantine"}
+	muts := []string{"etcd", "rearm", "ticks-only", "no-margin", "receipt-time", "no-quarantine", "recent-active"}
 	if testing.Short() {
 		// The search takes seconds per mutation; -short keeps the one
 		// caught first (within a dozen seeds), so that the check still runs.

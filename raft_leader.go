@@ -394,6 +394,9 @@ func stepLeader(r *raft, m pb.Message) error {
 		r.logger.Debugf("%x no progress available for %x", r.id, m.From)
 		return nil
 	}
+	if leaseMutation == mutRecentActive && (m.Type == pb.MsgAppResp || m.Type == pb.MsgHeartbeatResp) {
+		r.leaseRecentActive(m.From)
+	}
 	switch m.Type {
 	case pb.MsgAppResp:
 		r.handleAppendResponse(m, pr)

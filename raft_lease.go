@@ -3,6 +3,7 @@ package raft
 import (
 	"time"
 
+	"github.com/raftkit/raft/quorum"
 	pb "github.com/raftkit/raft/raftpb"
 )
 
@@ -55,6 +56,12 @@ const (
 	// not by its clock: ticks held back and delivered in a bunch after a
 	// heartbeat then end the promise early.
 	mutFollowerTicksOnly
+	// mutRecentActive counts any append or heartbeat response from a
+	// peer as its acknowledgement of the newest round sent, as etcd's
+	// RecentActive does: a response sent before that round reached the
+	// peer (a late append response, a heartbeat response echoing an older
+	// round) then dates the lease later than any promise the peer made.
+	mutRecentActive
 )
 
 // maxLeaseRounds bounds the sent rounds a lease leader remembers while
@@ -123,6 +130,9 @@ type leaderLease struct {
 	// read for the rest of the term, since the transferee may win at any
 	// later time, even after the transfer was abandoned (rule 5).
 	transferred bool
+	// active holds, per peer, the newest round sent when a response of
+	// the peer last arrived; used only by the mutation mutRecentActive.
+	active map[uint64]uint64
 }
 
 // initLease sets up the lease of a node configured ReadOnlyLeaseBased. It
@@ -189,6 +199,7 @@ func (r *raft) resetLease() {
 	l.start = leaseRound{}
 	l.transferred = false
 	l.heard = time.Time{}
+	clear(l.active)
 }
 
 // leaseHeard records, on a node in lease mode, that it just heard from the
@@ -283,6 +294,37 @@ func (r *raft) leaseAcked(confirmed uint64) {
 	}
 	n := copy(l.rounds, l.rounds[i:])
 	l.rounds = l.rounds[:n]
+}
+
+// leaseRecentActive is the mutation mutRecentActive: a response from peer
+// id, whatever it answers, is taken as its acknowledgement of the newest
+// round this leader sent, and the lease extended to that round's send if a
+// quorum is then covered. The real rule counts only the round echoed in a
+// heartbeat response (handleHeartbeatResponse).
+func (r *raft) leaseRecentActive(id uint64) {
+	l, ro := r.lease(), r.readOnly
+	if !l.on() || r.state != StateLeader || ro == nil || ro.seq == 0 {
+		return
+	}
+	if l.active == nil {
+		l.active = make(map[uint64]uint64)
+	}
+	l.active[id] = max(l.active[id], ro.seq)
+	r.leaseAcked(uint64(r.trk.Voters.CommittedIndex(activeAcks{ro, l.active})))
+}
+
+// activeAcks is the quorum.AckedIndexer of mutRecentActive: per peer, the
+// higher of the round it echoed and the round credited to its activity.
+type activeAcks struct {
+	ro     *readOnly
+	active map[uint64]uint64
+}
+
+// AckedIndex implements quorum.AckedIndexer.
+func (a activeAcks) AckedIndex(id uint64) (quorum.Index, bool) {
+	echoed, ok := a.ro.acks[id]
+	credited, ok2 := a.active[id]
+	return quorum.Index(max(echoed, credited)), ok || ok2
 }
 
 // leaseValid reports whether this node may answer a read at once under its

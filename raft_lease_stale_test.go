@@ -269,6 +269,42 @@ func staleReadBunchedTicks(s *leaseScript) leaseRead {
 	return s.read(1, wrote)
 }
 
+// staleReadRecentActive: the leader's lease comes from the heartbeat sent
+// at 9. A write proposed at 9.2 reaches both followers, whose append
+// responses are held; from 9.2 on the leader's messages are lost, its
+// heartbeats of 10 and 11 among them. The append responses arrive at 11.2.
+// They answer the append sent at 9.2 and prove nothing about the rounds
+// sent since; counted as recent activity they vouch for the round sent at
+// 11, and the lease would last to 19. The followers last heard the leader
+// at 9.2, so their promise ends at 18.5 (their tenth tick since), where
+// node 3 is elected and writes.
+func staleReadRecentActive(s *leaseScript) leaseRead {
+	s.periods(1, 8)
+	s.at(9)
+	s.tick(1)
+	require.True(s.t, s.node(1).raft.leaseValid(), "the heartbeat sent at 9 gave 1 its lease")
+	s.at(9.2)
+	s.hold = func(m pb.Message) bool { return m.Type == pb.MsgAppResp && m.To == 1 && m.From != 1 }
+	require.NoError(s.t, s.node(1).Propose([]byte("w")))
+	s.settle()
+	require.Len(s.t, s.held, 2, "both followers acknowledged the write")
+	s.cut[[2]uint64{1, 2}], s.cut[[2]uint64{1, 3}] = true, true
+	s.at(9.5)
+	s.tick(2, 3)
+	s.periods(10, 1)
+	s.at(11)
+	s.tick(1)
+	s.at(11.2)
+	s.release()
+	s.isolate(1)
+	s.at(11.5)
+	s.tick(2, 3)
+	s.periods(12, 7) // to the followers' tick at 18.5
+	wrote := s.elect(3)
+	require.Equal(s.t, StateLeader, s.node(1).raft.state, "1 still believes it leads")
+	return s.read(1, wrote)
+}
+
 func TestLeaseRulesPreventStaleReads(t *testing.T) {
 	for _, tt := range []struct {
 		mutation string
@@ -280,6 +316,7 @@ func TestLeaseRulesPreventStaleReads(t *testing.T) {
 	}{
 		{"no-margin", staleReadNoMargin, true},
 		{"receipt-time", staleReadReceiptTime, true},
+		{"recent-active", staleReadRecentActive, true},
 		{"no-quarantine", staleReadNoQuarantine, false},
 		{"follower-ticks-only", staleReadBunchedTicks, false},
 	} {

@@ -641,3 +641,136 @@ func TestQuarantinedFollowerUnderEtcdLeader(t *testing.T) {
 		}
 	}
 }
+
+// TestRegressedFollowerUnderRaftkitLeaderWithEtcdFollower: a raftkit
+// leader, an etcd raft v3.6 follower, and a raftkit follower C that lost
+// the tail of its log (entries 8 to 12) and is quarantined. (The regressed
+// follower is raftkit's: an etcd follower cannot restart over a lost tail,
+// and panics on a heartbeat committing beyond its log, see
+// TestEtcdCannotRejoinOverALostTail.) It pins:
+//   - L1/L2: the leader repairs C at once, idle or not: C's rejection (of
+//     the heartbeat committing beyond its log, or of an append) proves it
+//     lacks the entry at Match, so the leader lowers Match and probes from
+//     where C's log ends; C holds the leader's log after the first tick.
+//   - No storm: the messages per tick stay those of a healthy cluster
+//     (under an etcd leader they grow every tick, see
+//     TestQuarantinedFollowerUnderEtcdLeader).
+//   - The etcd follower rejects nothing it is sent (no rejected MsgAppResp)
+//     and steps every message without error; no node panics; the
+//     committed entries agree at every index after every round.
+//   - The leader keeps committing with the etcd follower while C is
+//     quarantined, and after a StateLoss C acknowledges nothing above the
+//     leader's commit index (S1), so its acknowledgements never decide a
+//     commit; C rejects every vote and pre-vote and never campaigns (Q1,
+//     Q2).
+//   - A same-term raftkit leader does not end a TailLoss quarantine (no
+//     handshake yet); the etcd follower's election does (E1).
+func TestRegressedFollowerUnderRaftkitLeaderWithEtcdFollower(t *testing.T) {
+	for _, kind := range []ourraft.RegressionKind{ourraft.TailLoss, ourraft.StateLoss} {
+		for _, d1 := range []bool{true, false} {
+			for _, idle := range []bool{true, false} {
+				t.Run(fmt.Sprintf("%s/D1=%t/idle=%t", kind, d1, idle), func(t *testing.T) {
+					c, c3 := regressedCluster(t, false, kind == ourraft.TailLoss, d1)
+					votes := watchQuarantine(c, c3)
+					quarantineWatch := c.observe
+					probes := 0
+					c.observe = func(m ourpb.Message) {
+						quarantineWatch(m)
+						if m.From == 2 && (m.Type == ourpb.MsgAppResp || m.Type == ourpb.MsgHeartbeatResp) {
+							assert.False(t, m.Reject, "the etcd follower rejects nothing: %+v", m)
+						}
+						if m.From == 1 && m.To == 3 && m.Type == ourpb.MsgApp && m.Index < 12 {
+							probes++ // L1: a probe below the Match the leader had for C
+						}
+						if m.From == 3 && m.Type == ourpb.MsgAppResp && !m.Reject && kind == ourraft.StateLoss && c3.status().rec.Quarantined {
+							assert.LessOrEqual(t, m.Index, c.nodes[1].status().commit, "S1: C acknowledges only what the leader committed")
+						}
+					}
+					require.Equal(t, d1, c3.status().rec.Quarantined)
+
+					var perTick []int
+					for i := 0; i < 10; i++ {
+						if !idle && i%2 == 0 {
+							require.NoError(t, c.nodes[1].propose([]byte(fmt.Sprintf("w%d", i))))
+						}
+						perTick = append(perTick, c.tick(3))
+						if i == 1 {
+							assert.True(t, caughtUp(c, 1), "C is repaired in the first two ticks")
+							assert.Greater(t, probes, 0, "L1: the leader probed C below its old Match")
+						}
+					}
+					t.Logf("raftkit leader, messages per tick: %v", perTick)
+					for i, n := range perTick {
+						// A healthy cluster sends 4 messages in an idle tick,
+						// and 12 in one with a proposal.
+						assert.LessOrEqual(t, n, 12, "tick %d: no storm", i)
+					}
+					rec := c3.status().rec
+					require.True(t, rec.Quarantined, "C is quarantined (D1 at restart, D2 by the heartbeat)")
+					cause := ourraft.CauseRestart
+					if !d1 {
+						cause = ourraft.CauseHeartbeat
+					}
+					assert.Equal(t, ourraft.Recovery{Quarantined: true, Kind: kind, Cause: cause, LostFrom: 8, LostTo: 12, Term: 1}, rec)
+					commit := c.nodes[1].status().commit
+					c.propose(1, 3, "x")
+					assert.Equal(t, commit+3, c.nodes[1].status().commit, "the leader keeps committing")
+					assert.True(t, caughtUp(c, 1))
+					assert.Equal(t, c.nodes[1].status().match[3], c.nodes[1].status().last, "the leader's Match for C is back")
+					assert.True(t, c3.status().rec.Quarantined, "a same-term leader does not fence C")
+
+					// Leadership moves to the etcd follower: the raftkit
+					// leader votes for it, C refuses.
+					require.NoError(t, c.nodes[2].campaign())
+					c.stabilize()
+					require.True(t, c.nodes[2].status().leader)
+					assert.Greater(t, *votes, 0)
+					c.propose(2, 2, "y")
+					assert.True(t, caughtUp(c, 2))
+					assert.Equal(t, kind == ourraft.StateLoss, c3.status().rec.Quarantined,
+						"E1: the new leader's entry ends a TailLoss quarantine; a StateLoss one stays")
+				})
+			}
+		}
+	}
+}
+
+// TestEtcdCannotRejoinOverALostTail pins why the regressed node of the
+// mixed tests is always a raftkit one: etcd raft v3.6 panics when it
+// restarts with a commit index beyond its log ("state.commit is out of
+// range"), and, restarted with the commit index clamped, on the first
+// heartbeat that commits beyond its log ("tocommit(12) is out of range"),
+// by design. It is the one test here that recovers a panic.
+func TestEtcdCannotRejoinOverALostTail(t *testing.T) {
+	c3 := newKitMixNode(t, 3, true, true)
+	c := newMixCluster(t, newKitMixNode(t, 1, false, false), newEtcdMixNode(t, 2), c3)
+	require.NoError(t, c.nodes[1].campaign())
+	c.stabilize()
+	c.propose(1, 10, "v")
+	e := c.nodes[2].(*etcdMixNode)
+	hs, _, err := e.s.InitialState()
+	require.NoError(t, err)
+	require.Equal(t, uint64(12), hs.Commit)
+	es, err := e.s.Entries(2, 8, 1<<30)
+	require.NoError(t, err)
+
+	restart := func(commit uint64) *etcdraft.RawNode {
+		var snap etcdpb.Snapshot
+		recConvert(t, &snap, ptr(mixBootstrap()))
+		s := etcdraft.NewMemoryStorage()
+		require.NoError(t, s.ApplySnapshot(snap))
+		require.NoError(t, s.Append(es))
+		h := hs
+		h.Commit = commit
+		require.NoError(t, s.SetHardState(h))
+		rn, err := etcdraft.NewRawNode(&etcdraft.Config{ID: 2, ElectionTick: 10, HeartbeatTick: 1, Storage: s,
+			MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, Logger: leaseQuiet{}})
+		require.NoError(t, err)
+		return rn
+	}
+	assert.PanicsWithValue(t, "2 state.commit 12 is out of range [1, 7]", func() { restart(12) }, "D1: etcd panics at restart")
+	rn := restart(7)
+	assert.Panics(t, func() {
+		_ = rn.Step(etcdpb.Message{Type: etcdpb.MsgHeartbeat, From: 1, To: 2, Term: hs.Term, Commit: 12})
+	}, "D2: etcd panics on a heartbeat committing beyond its log")
+}

@@ -34,6 +34,7 @@ type mixNode interface {
 	ready() (msgs []ourpb.Message, applied []ourpb.Entry)
 	campaign() error
 	propose(data []byte) error
+	readIndex()
 	status() mixStatus
 	// entry returns the persisted entry at index i, if the storage holds it.
 	entry(i uint64) (ourpb.Entry, bool)
@@ -46,6 +47,8 @@ type mixNode interface {
 type mixStatus struct {
 	term, lead, commit, applied, last uint64
 	leader                            bool
+	// reads counts the ReadIndex requests answered.
+	reads int
 	// match is, on a leader, its record of each peer's log.
 	match map[uint64]uint64
 	// rec is a raftkit node's quarantine.
@@ -61,9 +64,10 @@ func mixBootstrap() ourpb.Snapshot {
 
 // etcdMixNode is an etcd raft v3.6 node over etcd's MemoryStorage.
 type etcdMixNode struct {
-	id uint64
-	s  *etcdraft.MemoryStorage
-	rn *etcdraft.RawNode
+	id    uint64
+	s     *etcdraft.MemoryStorage
+	rn    *etcdraft.RawNode
+	reads int
 }
 
 func newEtcdMixNode(t *testing.T, id uint64) *etcdMixNode {
@@ -109,17 +113,19 @@ func (n *etcdMixNode) ready() (msgs []ourpb.Message, applied []ourpb.Entry) {
 			mustConvert(&m, &rd.Messages[i])
 			msgs = append(msgs, m)
 		}
+		n.reads += len(rd.ReadStates)
 		n.rn.Advance(rd)
 	}
 	return msgs, applied
 }
 func (n *etcdMixNode) campaign() error           { return n.rn.Campaign() }
+func (n *etcdMixNode) readIndex()                { n.rn.ReadIndex([]byte("read")) }
 func (n *etcdMixNode) propose(data []byte) error { return n.rn.Propose(data) }
 func (n *etcdMixNode) status() mixStatus {
 	st := n.rn.Status()
 	last, _ := n.s.LastIndex()
 	ms := mixStatus{term: st.Term, lead: st.Lead, commit: st.Commit, applied: st.Applied, last: last,
-		leader: st.RaftState == etcdraft.StateLeader}
+		leader: st.RaftState == etcdraft.StateLeader, reads: n.reads}
 	if ms.leader {
 		ms.match = map[uint64]uint64{}
 		for id, pr := range st.Progress {
@@ -151,6 +157,7 @@ func (n *etcdMixNode) compact() {
 // Config.RecoverLostState when recover is set. Like an application, it
 // persists what OnRecovery reports and hands it back at restart.
 type kitMixNode struct {
+	reads    int
 	id       uint64
 	s        *ourraft.MemoryStorage
 	rn       *ourraft.RawNode
@@ -230,17 +237,19 @@ func (n *kitMixNode) ready() (msgs []ourpb.Message, applied []ourpb.Entry) {
 		}
 		applied = append(applied, rd.CommittedEntries...)
 		msgs = append(msgs, rd.Messages...)
+		n.reads += len(rd.ReadStates)
 		n.rn.Advance(rd)
 	}
 	return msgs, applied
 }
 func (n *kitMixNode) campaign() error           { return n.rn.Campaign() }
+func (n *kitMixNode) readIndex()                { n.rn.ReadIndex([]byte("read")) }
 func (n *kitMixNode) propose(data []byte) error { return n.rn.Propose(data) }
 func (n *kitMixNode) status() mixStatus {
 	st := n.rn.Status()
 	last, _ := n.s.LastIndex()
 	ms := mixStatus{term: st.Term, lead: st.Lead, commit: st.Commit, applied: st.Applied, last: last,
-		leader: st.RaftState == ourraft.StateLeader, rec: st.Recovery}
+		leader: st.RaftState == ourraft.StateLeader, rec: st.Recovery, reads: n.reads}
 	if ms.leader {
 		ms.match = map[uint64]uint64{}
 		for id, pr := range st.Progress {
@@ -273,7 +282,7 @@ type mixCluster struct {
 	ids   []uint64
 	// queue holds the messages sent and not yet delivered.
 	queue []ourpb.Message
-	// cut drops every message between the two nodes of a pair, both ways.
+	// cut drops every message from the first node of a pair to the second.
 	cut map[[2]uint64]bool
 	// observe, if set, sees every message sent, delivered or not.
 	observe func(m ourpb.Message)
@@ -305,7 +314,8 @@ func newMixCluster(t *testing.T, nodes ...mixNode) *mixCluster {
 func (c *mixCluster) isolate(id uint64, on bool) {
 	for _, o := range c.ids {
 		if o != id {
-			c.cut[[2]uint64{min(id, o), max(id, o)}] = on
+			c.cut[[2]uint64{id, o}] = on
+			c.cut[[2]uint64{o, id}] = on
 		}
 	}
 }
@@ -332,7 +342,7 @@ func (c *mixCluster) round() int {
 	q := c.queue
 	c.queue = nil
 	for _, m := range q {
-		if c.cut[[2]uint64{min(m.From, m.To), max(m.From, m.To)}] {
+		if c.cut[[2]uint64{m.From, m.To}] {
 			continue
 		}
 		data, err := m.Marshal()
@@ -497,6 +507,9 @@ func watchQuarantine(c *mixCluster, c3 *kitMixNode) *int {
 		}
 		assert.NotContains(c.t, []ourpb.MessageType{ourpb.MsgVote, ourpb.MsgPreVote}, m.Type,
 			"quarantined C never campaigns (Q2): %+v", m)
+		if m.Type == ourpb.MsgHeartbeatResp && c3.status().rec.Kind == ourraft.StateLoss {
+			assert.Empty(c.t, m.Context, "after a StateLoss, C confirms no read round (S2): %+v", m)
+		}
 	}
 	return votes
 }
@@ -561,6 +574,12 @@ func TestQuarantinedFollowerUnderEtcdLeader(t *testing.T) {
 					}
 					assert.Equal(t, uint64(12), c.nodes[1].status().match[3], "etcd ignores the rejected heartbeat answers")
 					assert.Equal(t, uint64(7), c3.status().last, "C is not repaired by an idle etcd leader")
+					// A read round: the etcd follower confirms it, C echoes
+					// it only after a TailLoss (S2, watchQuarantine).
+					reads := c.nodes[1].status().reads
+					c.nodes[1].readIndex()
+					c.pump(3)
+					assert.Equal(t, reads+1, c.nodes[1].status().reads, "the etcd leader answers the read")
 					assert.ErrorIs(t, c3.campaign(), ourraft.ErrQuarantined)
 
 					// New entries: the leader commits them with the etcd
@@ -773,4 +792,96 @@ func TestEtcdCannotRejoinOverALostTail(t *testing.T) {
 	assert.Panics(t, func() {
 		_ = rn.Step(etcdpb.Message{Type: etcdpb.MsgHeartbeat, From: 1, To: 2, Term: hs.Term, Commit: 12})
 	}, "D2: etcd panics on a heartbeat committing beyond its log")
+}
+
+// TestQuarantinedFollowerRestoredFromOlderCopyUnderEtcdLeader: C's disk
+// is restored from an older copy whose log holds entries that were
+// replaced since: entries 8 and 9 of term 2, appended while C led alone,
+// which the cluster replaced by entries of term 3 that C then acknowledged
+// (up to 12). The older copy's HardState commits 7, within its log, so C
+// restarts unaware (no D1); the etcd leader's heartbeat commits 12, beyond
+// C's log, and quarantines it (D2, StateLoss). The heartbeat must not
+// commit what C's log holds up to 9 (rule Q3: the leader's Match predates
+// the loss and describes other entries): only appends raise C's commit
+// index, and the committed entries of all nodes agree at every index.
+func TestQuarantinedFollowerRestoredFromOlderCopyUnderEtcdLeader(t *testing.T) {
+	c3 := newKitMixNode(t, 3, true, false)
+	c := newMixCluster(t, newEtcdMixNode(t, 1), newEtcdMixNode(t, 2), c3)
+	require.NoError(t, c.nodes[1].campaign())
+	c.stabilize()
+	c.propose(1, 5, "v") // entries 3 to 7, term 1
+
+	// C wins term 2, and is cut off before its first append goes out.
+	require.NoError(t, c3.campaign())
+	for i := 0; i < 10 && !c3.status().leader; i++ {
+		c.round()
+	}
+	require.True(t, c3.status().leader)
+	c.isolate(3, true)
+	require.NoError(t, c3.propose([]byte("stale")))
+	c.pump(3)
+	require.Equal(t, uint64(9), c3.status().last, "C holds 8 and 9 of term 2, uncommitted")
+	older := copyKitStorage(t, c3.s)
+
+	// Node 1 leads term 3 with node 2 and commits 8 to 12 of its own.
+	require.NoError(t, c.nodes[1].campaign())
+	c.stabilize()
+	require.True(t, c.nodes[1].status().leader)
+	c.propose(1, 4, "w")
+	c.isolate(3, false)
+	for i := 0; i < 5; i++ {
+		c.tick(3)
+	}
+	c.stabilize()
+	require.Equal(t, uint64(12), c.nodes[1].status().match[3], "C acknowledged the new entries 8 to 12")
+	e, ok := c3.entry(8)
+	require.True(t, ok)
+	require.Equal(t, uint64(3), e.Term)
+
+	// C restarts from the older copy.
+	c3.s = older
+	require.NoError(t, c3.start())
+	require.False(t, c3.status().rec.Quarantined)
+	watchQuarantine(c, c3)
+	c.tick(3)
+	rec := c3.status().rec
+	assert.Equal(t, ourraft.Recovery{Quarantined: true, Kind: ourraft.StateLoss, Cause: ourraft.CauseHeartbeat,
+		LostFrom: 10, LostTo: 12, Term: 3}, rec)
+	assert.Equal(t, uint64(7), c3.status().commit, "Q3: the heartbeat does not commit C's replaced entries")
+
+	// The etcd leader does not repair C (its probes stop at Match+1);
+	// a leader change does, through appends that replace 8 and 9.
+	for i := 0; i < 5; i++ {
+		c.tick(3)
+	}
+	assert.Equal(t, uint64(7), c3.status().commit)
+	require.NoError(t, c.nodes[2].campaign())
+	c.pump(3)
+	for i := 0; i < 5 && !caughtUp(c, 2); i++ {
+		c.tick(3)
+	}
+	require.True(t, caughtUp(c, 2))
+	c.propose(2, 2, "x")
+	assert.True(t, caughtUp(c, 2))
+	e, ok = c3.entry(8)
+	require.True(t, ok)
+	assert.Equal(t, uint64(3), e.Term, "the replaced entries are gone")
+	assert.True(t, c3.status().rec.Quarantined, "a StateLoss quarantine does not end by itself")
+}
+
+// copyKitStorage returns a copy of s, as a backup of the disk would be.
+func copyKitStorage(t *testing.T, s *ourraft.MemoryStorage) *ourraft.MemoryStorage {
+	hs, _, err := s.InitialState()
+	require.NoError(t, err)
+	snap, err := s.Snapshot()
+	require.NoError(t, err)
+	last, err := s.LastIndex()
+	require.NoError(t, err)
+	es, err := s.Entries(snap.Metadata.Index+1, last+1, 1<<30)
+	require.NoError(t, err)
+	cp := ourraft.NewMemoryStorage()
+	require.NoError(t, cp.ApplySnapshot(snap))
+	require.NoError(t, cp.Append(es))
+	require.NoError(t, cp.SetHardState(hs))
+	return cp
 }

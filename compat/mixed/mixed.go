@@ -23,7 +23,10 @@
 //
 //	go test ./mixed -run TestReplay -mixed.replay=SEED -mixed.split=0bMASK
 //
-// where bit id-1 of MASK set makes node id an etcd node.
+// where bit id-1 of MASK set makes node id an etcd node; add
+// -mixed.losetail=0.5 (and -mixed.tailonly for TailLoss) to replay a run
+// of TestMixedLostTails, in which raftkit nodes lose the tails of their
+// logs (only raftkit nodes: etcd raft cannot restart over a lost tail).
 package mixed
 
 import (

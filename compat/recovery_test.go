@@ -45,8 +45,8 @@ type mixNode interface {
 
 // mixStatus is what the scripts read of a node's status.
 type mixStatus struct {
-	term, lead, commit, applied, last uint64
-	leader                            bool
+	term, commit, applied, last uint64
+	leader                      bool
 	// reads counts the ReadIndex requests answered.
 	reads int
 	// match is, on a leader, its record of each peer's log.
@@ -124,7 +124,7 @@ func (n *etcdMixNode) propose(data []byte) error { return n.rn.Propose(data) }
 func (n *etcdMixNode) status() mixStatus {
 	st := n.rn.Status()
 	last, _ := n.s.LastIndex()
-	ms := mixStatus{term: st.Term, lead: st.Lead, commit: st.Commit, applied: st.Applied, last: last,
+	ms := mixStatus{term: st.Term, commit: st.Commit, applied: st.Applied, last: last,
 		leader: st.RaftState == etcdraft.StateLeader, reads: n.reads}
 	if ms.leader {
 		ms.match = map[uint64]uint64{}
@@ -248,7 +248,7 @@ func (n *kitMixNode) propose(data []byte) error { return n.rn.Propose(data) }
 func (n *kitMixNode) status() mixStatus {
 	st := n.rn.Status()
 	last, _ := n.s.LastIndex()
-	ms := mixStatus{term: st.Term, lead: st.Lead, commit: st.Commit, applied: st.Applied, last: last,
+	ms := mixStatus{term: st.Term, commit: st.Commit, applied: st.Applied, last: last,
 		leader: st.RaftState == ourraft.StateLeader, rec: st.Recovery, reads: n.reads}
 	if ms.leader {
 		ms.match = map[uint64]uint64{}
@@ -286,8 +286,6 @@ type mixCluster struct {
 	cut map[[2]uint64]bool
 	// observe, if set, sees every message sent, delivered or not.
 	observe func(m ourpb.Message)
-	// sent counts the messages sent.
-	sent int
 	// committed is every entry a node held committed or applied, by index.
 	committed map[uint64]mixEntry
 	// leaders is the leader of each term seen.
@@ -337,7 +335,6 @@ func (c *mixCluster) round() int {
 		}
 		n += len(msgs)
 	}
-	c.sent += n
 	c.check()
 	q := c.queue
 	c.queue = nil
@@ -460,8 +457,8 @@ func isVoteResp(m ourpb.Message) bool {
 	return m.Type == ourpb.MsgVoteResp || m.Type == ourpb.MsgPreVoteResp
 }
 
-// regressedCluster builds nodes 1 and 2 of kind lead (1 leads, at term 1)
-// and node 3, a raftkit follower C with RecoverLostState (and
+// regressedCluster builds node 1, the leader at term 1 (an etcd node with
+// etcdLeader, else a raftkit one), node 2, an etcd follower, and node 3, a raftkit follower C with RecoverLostState (and
 // HardStateIndependentlyDurable when tailOnly), commits ten entries (C's
 // log and Match then reach 12), and makes C lose the entries above 7. With
 // keepCommit, C's HardState keeps commit 12, beyond its log (D1);

@@ -61,6 +61,7 @@
 //     time until it leaves its quarantine: the nodes then run with
 //     raft.Config.RecoverLostState, persist their quarantine on their Disk
 //     (Disk.Recovery), and the disk checks allow what was lost.
+//     Options.LoseTailOf restricts the fault to some nodes.
 //   - Faults stop after Scenario.FaultTicks: the network heals and every
 //     node restarts, and a leader must then commit a proposal within
 //     Options.LivenessTicks.

@@ -20,7 +20,7 @@ func (s *sim) crash(n *simNode, why string) {
 	if s.opts.OnCrash != nil {
 		s.opts.OnCrash(s.r, n.id, n.disk)
 	}
-	if s.sc.LoseTail > 0 {
+	if s.sc.LoseTail > 0 && (s.opts.LoseTailOf == nil || s.opts.LoseTailOf(n.id)) {
 		s.maybeLoseTail(n)
 	}
 }

@@ -38,6 +38,11 @@ type Options struct {
 	// volatile state is gone, with its disk. Bug-injection tests use it to
 	// model a disk that loses what it acknowledged.
 	OnCrash func(r *rand.Rand, id uint64, d *Disk)
+	// LoseTailOf, when not nil, picks the nodes whose crashes may lose the
+	// tail of their log (Scenario.LoseTail); nil means every node. Mixed
+	// clusters spare the nodes of an implementation that cannot restart
+	// over a lost tail (etcd raft panics by design).
+	LoseTailOf func(id uint64) bool
 	// Tamper, when not nil, may change every message before it is
 	// marshaled onto the network. Bug-injection tests use it to model a
 	// network that corrupts messages.

@@ -23,7 +23,10 @@
 //
 //	go test ./mixed -run TestReplay -mixed.replay=SEED -mixed.split=0bMASK
 //
-// where bit id-1 of MASK set makes node id an etcd node.
+// where bit id-1 of MASK set makes node id an etcd node; add
+// -mixed.losetail=0.5 (and -mixed.tailonly for TailLoss) to replay a run
+// of TestMixedLostTails, in which raftkit nodes lose the tails of their
+// logs (only raftkit nodes: etcd raft cannot restart over a lost tail).
 package mixed
 
 import (
@@ -123,6 +126,9 @@ type Stats struct {
 	Started [2]int
 	// Swaps counts the live replacements of a node's library.
 	Swaps int
+	// QuarantineVoteAnswers counts the answers to votes and pre-votes that
+	// quarantined raftkit nodes sent (each a rejection, or the run fails).
+	QuarantineVoteAnswers int
 
 	led map[uint64]bool
 }
@@ -139,6 +145,7 @@ func (s *Stats) Add(o Stats) {
 		}
 	}
 	s.Swaps += o.Swaps
+	s.QuarantineVoteAnswers += o.QuarantineVoteAnswers
 }
 
 // Cluster builds the nodes of one run: its Factory picks each node's kind
@@ -162,15 +169,84 @@ func (c *Cluster) Factory() rafttest.NodeFactory {
 			return nil, err
 		}
 		c.Stats.Started[kind]++
-		return &tracked{Node: n, kind: kind, c: c}, nil
+		t := &tracked{Node: n, kind: kind, c: c, disk: cfg.Disk, hs: cfg.Disk.HardState()}
+		t.steady = t.quarantined()
+		return t, nil
 	}
 }
 
-// tracked counts a node's leadership and reads in its cluster's Stats.
+// tracked counts a node's leadership and reads in its cluster's Stats,
+// and checks that a quarantined raftkit node (raft.Config.RecoverLostState)
+// never votes nor campaigns.
 type tracked struct {
 	rafttest.Node
 	kind Kind
 	c    *Cluster
+
+	// disk holds the quarantine the node reported (Disk.Recovery).
+	disk *rafttest.Disk
+	// hs is the last HardState the node handed out.
+	hs pb.HardState
+	// steady is set while the node has stayed quarantined since its last
+	// Ready: every message and HardState of its next Ready then comes
+	// from a quarantined node.
+	steady bool
+}
+
+// quarantined reports whether the node is quarantined now.
+func (t *tracked) quarantined() bool {
+	rec := t.disk.Recovery()
+	return rec != nil && rec.Quarantined
+}
+
+// touched notes a call that may have ended the quarantine.
+func (t *tracked) touched() {
+	if !t.quarantined() {
+		t.steady = false
+	}
+}
+
+func (t *tracked) Tick() {
+	t.Node.Tick()
+	t.touched()
+}
+
+func (t *tracked) Step(data []byte) error {
+	err := t.Node.Step(data)
+	t.touched()
+	return err
+}
+
+func (t *tracked) Advance() {
+	t.Node.Advance()
+	t.touched()
+}
+
+// checkQuarantine fails the run (the simulator reports the panic as a
+// violation, with the trace) if a node that stayed quarantined since its
+// last Ready grants a vote or a pre-vote (rule Q1), records a vote, or
+// asks for votes (rule Q2).
+func (t *tracked) checkQuarantine(u rafttest.Update) {
+	if t.steady && t.quarantined() {
+		for _, m := range u.Messages {
+			switch m.Type {
+			case pb.MsgVoteResp, pb.MsgPreVoteResp:
+				t.c.Stats.QuarantineVoteAnswers++
+				if !m.Reject {
+					panic(fmt.Sprintf("mixed: quarantined node %d granted a vote (Q1): %s to %d at term %d", m.From, m.Type, m.To, m.Term))
+				}
+			case pb.MsgVote, pb.MsgPreVote:
+				panic(fmt.Sprintf("mixed: quarantined node %d campaigned (Q2): %s to %d at term %d", m.From, m.Type, m.To, m.Term))
+			}
+		}
+		if hs := u.HardState; hs.Vote != 0 && (hs.Term != t.hs.Term || hs.Vote != t.hs.Vote) {
+			panic(fmt.Sprintf("mixed: quarantined node recorded a vote (Q1): %+v after %+v", hs, t.hs))
+		}
+	}
+	if u.HardState != (pb.HardState{}) {
+		t.hs = u.HardState
+	}
+	t.steady = t.quarantined()
 }
 
 func (t *tracked) Status() rafttest.Status {
@@ -189,6 +265,9 @@ func (t *tracked) Propose(data []byte) error {
 
 func (t *tracked) Ready() (rafttest.Update, bool) {
 	u, ok := t.Node.Ready()
+	if ok {
+		t.checkQuarantine(u)
+	}
 	if ok && len(u.ReadStates) > 0 {
 		t.c.noteReads(t.kind, t.Node.Status(), len(u.ReadStates))
 	}

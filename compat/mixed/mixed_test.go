@@ -25,6 +25,10 @@ var (
 	flagSplit  = flag.String("mixed.split", "0b10101", "etcd node mask of TestReplay (bit id-1 set: node id is etcd)")
 	flagIndex  = flag.Int("mixed.index", -1, "position of the seed in its test's set, which pins the protocol options; -1 keeps the drawn ones")
 	flagVoters = flag.Int("mixed.voters", 0, "number of voters TestReplay pins; 0 keeps the drawn number")
+	// -mixed.losetail and -mixed.tailonly pin Scenario.LoseTail and
+	// Scenario.TailOnly in TestReplay (as TestMixedLostTails does).
+	flagLoseTail = flag.Float64("mixed.losetail", 0, "Scenario.LoseTail that TestReplay pins; 0 keeps the drawn one (off)")
+	flagTailOnly = flag.Bool("mixed.tailonly", false, "with -mixed.losetail, Scenario.TailOnly (HardStateIndependentlyDurable) in TestReplay")
 )
 
 // TestReplay replays one seed on one split, printing a long trace on a
@@ -47,7 +51,10 @@ func TestReplay(t *testing.T) {
 			}
 		})
 	}
-	res := Run(rafttest.Options{Seed: seed, NewNode: c.Factory(), Scenario: sc, TraceSize: 400, OutDir: outDir()})
+	if *flagLoseTail > 0 {
+		sc = lostTails(sc, *flagLoseTail, *flagTailOnly)
+	}
+	res := Run(rafttest.Options{Seed: seed, NewNode: c.Factory(), Scenario: sc, TraceSize: 400, OutDir: outDir(), LoseTailOf: raftkitOnly(c)})
 	t.Logf("scenario: %s", res.Scenario)
 	t.Logf("ticks %d, events %d, ops %d, faults %+v, stats %+v", res.Ticks, res.Events, res.Ops, res.Faults, c.Stats)
 	if res.Violation != nil {
@@ -124,6 +131,9 @@ func (t *tally) add(res rafttest.Result, st Stats) {
 	t.faults.Lost += f.Lost
 	t.faults.Duplicated += f.Duplicated
 	t.faults.Snapshots += f.Snapshots
+	t.faults.LostTails += f.LostTails
+	t.faults.StillQuarantined += f.StillQuarantined
+	t.faults.QuarantineBlocked += f.QuarantineBlocked
 	t.faults.ConfChanges += f.ConfChanges
 	t.faults.Transfers += f.Transfers
 	t.faults.Campaigns += f.Campaigns
@@ -145,7 +155,7 @@ func (t *tally) log(tb testing.TB, what string, began time.Time) {
 // the split and the trace on a violation.
 func run(t *testing.T, seed int64, c *Cluster, what string, sc func(*rafttest.Scenario)) rafttest.Result {
 	t.Helper()
-	res := Run(rafttest.Options{Seed: seed, NewNode: c.Factory(), Scenario: sc, OutDir: outDir()})
+	res := Run(rafttest.Options{Seed: seed, NewNode: c.Factory(), Scenario: sc, OutDir: outDir(), LoseTailOf: raftkitOnly(c)})
 	if res.Violation != nil {
 		t.Fatalf("%s, seed %d:\n%v\nscenario: %s\nreplay: go test -run TestReplay -mixed.replay=%d -mixed.split=%#b "+
 			"-mixed.index=%d -mixed.voters=%d (plus the test's other pins, shown in the scenario)",

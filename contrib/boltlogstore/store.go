@@ -22,6 +22,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"os"
 	"sync"
 	"time"
 
@@ -50,13 +53,69 @@ type Store struct {
 
 var _ multiraft.LogStore = (*Store)(nil)
 
-// Open opens or creates the store at path.
+// Open opens or creates the store at path. A file shorter than its meta
+// page says (cut by a copy, not by a crash: bbolt grows a file before it
+// writes into it) is an error; bbolt itself would die of SIGBUS reading
+// it.
 func Open(path string) (*Store, error) {
+	if err := checkLength(path); err != nil {
+		return nil, fmt.Errorf("boltlogstore: open %s: %w", path, err)
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("boltlogstore: open %s: %w", path, err)
 	}
 	return &Store{db: db, groups: make(map[multiraft.GroupID]*raft.MemoryStorage)}, nil
+}
+
+// checkLength returns an error if the bbolt file at path is shorter than
+// the pages its newest valid meta page counts. It leaves the rest of the
+// checks (and a missing or new file) to bbolt.
+func checkLength(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	// A meta page: the page header (16 bytes), then magic, version, page
+	// size, flags (4 bytes each), root bucket (16), freelist, high water
+	// mark (pgid), txid and checksum (8 each); the checksum is FNV-64a of
+	// the 56 bytes before it. Page 1 is at the page size.
+	meta := func(off int64) (pageSize, pgid, txid uint64, ok bool) {
+		var b [16 + 64]byte
+		if _, err := f.ReadAt(b[:], off); err != nil {
+			return 0, 0, 0, false
+		}
+		m := b[16:]
+		h := fnv.New64a()
+		h.Write(m[:56])
+		if binary.LittleEndian.Uint32(m) != 0xED0CDAED || binary.LittleEndian.Uint32(m[4:]) != 2 ||
+			binary.LittleEndian.Uint64(m[56:]) != h.Sum64() {
+			return 0, 0, 0, false
+		}
+		return uint64(binary.LittleEndian.Uint32(m[8:])), binary.LittleEndian.Uint64(m[40:]), binary.LittleEndian.Uint64(m[48:]), true
+	}
+	ps0, pgid0, tx0, ok0 := meta(0)
+	ps, pgid := ps0, pgid0
+	if !ok0 {
+		ps = uint64(os.Getpagesize())
+	}
+	if ps1, pgid1, tx1, ok1 := meta(int64(ps)); ok1 && (!ok0 || tx1 > tx0) {
+		ps, pgid = ps1, pgid1
+	} else if !ok0 {
+		return nil // bbolt reports it
+	}
+	if need := pgid * ps; uint64(fi.Size()) < need {
+		return fmt.Errorf("the file is %d bytes, shorter than the %d pages of %d bytes its meta page counts", fi.Size(), pgid, ps)
+	}
+	return nil
 }
 
 // Close closes the file.

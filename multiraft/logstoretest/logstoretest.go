@@ -10,7 +10,9 @@
 // range around the log with several size limits, errors included (the
 // ErrCompacted and ErrUnavailable that raft relies on, and an error where
 // MemoryStorage has one). The stores are closed and opened again between
-// steps, so the answers must also survive a restart.
+// steps, so the answers must also survive a restart. Last, three
+// multiraft Hosts run a group over stores of the harness, and one restarts
+// from its store.
 package logstoretest
 
 import (
@@ -18,6 +20,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -58,6 +62,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("InvalidAppendChangesNothing", func(t *testing.T) { invalidAppend(newRig(t, h)) })
 	t.Run("OneGroupTwiceInABatch", func(t *testing.T) { twiceInABatch(newRig(t, h)) })
 	t.Run("RemoveDropsOneGroup", func(t *testing.T) { remove(newRig(t, h)) })
+	t.Run("HostRestartReplaysTheLog", func(t *testing.T) { hostRestart(t, h) })
 	t.Run("RandomOperations", func(t *testing.T) {
 		for seed := int64(1); seed <= 4; seed++ {
 			t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { random(newRig(t, h), seed) })
@@ -431,3 +436,92 @@ func random(r *rig, seed int64) {
 	}
 	r.check()
 }
+
+// hostRestart runs three hosts over stores of the harness: a group
+// commits, a host restarts from its store and still has every entry.
+func hostRestart(t *testing.T, hr Harness) {
+	dir := t.TempDir()
+	net := multiraft.NewMemNetwork()
+	stores := map[multiraft.HostID]multiraft.LogStore{}
+	hosts := map[multiraft.HostID]*multiraft.Host{}
+	applied := map[multiraft.HostID][]string{}
+	start := func(id multiraft.HostID, epoch uint64) {
+		hdir := filepath.Join(dir, fmt.Sprintf("host%d", id))
+		require.NoError(t, os.MkdirAll(hdir, 0o755))
+		s, err := hr.Open(hdir)
+		require.NoError(t, err)
+		stores[id] = s
+		applied[id] = nil
+		h, err := multiraft.NewHost(multiraft.HostConfig{ID: id, Epoch: epoch, Transport: net.Transport(id), LogStore: s, Seed: int64(id),
+			Apply: func(g multiraft.GroupID, es []pb.Entry) {
+				for _, e := range es {
+					if e.Type == pb.EntryNormal && len(e.Data) > 0 {
+						applied[id] = append(applied[id], string(e.Data))
+					}
+				}
+			}})
+		require.NoError(t, err)
+		require.NoError(t, h.AddGroup(multiraft.GroupConfig{ID: 1,
+			Raft:     raft.Config{ID: uint64(id), ElectionTick: 10, HeartbeatTick: 1, MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, CheckQuorum: true, PreVote: true, Logger: quiet{}},
+			Replicas: map[uint64]multiraft.HostID{1: 1, 2: 2, 3: 3}, Bootstrap: []uint64{1, 2, 3}}))
+		hosts[id] = h
+	}
+	settle := func(ticks int) {
+		for i := 0; i < ticks; i++ {
+			for _, h := range hosts {
+				h.Tick()
+			}
+			for r := 0; r < 50; r++ {
+				did := false
+				for _, h := range hosts {
+					ok, err := h.Pass()
+					require.NoError(t, err)
+					did = did || ok
+				}
+				if !did {
+					break
+				}
+			}
+		}
+	}
+	for id := multiraft.HostID(1); id <= 3; id++ {
+		start(id, 1)
+	}
+	settle(2)
+	require.NoError(t, hosts[1].Campaign(1))
+	settle(3)
+	for i := 0; i < 10; i++ {
+		require.NoError(t, hosts[1].Propose(1, []byte(fmt.Sprint(i))))
+	}
+	settle(3)
+	require.Len(t, applied[3], 10)
+	hosts[3].Stop()
+	require.NoError(t, hr.Close(stores[3]))
+	delete(hosts, 3)
+	start(3, 2)
+	settle(5)
+	assert.Len(t, applied[3], 10, "host 3 replays its log from the store")
+	require.NoError(t, hosts[1].Propose(1, []byte("after")))
+	settle(3)
+	assert.Equal(t, "after", applied[3][len(applied[3])-1])
+	for id, h := range hosts {
+		h.Stop()
+		require.NoError(t, hr.Close(stores[id]))
+	}
+}
+
+// quiet is a raft.Logger that drops everything but panics.
+type quiet struct{}
+
+func (quiet) Debug(...interface{})              {}
+func (quiet) Debugf(string, ...interface{})     {}
+func (quiet) Info(...interface{})               {}
+func (quiet) Infof(string, ...interface{})      {}
+func (quiet) Warning(...interface{})            {}
+func (quiet) Warningf(string, ...interface{})   {}
+func (quiet) Error(...interface{})              {}
+func (quiet) Errorf(string, ...interface{})     {}
+func (quiet) Fatal(v ...interface{})            { panic(fmt.Sprint(v...)) }
+func (quiet) Fatalf(f string, v ...interface{}) { panic(fmt.Sprintf(f, v...)) }
+func (quiet) Panic(v ...interface{})            { panic(fmt.Sprint(v...)) }
+func (quiet) Panicf(f string, v ...interface{}) { panic(fmt.Sprintf(f, v...)) }

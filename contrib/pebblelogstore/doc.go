@@ -19,4 +19,17 @@
 // What Save returned nil for survives a crash: a Save with any MustSync
 // update commits with pebble.Sync. The tests kill a writing process, and
 // tear or corrupt the tail of the WAL, and check it.
+//
+// # Choosing it over boltlogstore
+//
+// Choose this store for a multiraft host: a Save costs one sequential WAL
+// append and one fdatasync whatever the number of groups in it, where
+// contrib/boltlogstore rewrites every touched group's B+tree pages and
+// syncs twice; measured on the multiraft write path (48 or 1,000 groups
+// per pass, 1 or 16 entries of 128 B or 1 KiB each) bbolt took 3-11 times
+// as long and made 17-52 times as many allocations. This store also keeps
+// only about 100 bytes per group in memory, where boltlogstore holds every
+// log since its snapshot. Choose boltlogstore for a few groups with short
+// logs when a single file and a small dependency tree matter more. The
+// figures and the crash tests are in README.md.
 package pebblelogstore

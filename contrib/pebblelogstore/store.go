@@ -14,8 +14,8 @@ import (
 	pb "github.com/raftkit/raft/raftpb"
 )
 
-// Key kinds, the byte after the group ID. A group's keys are contiguous
-// and its entries are the last of them, in log order.
+// Key kinds, the byte after the group ID. A group's keys are contiguous,
+// and so are its entries, in log order.
 const (
 	kindHardState byte = 'h' // pb.HardState
 	kindSnapshot  byte = 's' // pb.Snapshot, data included
@@ -469,14 +469,21 @@ func getFrom(r pebble.Reader, key []byte, f func([]byte) error) (bool, error) {
 }
 
 // Remove implements multiraft.LogStore: one range deletion of all of
-// group g's keys, synced. A Storage returned for g before must not be used
-// after.
+// group g's keys, synced. A Storage returned for g before reads as an
+// empty log after.
 func (s *Store) Remove(g multiraft.GroupID) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	// Storage(g) waits until the keys are gone, so that it does not load
+	// them again; the old group's readers wait for its empty meta.
 	s.mu.Lock()
-	delete(s.groups, g)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if gr := s.groups[g]; gr != nil {
+		gr.mu.Lock()
+		defer gr.mu.Unlock()
+		gr.m = meta{}
+		delete(s.groups, g)
+	}
 	if err := s.db.DeleteRange(groupKey(g, 0)[:8], groupKey(g, kindEnd), s.sync); err != nil {
 		return fmt.Errorf("pebblelogstore: remove group %d: %w", g, err)
 	}

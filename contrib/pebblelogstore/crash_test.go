@@ -205,14 +205,9 @@ func TestCrashKeepsEverySavedBatch(t *testing.T) {
 // each, and closes it; it returns the WAL's path and the sizes (sizes[i]
 // is the size after batch i, sizes[0] before the first), without the
 // trailer Close writes, so that the file ends as after a crash right after
-// batch n. The store is created first and reopened: the WAL a new store
-// starts with is written before the format version is raised, so without
-// the sync offsets FormatNewest adds.
+// batch n.
 func walRecords(t *testing.T, dir string, n uint64) (string, []int64) {
 	s, err := Open(dir, nil)
-	require.NoError(t, err)
-	require.NoError(t, s.Close())
-	s, err = Open(dir, nil)
 	require.NoError(t, err)
 	wal, size, err := newestWAL(dir)
 	require.NoError(t, err)

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/raftkit/raft"
 	"github.com/raftkit/raft/multiraft"
@@ -67,7 +68,9 @@ var _ multiraft.LogStore = (*Store)(nil)
 // far the log was synced: that is what lets pebble tell a torn tail (an
 // unsynced write cut by a crash, dropped) from damage to synced records
 // followed by more of them (an error, pebble.ErrCorruption), when the
-// damage and the later records are in different 32 KiB WAL blocks.
+// damage and the later records are in different 32 KiB WAL blocks. A new
+// store (or one raised to that format) is flushed once at Open, so that
+// its WAL is written at the new format from the first Save.
 func Open(dir string, opts *pebble.Options) (*Store, error) {
 	if opts != nil && opts.DisableWAL {
 		return nil, errors.New("pebblelogstore: the WAL cannot be disabled")
@@ -78,9 +81,26 @@ func Open(dir string, opts *pebble.Options) (*Store, error) {
 	if opts.FormatMajorVersion == pebble.FormatDefault {
 		opts.FormatMajorVersion = pebble.FormatNewest
 	}
+	// pebble writes the first WAL of a new store, or of one it upgrades,
+	// before it raises the format: that WAL would have no sync offsets.
+	fsys := opts.FS
+	if fsys == nil {
+		fsys = vfs.Default
+	}
+	rotate := opts.FormatMajorVersion >= pebble.FormatWALSyncChunks
+	if desc, err := pebble.Peek(dir, fsys); err == nil && desc.Exists && desc.FormatMajorVersion >= pebble.FormatWALSyncChunks {
+		rotate = false
+	}
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("pebblelogstore: open %s: %w", dir, err)
+	}
+	if rotate {
+		// A flush starts a new WAL, written at the new format.
+		if err := db.Flush(); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("pebblelogstore: open %s: flush: %w", dir, err)
+		}
 	}
 	return &Store{db: db, sync: pebble.Sync, groups: make(map[multiraft.GroupID]*group)}, nil
 }

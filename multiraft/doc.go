@@ -98,8 +98,12 @@
 // a RawNode uses, Save persists a pass's Updates in one batch.
 // MemoryLogStore keeps them in memory and counts saves and syncs; it
 // outlives a Host, so dropping a Host and building a new one over the same
-// store models a restart. The module contrib/boltlogstore keeps all groups
-// in one bbolt file, one transaction (one fsync) per Save.
+// store models a restart. Two durable stores are modules of their own:
+// contrib/pebblelogstore (the one to use for a host) keeps all groups in
+// one pebble database, one batch and one WAL fdatasync per Save;
+// contrib/boltlogstore keeps them in one bbolt file, one transaction (two
+// fdatasyncs) per Save. Package multiraft/logstoretest holds the contract
+// tests every LogStore runs.
 //
 // Committed entries reach the state machine through HostConfig.Apply,
 // received snapshots through HostConfig.ApplySnapshot, and answered

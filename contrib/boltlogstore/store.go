@@ -22,6 +22,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"os"
 	"sync"
 	"time"
 
@@ -50,13 +53,69 @@ type Store struct {
 
 var _ multiraft.LogStore = (*Store)(nil)
 
-// Open opens or creates the store at path.
+// Open opens or creates the store at path. A file shorter than its meta
+// page says (cut by a copy, not by a crash: bbolt grows a file before it
+// writes into it) is an error; bbolt itself would die of SIGBUS reading
+// it.
 func Open(path string) (*Store, error) {
+	if err := checkLength(path); err != nil {
+		return nil, fmt.Errorf("boltlogstore: open %s: %w", path, err)
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("boltlogstore: open %s: %w", path, err)
 	}
 	return &Store{db: db, groups: make(map[multiraft.GroupID]*raft.MemoryStorage)}, nil
+}
+
+// checkLength returns an error if the bbolt file at path is shorter than
+// the pages its newest valid meta page counts. It leaves the rest of the
+// checks (and a missing or new file) to bbolt.
+func checkLength(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	// A meta page: the page header (16 bytes), then magic, version, page
+	// size, flags (4 bytes each), root bucket (16), freelist, high water
+	// mark (pgid), txid and checksum (8 each); the checksum is FNV-64a of
+	// the 56 bytes before it. Page 1 is at the page size.
+	meta := func(off int64) (pageSize, pgid, txid uint64, ok bool) {
+		var b [16 + 64]byte
+		if _, err := f.ReadAt(b[:], off); err != nil {
+			return 0, 0, 0, false
+		}
+		m := b[16:]
+		h := fnv.New64a()
+		h.Write(m[:56])
+		if binary.LittleEndian.Uint32(m) != 0xED0CDAED || binary.LittleEndian.Uint32(m[4:]) != 2 ||
+			binary.LittleEndian.Uint64(m[56:]) != h.Sum64() {
+			return 0, 0, 0, false
+		}
+		return uint64(binary.LittleEndian.Uint32(m[8:])), binary.LittleEndian.Uint64(m[40:]), binary.LittleEndian.Uint64(m[48:]), true
+	}
+	ps0, pgid0, tx0, ok0 := meta(0)
+	ps, pgid := ps0, pgid0
+	if !ok0 {
+		ps = uint64(os.Getpagesize())
+	}
+	if ps1, pgid1, tx1, ok1 := meta(int64(ps)); ok1 && (!ok0 || tx1 > tx0) {
+		ps, pgid = ps1, pgid1
+	} else if !ok0 {
+		return nil // bbolt reports it
+	}
+	if need := pgid * ps; uint64(fi.Size()) < need {
+		return fmt.Errorf("the file is %d bytes, shorter than the %d pages of %d bytes its meta page counts", fi.Size(), pgid, ps)
+	}
+	return nil
 }
 
 // Close closes the file.
@@ -156,9 +215,17 @@ func (s *Store) Save(updates []multiraft.Update) error {
 		}
 		mems[i] = ms
 	}
+	// Each group's state as the transaction changes it: validated before
+	// anything is written, so that the file and the memory never part.
+	views := make(map[multiraft.GroupID]*view, len(updates))
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for i := range updates {
-			if err := s.write(tx, &updates[i], mems[i]); err != nil {
+			v := views[updates[i].Group]
+			if v == nil {
+				v = newView(mems[i])
+				views[updates[i].Group] = v
+			}
+			if err := s.write(tx, &updates[i], v); err != nil {
 				return err
 			}
 		}
@@ -191,9 +258,49 @@ func (s *Store) Save(updates []multiraft.Update) error {
 	return nil
 }
 
-// write puts one update into the transaction. ms is the group's memory
-// before the update: it tells which stored entries the update replaces.
-func (s *Store) write(tx *bolt.Tx, u *multiraft.Update, ms *raft.MemoryStorage) error {
+// view is a group's log as a Save's transaction changes it: the snapshot
+// index, the compaction point and the last entry, and the terms of the
+// entries written so far (a group may have several updates in a Save).
+type view struct {
+	ms             *raft.MemoryStorage // the group before the Save
+	snap           uint64
+	off, offTerm   uint64
+	last, lastTerm uint64
+	written        map[uint64]uint64 // index -> term, entries of this Save
+}
+
+func newView(ms *raft.MemoryStorage) *view {
+	v := &view{ms: ms}
+	snap, _ := ms.Snapshot()
+	v.snap = snap.Metadata.Index
+	first, _ := ms.FirstIndex()
+	v.off = first - 1
+	v.offTerm, _ = ms.Term(v.off)
+	v.last, _ = ms.LastIndex()
+	v.lastTerm, _ = ms.Term(v.last)
+	return v
+}
+
+// term returns the term of the entry at i, in [v.off, v.last].
+func (v *view) term(i uint64) (uint64, error) {
+	switch {
+	case i == v.off:
+		return v.offTerm, nil
+	case i == v.last:
+		return v.lastTerm, nil
+	}
+	if t, ok := v.written[i]; ok {
+		return t, nil
+	}
+	return v.ms.Term(i)
+}
+
+// write puts one update into the transaction, with the semantics of
+// raft.MemoryStorage (a snapshot not newer than the stored one is
+// ignored; entries at or below the compaction point are ignored; an
+// append that leaves a gap or lowers a term is an error, and the
+// transaction is rolled back), and moves v on.
+func (s *Store) write(tx *bolt.Tx, u *multiraft.Update, v *view) error {
 	b, err := tx.CreateBucketIfNotExists(key(uint64(u.Group)))
 	if err != nil {
 		return err
@@ -202,45 +309,73 @@ func (s *Store) write(tx *bolt.Tx, u *multiraft.Update, ms *raft.MemoryStorage) 
 	if err != nil {
 		return err
 	}
-	last, _ := ms.LastIndex()
-	if !raft.IsEmptySnap(u.Snapshot) {
-		v, err := u.Snapshot.Marshal()
+	if !raft.IsEmptySnap(u.Snapshot) && u.Snapshot.Metadata.Index > v.snap {
+		data, err := u.Snapshot.Marshal()
 		if err != nil {
 			return err
 		}
-		if err := b.Put(keySnapshot, v); err != nil {
+		if err := b.Put(keySnapshot, data); err != nil {
 			return err
 		}
-		// Entries up to the snapshot are covered by it; a snapshot that
-		// replaces the log drops all of them.
-		if err := deleteRange(eb, 0, last); err != nil {
+		// A snapshot replaces the whole log.
+		if err := deleteRange(eb, 0, ^uint64(0)); err != nil {
 			return err
 		}
-		last = u.Snapshot.Metadata.Index
+		md := u.Snapshot.Metadata
+		v.snap, v.off, v.offTerm, v.last, v.lastTerm, v.written = md.Index, md.Index, md.Term, md.Index, md.Term, nil
 	}
-	if len(u.Entries) > 0 {
-		first := u.Entries[0].Index
-		if first <= last {
-			if err := deleteRange(eb, first, last); err != nil {
-				return err
+	if ents := u.Entries; len(ents) > 0 {
+		for i := 1; i < len(ents); i++ {
+			if ents[i].Index != ents[i-1].Index+1 || ents[i].Term < ents[i-1].Term {
+				return fmt.Errorf("group %d: appended entries are not consecutive with non-decreasing terms: entry %d (term %d) follows %d (term %d)",
+					u.Group, ents[i].Index, ents[i].Term, ents[i-1].Index, ents[i-1].Term)
 			}
 		}
-		for i := range u.Entries {
-			v, err := u.Entries[i].Marshal()
+		if first := v.off + 1; ents[len(ents)-1].Index < first {
+			ents = nil
+		} else if ents[0].Index < first {
+			ents = ents[first-ents[0].Index:]
+		}
+		if len(ents) > 0 {
+			at := ents[0].Index
+			if at > v.last+1 {
+				return fmt.Errorf("group %d: missing log entry [last: %d, append at: %d]", u.Group, v.last, at)
+			}
+			prev, err := v.term(at - 1)
 			if err != nil {
-				return err
+				return fmt.Errorf("group %d: %w", u.Group, err)
 			}
-			if err := eb.Put(key(u.Entries[i].Index), v); err != nil {
-				return err
+			if ents[0].Term < prev {
+				return fmt.Errorf("group %d: appended entries' terms decrease: entry %d has term %d, below the term %d of entry %d",
+					u.Group, at, ents[0].Term, prev, at-1)
 			}
+			if at <= v.last {
+				if err := deleteRange(eb, at, v.last); err != nil {
+					return err
+				}
+			}
+			if v.written == nil {
+				v.written = make(map[uint64]uint64)
+			}
+			for i := range ents {
+				data, err := ents[i].Marshal()
+				if err != nil {
+					return err
+				}
+				if err := eb.Put(key(ents[i].Index), data); err != nil {
+					return err
+				}
+				v.written[ents[i].Index] = ents[i].Term
+			}
+			v.last, v.lastTerm = ents[len(ents)-1].Index, ents[len(ents)-1].Term
 		}
 	}
 	if !raft.IsEmptyHardState(u.HardState) {
-		v, err := u.HardState.Marshal()
+		data, err := u.HardState.Marshal()
 		if err != nil {
 			return err
 		}
-		if err := b.Put(keyHardState, v); err != nil {
+		if err := b.Put(keyHardState, data); err != nil {
 			return err
 		}
 	}
@@ -273,13 +408,29 @@ func (s *Store) Remove(g multiraft.GroupID) error {
 
 // Compact records snap (made by the application from its state machine at
 // snap.Metadata.Index, an applied index) as group g's snapshot and drops
-// the entries it covers, from the file and from memory.
+// the entries it covers, from the file and from memory. A snapshot not
+// newer than the stored one changes nothing; one past the last index is
+// an error wrapping raft.ErrUnavailable. The snapshot's term is the log's
+// at its index, whatever snap says.
 func (s *Store) Compact(g multiraft.GroupID, snap pb.Snapshot) error {
 	ms, err := s.memory(g)
 	if err != nil {
 		return err
 	}
 	i := snap.Metadata.Index
+	// Nothing to do for a snapshot not newer than the stored one; the
+	// term is the log's.
+	if cur, _ := ms.Snapshot(); i <= cur.Metadata.Index {
+		return nil
+	}
+	if last, _ := ms.LastIndex(); i > last {
+		return fmt.Errorf("boltlogstore: group %d: compact index %d is out of bound: last index is %d: %w", g, i, last, raft.ErrUnavailable)
+	}
+	t, err := ms.Term(i)
+	if err != nil {
+		return fmt.Errorf("boltlogstore: group %d: %w", g, err)
+	}
+	snap.Metadata.Term = t
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(key(uint64(g)))
 		if err != nil {

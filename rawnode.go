@@ -71,8 +71,11 @@ type Ready struct {
 	// Ownership: the slice is the application's; the node never writes it
 	// (nor the entries and contexts the messages refer to) once handed
 	// out, so it may be kept, or sent by another goroutine, after Advance.
-	// Under Config.LendReadyMessages the slice is on loan until Advance
-	// instead, and reused afterwards (the entries and contexts are not).
+	// Its capacity is its length: in a busy group the slices of several
+	// Readies are consecutive parts of one array of up to 8 messages, so
+	// a slice kept for long keeps that array alive. Under
+	// Config.LendReadyMessages the slice is on loan until Advance instead,
+	// and reused afterwards (the entries and contexts are not).
 	Messages []pb.Message
 
 	// MustSync is true when HardState's term or vote, or Entries, must be
@@ -122,8 +125,10 @@ type advance struct {
 	hasAppend  bool
 	appendTerm uint64
 	appended   entryID
-	// applied holds the last Ready's committed entries, nil if none.
-	applied []pb.Entry
+	// applied holds the last Ready's committed entries, nil if none, and
+	// appliedSize their encoded size (entsSize).
+	applied     []pb.Entry
+	appliedSize uint64
 }
 
 // pending reports whether the last Ready's storage responses are recorded.
@@ -171,9 +176,9 @@ func (a *advance) storageAppended(r *raft) {
 	}
 }
 
-// storageApplied is Step of the recorded MsgStorageApplyResp: ents were
-// applied.
-func (a *advance) storageApplied(r *raft, ents []pb.Entry) {
+// storageApplied is Step of the recorded MsgStorageApplyResp: ents, of
+// encoded size size, were applied.
+func (a *advance) storageApplied(r *raft, ents []pb.Entry, size uint64) {
 	// Indexes and terms grow along the log: the last entry has the largest.
 	last := &ents[len(ents)-1]
 	if last.Index > r.raftLog.applying || last.Index > maxIndex || last.Term > maxTerm {
@@ -181,8 +186,11 @@ func (a *advance) storageApplied(r *raft, ents []pb.Entry) {
 		_ = r.Step(newStorageApplyRespMsg(r, ents))
 		return
 	}
-	r.appliedTo(last.Index, entsSize(ents))
-	r.reduceUncommittedSize(payloadsSize(ents))
+	r.appliedTo(last.Index, size)
+	if r.uncommittedSize > 0 {
+		// With nothing counted (on a follower) there is nothing to reduce.
+		r.reduceUncommittedSize(payloadsSize(ents))
+	}
 }
 
 // NewRawNode creates a RawNode from the configuration, restoring its state
@@ -486,6 +494,12 @@ func newStorageApplyRespMsg(r *raft, ents []pb.Entry) pb.Message {
 // acceptReady marks the content of rd handed out.
 func (rn *RawNode) acceptReady(rd *Ready) {
 	r := rn.raft
+	// The encoded size of the committed entries, measured once for the
+	// apply budget and for the apply response.
+	var committedSize uint64
+	if len(rd.CommittedEntries) > 0 {
+		committedSize = entsSize(rd.CommittedEntries)
+	}
 	if rd.SoftState != nil {
 		rn.prevSoftSt = *rd.SoftState
 	}
@@ -496,7 +510,7 @@ func (rn *RawNode) acceptReady(rd *Ready) {
 		r.readStates = nil
 	}
 	if !rn.raft.asyncStorageWrites {
-		rn.recordAdvance(rd)
+		rn.recordAdvance(rd, committedSize)
 	}
 	rn.acceptMsgs(rd.Messages)
 	if rn.raft.asyncStorageWrites {
@@ -512,7 +526,7 @@ func (rn *RawNode) acceptReady(rd *Ready) {
 	r.raftLog.acceptUnstable()
 	if n := len(rd.CommittedEntries); n > 0 {
 		index := rd.CommittedEntries[n-1].Index
-		r.raftLog.acceptApplying(index, entsSize(rd.CommittedEntries), rn.applyUnstableEntries())
+		r.raftLog.acceptApplying(index, committedSize, rn.applyUnstableEntries())
 	}
 	traceReady(r)
 	observeReady(r, rd)
@@ -522,7 +536,7 @@ func (rn *RawNode) acceptReady(rd *Ready) {
 // recordAdvance records what Advance must do for rd, in synchronous mode:
 // step the acknowledgements this node sent itself, and take the storage
 // responses (see advance).
-func (rn *RawNode) recordAdvance(rd *Ready) {
+func (rn *RawNode) recordAdvance(rd *Ready, committedSize uint64) {
 	r := rn.raft
 	a := rn.adv
 	if a == nil {
@@ -555,7 +569,7 @@ func (rn *RawNode) recordAdvance(rd *Ready) {
 		a.hasAppend, a.appendTerm, a.appended = true, r.Term, r.raftLog.lastEntryID()
 	}
 	if len(rd.CommittedEntries) > 0 {
-		a.applied = rd.CommittedEntries
+		a.applied, a.appliedSize = rd.CommittedEntries, committedSize
 	}
 }
 
@@ -669,7 +683,7 @@ func (rn *RawNode) Advance(_ Ready) {
 		}
 		if ents := a.applied; ents != nil {
 			a.applied = nil
-			a.storageApplied(r, ents)
+			a.storageApplied(r, ents, a.appliedSize)
 		}
 	}
 	observeState(rn.raft)

@@ -383,8 +383,14 @@ func (rn *RawNode) readyWithoutAccept() Ready {
 		// Responses that wait for durability go out with the Ready: the
 		// contract makes the application persist before sending. Those
 		// addressed to this node are stepped on Advance.
-		if len(r.msgsAfterAppend) > 0 {
-			r.growMsgs(len(r.msgsAfterAppend))
+		n := 0
+		for i := range r.msgsAfterAppend {
+			if r.msgsAfterAppend[i].To != r.id {
+				n++
+			}
+		}
+		if n > 0 {
+			r.growMsgs(n)
 			rd.Messages = r.msgs
 			for i := range r.msgsAfterAppend {
 				if m := &r.msgsAfterAppend[i]; m.To != r.id {

@@ -185,8 +185,9 @@ type Config struct {
 	// rather than a gift, in synchronous storage mode: the application
 	// may read it (send, marshal, copy the message values) until it calls
 	// Advance, after which the node reuses the array for the Messages of a
-	// later Ready. It saves the allocation of that array, one per Ready
-	// that carries messages. The entries and contexts the messages refer
+	// later Ready. It saves the allocation of that array (one per Ready
+	// that carries messages, or one per 8 such Readies in a busy group;
+	// see Ready.Messages). The entries and contexts the messages refer
 	// to stay valid as without it; only the array of Message values is
 	// reused. A transport that keeps messages past Advance, or hands them
 	// to another goroutine, must copy the values first. Off by default

@@ -3,7 +3,6 @@ package raft
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/raftkit/raft/progress"
 	pb "github.com/raftkit/raft/raftpb"
@@ -215,7 +214,7 @@ func (r *raft) bcastAppend() {
 		// One allocation for the appends of a round rather than one per
 		// growth of msgs. Only when nothing is queued: appends merged into
 		// queued ones take no room.
-		r.msgs = slices.Grow(r.msgs, max(r.trk.Len()-1, 0))
+		r.growMsgs(max(r.trk.Len()-1, 0))
 	}
 	r.trk.Visit(func(id uint64, _ *progress.Progress) {
 		if id != r.id {
@@ -232,7 +231,7 @@ func (r *raft) bcastHeartbeat() {
 
 func (r *raft) bcastHeartbeatWithCtx(ctx []byte) {
 	// One allocation for all the heartbeats of a tick.
-	r.msgs = slices.Grow(r.msgs, max(r.trk.Len()-1, 0))
+	r.growMsgs(max(r.trk.Len()-1, 0))
 	r.trk.Visit(func(id uint64, pr *progress.Progress) {
 		if id != r.id {
 			r.sendHeartbeat(id, pr, ctx)

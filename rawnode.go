@@ -71,8 +71,11 @@ type Ready struct {
 	// Ownership: the slice is the application's; the node never writes it
 	// (nor the entries and contexts the messages refer to) once handed
 	// out, so it may be kept, or sent by another goroutine, after Advance.
-	// Under Config.LendReadyMessages the slice is on loan until Advance
-	// instead, and reused afterwards (the entries and contexts are not).
+	// Its capacity is its length: in a busy group the slices of several
+	// Readies are consecutive parts of one array of up to 8 messages, so
+	// a slice kept for long keeps that array alive. Under
+	// Config.LendReadyMessages the slice is on loan until Advance instead,
+	// and reused afterwards (the entries and contexts are not).
 	Messages []pb.Message
 
 	// MustSync is true when HardState's term or vote, or Entries, must be
@@ -96,9 +99,98 @@ type RawNode struct {
 	prevSoftSt SoftState
 	prevHardSt pb.HardState
 
-	// stepsOnAdvance are the self-addressed messages stepped on Advance, in
-	// synchronous mode: they take effect once the Ready is persisted.
-	stepsOnAdvance []pb.Message
+	// adv is what Advance does, in synchronous mode: the self-addressed
+	// outcomes of the Readies handed out since the last Advance, which take
+	// effect once those Readies are persisted. nil while there is none
+	// (Tick drops it once empty).
+	adv *advance
+}
+
+// advance is what the next Advance does, in order: step the self-addressed
+// messages of steps (a leader's acknowledgements of its own appends, and
+// the storage responses of any Ready before the last one), then take the
+// last Ready's storage responses, appended and applied.
+//
+// Those two are recorded rather than built as messages
+// (MsgStorageAppendResp, MsgStorageApplyResp) and stepped: Advance takes
+// them directly, the way Step would, when the checks Step makes pass, as
+// they do unless the term changed since the Ready; otherwise it builds the
+// messages and steps them, so that the outcome is always that of stepping
+// them. A Ready with a snapshot has its responses built as messages.
+type advance struct {
+	steps []pb.Message
+
+	// hasAppend is set when the last Ready wrote entries: those up to
+	// appended, at term appendTerm.
+	hasAppend  bool
+	appendTerm uint64
+	appended   entryID
+	// applied holds the last Ready's committed entries, nil if none, and
+	// appliedSize their encoded size (entsSize).
+	applied     []pb.Entry
+	appliedSize uint64
+}
+
+// pending reports whether the last Ready's storage responses are recorded.
+func (a *advance) pending() bool { return a.hasAppend || a.applied != nil }
+
+// flush turns the recorded storage responses into messages queued in
+// steps, so that a second Ready before Advance records its own after them.
+func (a *advance) flush(r *raft) {
+	if a.hasAppend {
+		a.steps = append(a.steps, a.appendRespMsg(r))
+		a.hasAppend = false
+	}
+	if a.applied != nil {
+		a.steps = append(a.steps, newStorageApplyRespMsg(r, a.applied))
+		a.applied = nil
+	}
+}
+
+// appendRespMsg is the MsgStorageAppendResp that the recorded append
+// stands for, as newStorageAppendRespMsg built it at the Ready.
+func (a *advance) appendRespMsg(r *raft) pb.Message {
+	return pb.Message{
+		Type:    pb.MsgStorageAppendResp,
+		To:      r.id,
+		From:    LocalAppendThread,
+		Term:    a.appendTerm,
+		Index:   a.appended.index,
+		LogTerm: a.appended.term,
+	}
+}
+
+// storageAppended is Step of the recorded MsgStorageAppendResp (without a
+// snapshot): the entries up to a.appended are durable.
+func (a *advance) storageAppended(r *raft) {
+	if (a.appendTerm != r.Term && a.appendTerm != 0) || a.appendTerm > maxTerm ||
+		a.appended.term > maxTerm || a.appended.index > maxIndex {
+		// Step ignores the entries of a response from an older term (the
+		// log may have been overwritten since), and logs it.
+		_ = r.Step(a.appendRespMsg(r))
+		return
+	}
+	if id := a.appended; id.index != 0 {
+		r.raftLog.stableTo(id)
+		traceProposal(r, ProposalAppended, 0, min(id.index, r.raftLog.unstable.offset-1), 0)
+	}
+}
+
+// storageApplied is Step of the recorded MsgStorageApplyResp: ents, of
+// encoded size size, were applied.
+func (a *advance) storageApplied(r *raft, ents []pb.Entry, size uint64) {
+	// Indexes and terms grow along the log: the last entry has the largest.
+	last := &ents[len(ents)-1]
+	if last.Index > r.raftLog.applying || last.Index > maxIndex || last.Term > maxTerm {
+		// Step refuses it, and logs why.
+		_ = r.Step(newStorageApplyRespMsg(r, ents))
+		return
+	}
+	r.appliedTo(last.Index, size)
+	if r.uncommittedSize > 0 {
+		// With nothing counted (on a follower) there is nothing to reduce.
+		r.reduceUncommittedSize(payloadsSize(ents))
+	}
 }
 
 // NewRawNode creates a RawNode from the configuration, restoring its state
@@ -135,9 +227,14 @@ func (rn *RawNode) Tick() {
 // and hold no acknowledgement, does not keep them.
 func (rn *RawNode) dropSpare() {
 	r := rn.raft
-	if len(rn.stepsOnAdvance) == 0 {
-		rn.stepsOnAdvance = nil
+	if a := rn.adv; a != nil && len(a.steps) == 0 && !a.pending() {
+		rn.adv = nil
 	}
+	if len(r.msgs) == 0 {
+		// The room left after the messages handed out last.
+		r.msgs = nil
+	}
+	r.readiesSinceTick = 0
 	if len(r.msgsAfterAppend) == 0 {
 		r.msgsAfterAppend = nil
 	}
@@ -239,7 +336,10 @@ func (rn *RawNode) Step(m pb.Message) error {
 // processing of both.
 func (rn *RawNode) Ready() Ready {
 	rd := rn.readyWithoutAccept()
-	rn.acceptReady(rd)
+	rn.acceptReady(&rd)
+	// The room after the messages takes the next ones (acceptMsgs): the
+	// application's slice ends with them.
+	rd.Messages = rd.Messages[:len(rd.Messages):len(rd.Messages)]
 	return rd
 }
 
@@ -273,8 +373,8 @@ func (rn *RawNode) readyWithoutAccept() Ready {
 	if rn.raft.asyncStorageWrites {
 		// Persistence and application become messages to the storage
 		// threads, each carrying the responses to deliver when done.
-		if needStorageAppendMsg(r, rd) {
-			rd.Messages = append(rd.Messages, newStorageAppendMsg(r, rd))
+		if needStorageAppendMsg(r, &rd) {
+			rd.Messages = append(rd.Messages, newStorageAppendMsg(r, &rd))
 		}
 		if len(rd.CommittedEntries) > 0 {
 			rd.Messages = append(rd.Messages, newStorageApplyMsg(r, rd.CommittedEntries))
@@ -283,9 +383,19 @@ func (rn *RawNode) readyWithoutAccept() Ready {
 		// Responses that wait for durability go out with the Ready: the
 		// contract makes the application persist before sending. Those
 		// addressed to this node are stepped on Advance.
-		for _, m := range r.msgsAfterAppend {
-			if m.To != r.id {
-				rd.Messages = append(rd.Messages, m)
+		n := 0
+		for i := range r.msgsAfterAppend {
+			if r.msgsAfterAppend[i].To != r.id {
+				n++
+			}
+		}
+		if n > 0 {
+			r.growMsgs(n)
+			rd.Messages = r.msgs
+			for i := range r.msgsAfterAppend {
+				if m := &r.msgsAfterAppend[i]; m.To != r.id {
+					rd.Messages = append(rd.Messages, *m)
+				}
 			}
 		}
 	}
@@ -298,20 +408,20 @@ func (rn *RawNode) readyWithoutAccept() Ready {
 
 // needStorageAppendMsg reports whether the append thread has work: state to
 // persist, or responses waiting for durability.
-func needStorageAppendMsg(r *raft, rd Ready) bool {
+func needStorageAppendMsg(r *raft, rd *Ready) bool {
 	return !IsEmptyHardState(rd.HardState) || len(rd.Entries) > 0 ||
 		!IsEmptySnap(rd.Snapshot) || len(r.msgsAfterAppend) > 0
 }
 
 // needStorageAppendRespMsg reports whether the local node must learn that an
 // append finished: when entries or a snapshot are being written.
-func needStorageAppendRespMsg(r *raft, rd Ready) bool {
+func needStorageAppendRespMsg(r *raft, rd *Ready) bool {
 	return r.raftLog.hasNextOrInProgressUnstableEnts() || !IsEmptySnap(rd.Snapshot)
 }
 
 // newStorageAppendMsg builds the MsgStorageAppend of a Ready, in
 // asynchronous mode.
-func newStorageAppendMsg(r *raft, rd Ready) pb.Message {
+func newStorageAppendMsg(r *raft, rd *Ready) pb.Message {
 	m := pb.Message{
 		Type:    pb.MsgStorageAppend,
 		To:      LocalAppendThread,
@@ -342,7 +452,7 @@ func newStorageAppendMsg(r *raft, rd Ready) pb.Message {
 // log up to the current last entry, and the Ready's snapshot, are durable.
 // It carries the current term: a response from an older term only counts
 // for its snapshot, since the log may have been overwritten since.
-func newStorageAppendRespMsg(r *raft, rd Ready) pb.Message {
+func newStorageAppendRespMsg(r *raft, rd *Ready) pb.Message {
 	m := pb.Message{
 		Type: pb.MsgStorageAppendResp,
 		To:   r.id,
@@ -388,8 +498,14 @@ func newStorageApplyRespMsg(r *raft, ents []pb.Entry) pb.Message {
 }
 
 // acceptReady marks the content of rd handed out.
-func (rn *RawNode) acceptReady(rd Ready) {
+func (rn *RawNode) acceptReady(rd *Ready) {
 	r := rn.raft
+	// The encoded size of the committed entries, measured once for the
+	// apply budget and for the apply response.
+	var committedSize uint64
+	if len(rd.CommittedEntries) > 0 {
+		committedSize = entsSize(rd.CommittedEntries)
+	}
 	if rd.SoftState != nil {
 		rn.prevSoftSt = *rd.SoftState
 	}
@@ -400,17 +516,7 @@ func (rn *RawNode) acceptReady(rd Ready) {
 		r.readStates = nil
 	}
 	if !rn.raft.asyncStorageWrites {
-		for _, m := range r.msgsAfterAppend {
-			if m.To == r.id {
-				rn.stepsOnAdvance = append(rn.stepsOnAdvance, m)
-			}
-		}
-		if needStorageAppendRespMsg(r, rd) {
-			rn.stepsOnAdvance = append(rn.stepsOnAdvance, newStorageAppendRespMsg(r, rd))
-		}
-		if len(rd.CommittedEntries) > 0 {
-			rn.stepsOnAdvance = append(rn.stepsOnAdvance, newStorageApplyRespMsg(r, rd.CommittedEntries))
-		}
+		rn.recordAdvance(rd, committedSize)
 	}
 	rn.acceptMsgs(rd.Messages)
 	if rn.raft.asyncStorageWrites {
@@ -426,11 +532,51 @@ func (rn *RawNode) acceptReady(rd Ready) {
 	r.raftLog.acceptUnstable()
 	if n := len(rd.CommittedEntries); n > 0 {
 		index := rd.CommittedEntries[n-1].Index
-		r.raftLog.acceptApplying(index, entsSize(rd.CommittedEntries), rn.applyUnstableEntries())
+		r.raftLog.acceptApplying(index, committedSize, rn.applyUnstableEntries())
 	}
 	traceReady(r)
-	observeReady(r, &rd)
+	observeReady(r, rd)
 	traceCursors(r)
+}
+
+// recordAdvance records what Advance must do for rd, in synchronous mode:
+// step the acknowledgements this node sent itself, and take the storage
+// responses (see advance).
+func (rn *RawNode) recordAdvance(rd *Ready, committedSize uint64) {
+	r := rn.raft
+	a := rn.adv
+	if a == nil {
+		if len(r.msgsAfterAppend) == 0 && len(rd.CommittedEntries) == 0 &&
+			!r.raftLog.hasNextOrInProgressUnstableEnts() && IsEmptySnap(rd.Snapshot) {
+			return // nothing to do on Advance
+		}
+		a = new(advance)
+		rn.adv = a
+	}
+	// A second Ready before Advance: the first one's responses come first.
+	a.flush(r)
+	for i := range r.msgsAfterAppend {
+		if m := &r.msgsAfterAppend[i]; m.To == r.id {
+			a.steps = append(a.steps, *m)
+		}
+	}
+	if !IsEmptySnap(rd.Snapshot) {
+		// Rare: built and stepped as messages.
+		if needStorageAppendRespMsg(r, rd) {
+			a.steps = append(a.steps, newStorageAppendRespMsg(r, rd))
+		}
+		if len(rd.CommittedEntries) > 0 {
+			a.steps = append(a.steps, newStorageApplyRespMsg(r, rd.CommittedEntries))
+		}
+		return
+	}
+	if r.raftLog.hasNextOrInProgressUnstableEnts() {
+		// What newStorageAppendRespMsg would carry.
+		a.hasAppend, a.appendTerm, a.appended = true, r.Term, r.raftLog.lastEntryID()
+	}
+	if len(rd.CommittedEntries) > 0 {
+		a.applied, a.appliedSize = rd.CommittedEntries, committedSize
+	}
 }
 
 // acceptMsgs empties msgs once the Ready's Messages, handed, are handed
@@ -443,7 +589,22 @@ func (rn *RawNode) acceptMsgs(handed []pb.Message) {
 	r := rn.raft
 	rare := r.rare
 	if rare == nil || !rare.lendMsgs {
-		r.msgs = nil
+		if len(handed) == 0 {
+			// Nothing handed out: msgs keeps its room.
+			r.msgs = r.msgs[:0]
+			return
+		}
+		// The application's slice ends with its messages (Ready caps
+		// it); the room after them, which it cannot reach, takes the next
+		// messages. The array is never written below that room.
+		if len(handed) < cap(handed) {
+			r.msgs = handed[len(handed):len(handed)]
+		} else {
+			r.msgs = nil // no room, and the array is the application's
+		}
+		if r.readiesSinceTick < 255 {
+			r.readiesSinceTick++
+		}
 		return
 	}
 	if len(handed) == 0 {
@@ -515,11 +676,22 @@ func (rn *RawNode) Advance(_ Ready) {
 	// First, so that what the steps below send goes into the returned
 	// array.
 	rn.returnMsgs()
-	for i, m := range rn.stepsOnAdvance {
-		_ = rn.raft.Step(m)
-		rn.stepsOnAdvance[i] = pb.Message{}
+	if a := rn.adv; a != nil {
+		r := rn.raft
+		for i := range a.steps {
+			_ = r.Step(a.steps[i])
+			a.steps[i] = pb.Message{}
+		}
+		a.steps = a.steps[:0]
+		if a.hasAppend {
+			a.hasAppend = false
+			a.storageAppended(r)
+		}
+		if ents := a.applied; ents != nil {
+			a.applied = nil
+			a.storageApplied(r, ents, a.appliedSize)
+		}
 	}
-	rn.stepsOnAdvance = rn.stepsOnAdvance[:0]
 	observeState(rn.raft)
 	traceCursors(rn.raft)
 }

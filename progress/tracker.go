@@ -101,7 +101,39 @@ func (l *matchAckIndexer) AckedIndex(id uint64) (quorum.Index, bool) {
 // Committed returns the largest log index that a quorum of the voters (of
 // both halves, while joint) has in its log, according to their Match.
 func (p *Tracker) Committed() uint64 {
+	if c, ok := p.committedPacked(); ok {
+		return c
+	}
 	return uint64(p.Voters.CommittedIndex((*matchAckIndexer)(p)))
+}
+
+// committedPacked is Committed for the common case, a packed tracker of up
+// to seven members outside a joint configuration: the voters are then
+// exactly the members that are not learners, so their Match indexes are
+// read from the array, without walking the voter map and looking each one
+// up. A leader computes its commit index at every acknowledgement. ok is
+// false, and the caller takes the general path, in any other case,
+// including a count of non-learners that does not match the voters.
+func (p *Tracker) committedPacked() (c uint64, ok bool) {
+	ms := p.members
+	if !p.indexed() || len(p.Voters[1]) != 0 || len(ms) > 7 {
+		return 0, false
+	}
+	var stk [7]uint64
+	acked := stk[:0]
+	for i := range ms {
+		if !ms[i].pr.IsLearner {
+			acked = append(acked, ms[i].pr.Match)
+		}
+	}
+	n := len(acked)
+	if n == 0 || n != len(p.Voters[0]) {
+		return 0, false
+	}
+	insertionSort(acked)
+	// As in quorum.MajorityConfig.CommittedIndex: in ascending order, the
+	// index at n-q is held by q voters, a majority.
+	return acked[n-(n/2+1)], true
 }
 
 // Get returns the progress of member id, or nil if id is not a member.

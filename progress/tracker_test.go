@@ -2,6 +2,7 @@ package progress
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -88,6 +89,42 @@ func TestCommittedUsesVotersMatchOnly(t *testing.T) {
 		tr.Progress[id].Match = m
 	}
 	assert.Equal(t, uint64(5), tr.Committed(), "min(7, 5)")
+}
+
+func TestCommittedOfAPackedTrackerIsTheVotersQuorumIndex(t *testing.T) {
+	// The packed tracker reads the voters' Match from its array; the
+	// answer must be the quorum package's over the voter map, for every
+	// mix of voters, learners and indexes, joint or not.
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 2000; i++ {
+		var in, out, learners []uint64
+		for id := uint64(1); id <= 9; id++ {
+			switch rnd.IntN(4) {
+			case 0:
+				in = append(in, id)
+			case 1:
+				learners = append(learners, id)
+			case 2:
+				if rnd.IntN(4) == 0 {
+					out = append(out, id)
+				}
+			}
+		}
+		tr := newTracker(in, out, learners)
+		for _, pr := range tr.Progress {
+			pr.Match = uint64(rnd.IntN(20))
+		}
+		want := uint64(tr.Voters.CommittedIndex((*matchAckIndexer)(tr)))
+		tr.Pack()
+		require.Nil(t, tr.Progress)
+		assert.Equal(t, want, tr.Committed(), "voters %v, outgoing %v, learners %v", in, out, learners)
+	}
+}
+
+func TestCommittedOfAPackedTrackerDoesNotAllocate(t *testing.T) {
+	tr := newTracker([]uint64{1, 2, 3}, nil, []uint64{4})
+	tr.Pack()
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = tr.Committed() }))
 }
 
 func TestVisitIsOrderedAndDoesNotAllocate(t *testing.T) {

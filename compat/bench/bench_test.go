@@ -270,14 +270,17 @@ func benchmarkSequential(b *testing.B, native bool) {
 		c.elect(b)
 		start := c.applied[0]
 		data := payload(128)
+		var cpu cpuTimer
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu.Start()
 		for i := 0; i < b.N; i++ {
 			if err := c.nodes[0].Propose(data); err != nil {
 				b.Fatal(err)
 			}
 			c.pump()
 		}
+		cpu.Report(b)
 		b.StopTimer()
 		if got := c.applied[0] - start; got != b.N {
 			b.Fatalf("the leader applied %d entries, want %d", got, b.N)
@@ -608,6 +611,7 @@ func BenchmarkFollowerCycle(b *testing.B) {
 		msgs := make([]any, stepChunk)
 		index, logTerm := uint64(1), uint64(1)
 		applied := 0
+		var cpu cpuTimer
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; {
@@ -618,6 +622,7 @@ func BenchmarkFollowerCycle(b *testing.B) {
 				index, logTerm = index+1, 2
 			}
 			b.StartTimer()
+			cpu.Start()
 			for j := 0; j < k; j++ {
 				if err := rn.StepNative(msgs[j]); err != nil {
 					b.Fatal(err)
@@ -626,8 +631,10 @@ func BenchmarkFollowerCycle(b *testing.B) {
 					applied += rn.HandleReady(nil).Committed
 				}
 			}
+			cpu.Stop()
 			i += k
 		}
+		cpu.Report(b)
 		b.StopTimer()
 		if applied != b.N {
 			b.Fatalf("applied %d entries, want %d", applied, b.N)
@@ -768,25 +775,31 @@ func BenchmarkCodecMsgApp64x128(b *testing.B) {
 		forEachLib(b, func(b *testing.B, l Lib) {
 			src, _ := l.MsgAppMessage(64, 128).Marshal()
 			b.SetBytes(int64(len(src)))
+			var cpu cpuTimer
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu.Start()
 			for i := 0; i < b.N; i++ {
 				cloneSink = append([]byte(nil), src...)
 			}
+			cpu.Report(b)
 		})
 	})
 	b.Run("op=marshal", func(b *testing.B) {
 		forEachLib(b, func(b *testing.B, l Lib) {
 			m := l.MsgAppMessage(64, 128)
 			b.SetBytes(int64(m.Size()))
+			var cpu cpuTimer
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu.Start()
 			for i := 0; i < b.N; i++ {
 				var err error
 				if cloneSink, err = m.Marshal(); err != nil {
 					b.Fatal(err)
 				}
 			}
+			cpu.Report(b)
 		})
 	})
 	b.Run("op=marshalto", func(b *testing.B) {
@@ -794,13 +807,16 @@ func BenchmarkCodecMsgApp64x128(b *testing.B) {
 			m := l.MsgAppMessage(64, 128)
 			buf := make([]byte, m.Size())
 			b.SetBytes(int64(len(buf)))
+			var cpu cpuTimer
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu.Start()
 			for i := 0; i < b.N; i++ {
 				if _, err := m.MarshalTo(buf); err != nil {
 					b.Fatal(err)
 				}
 			}
+			cpu.Report(b)
 		})
 	})
 	b.Run("op=unmarshal", func(b *testing.B) {
@@ -808,14 +824,17 @@ func BenchmarkCodecMsgApp64x128(b *testing.B) {
 			src, _ := l.MsgAppMessage(64, 128).Marshal()
 			m := l.NewMessage()
 			b.SetBytes(int64(len(src)))
+			var cpu cpuTimer
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu.Start()
 			for i := 0; i < b.N; i++ {
 				m.Reset()
 				if err := m.Unmarshal(src); err != nil {
 					b.Fatal(err)
 				}
 			}
+			cpu.Report(b)
 		})
 	})
 }

@@ -450,6 +450,9 @@ func (r *raft) init(c *Config) error {
 			return err
 		}
 	}
+	if cfg.RecoverLostState {
+		r.finishRecoveryInit(cfg.Applied)
+	}
 	if cfg.ReadOnlyOption == ReadOnlyLeaseBased {
 		r.initLease(&cfg)
 	}

@@ -2,6 +2,7 @@ package raft
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	pb "github.com/raftkit/raft/raftpb"
@@ -72,14 +73,16 @@ func TestRestartWithCommitBeyondLogStartsQuarantined(t *testing.T) {
 			cfg.OnRecovery = func(rec Recovery) { seen = append(seen, rec) }
 			rn, err := NewRawNode(cfg)
 			require.NoError(t, err)
-			want := Recovery{Quarantined: true, Kind: tc.kind, Cause: CauseRestart, LostFrom: 5, LostTo: 6, Term: 3}
-			assert.Equal(t, want, rn.Status().Recovery)
+			got := rn.Status().Recovery
+			assert.NotZero(t, got.Nonce, "a nonce is drawn")
+			want := Recovery{Quarantined: true, Kind: tc.kind, Cause: CauseRestart, LostFrom: 5, LostTo: 6, Term: 3, Nonce: got.Nonce}
+			assert.Equal(t, want, got)
 			assert.Equal(t, []Recovery{want}, seen, "the application is told")
 			assert.Equal(t, tc.wantCommit, rn.raft.raftLog.committed, "the commit index stays within what is known committed")
 			assert.Equal(t, uint64(3), rn.raft.Term)
 			assert.NotEmpty(t, want.WaitingFor())
 			assert.Contains(t, rn.Status().String(),
-				`"recovery":{"kind":"`+tc.kind.String()+`","cause":"CauseRestart","lostFrom":5,"lostTo":6,"term":3}}`)
+				fmt.Sprintf(`"recovery":{"kind":"%s","cause":"CauseRestart","lostFrom":5,"lostTo":6,"term":3,"nonce":"%x"}}`, tc.kind, got.Nonce))
 		})
 	}
 }

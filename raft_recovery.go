@@ -3,6 +3,7 @@ package raft
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/raftkit/raft/progress"
 	pb "github.com/raftkit/raft/raftpb"
@@ -56,6 +57,10 @@ const (
 	mutEarlyExit
 	// mutReadAcks lets a StateLoss node echo the read rounds of heartbeats.
 	mutReadAcks
+	// mutIgnoreDeclared ignores the regressions the application declares,
+	// at restart (Config.Recovery without a nonce) and at run time
+	// (RawNode.DeclareRegression).
+	mutIgnoreDeclared
 )
 
 // ErrQuarantined is returned by Campaign while the node is quarantined
@@ -147,6 +152,14 @@ type Recovery struct {
 	// quarantine ends once the commit index reaches an entry of a later
 	// term.
 	Term uint64
+	// Nonce is a random number, never 0, drawn (from Config.Rand, or
+	// crypto/rand) whenever the node enters its quarantine or finds a
+	// further loss in it. A fence counts only if it carries the nonce of
+	// the current quarantine: the leader's handshake confirms it, and an
+	// entry the application proposes for RawNode.FenceApplied carries it.
+	// An application that declares a regression at restart
+	// (Config.Recovery) leaves it 0 to have one drawn.
+	Nonce uint64
 }
 
 // WaitingFor describes what ends the quarantine, or "" if there is none.
@@ -169,18 +182,74 @@ type recovery struct {
 	notify func(Recovery)
 	// rec is the quarantine, if Quarantined.
 	rec Recovery
+	// declared is set from initRecovery to finishRecoveryInit when the
+	// application declared the quarantine at restart (Config.Recovery
+	// without a nonce).
+	declared bool
 }
 
 // initRecovery sets up Config.RecoverLostState, resuming the quarantine
 // the application persisted. It runs in init before the HardState is
-// loaded.
+// loaded; finishRecoveryInit completes it after.
 func (r *raft) initRecovery(cfg *Config) {
 	rc := &recovery{tailOnly: cfg.HardStateIndependentlyDurable, notify: cfg.OnRecovery}
-	if cfg.Recovery != nil && cfg.Recovery.Quarantined {
+	if cfg.Recovery != nil && cfg.Recovery.Quarantined &&
+		!(recoveryMutation == mutIgnoreDeclared && cfg.Recovery.Nonce == 0) {
 		rc.rec = *cfg.Recovery
+		rc.declared = rc.rec.Nonce == 0
+		if rc.rec.Kind != TailLoss {
+			rc.rec.Kind = StateLoss
+		}
+		if rc.rec.Cause == CauseNone {
+			rc.rec.Cause = CauseDeclared
+		}
 		r.logger.Warningf("%x resumes its quarantine after a loss of persisted state [%s]", r.id, describeRecovery(rc.rec))
 	}
 	r.rareSettings().recovery = rc
+}
+
+// finishRecoveryInit completes, once the HardState is loaded, a quarantine
+// the application declared at restart (a Config.Recovery without a
+// nonce): the node draws its nonce, takes the HardState's term as the one
+// the loss was found in if none was given, and after a StateLoss keeps its
+// commit index to what is known committed without the log (the snapshot
+// and Config.Applied), as at a restart with the commit index beyond the
+// log: the log may be an older copy than the HardState. The application is
+// told the result, to persist it.
+func (r *raft) finishRecoveryInit(applied uint64) {
+	rc := r.recoveryState()
+	if !rc.declared {
+		return
+	}
+	rc.declared = false
+	if !rc.rec.Quarantined {
+		return // a detection at load replaced the declared quarantine
+	}
+	if rc.rec.Term == 0 {
+		rc.rec.Term = r.Term
+	}
+	if rc.rec.Nonce == 0 {
+		rc.rec.Nonce = r.drawNonce()
+	}
+	if rc.rec.Kind == StateLoss && recoveryMutation != mutTrustLog {
+		l := &r.raftLog
+		l.committed = max(l.firstIndex()-1, min(l.committed, applied))
+	}
+	r.logger.Warningf("%x is quarantined: the application declared a loss of persisted state [%s]; it will neither vote nor campaign until %s",
+		r.id, describeRecovery(rc.rec), rc.rec.WaitingFor())
+	if rc.notify != nil {
+		rc.notify(rc.rec)
+	}
+}
+
+// drawNonce draws a quarantine's nonce, never 0, from the source of the
+// randomized election timeout (Config.Rand, or crypto/rand).
+func (r *raft) drawNonce() uint64 {
+	draw := randIntn
+	if r.rare != nil && r.rare.randIntn != nil {
+		draw = r.rare.randIntn
+	}
+	return uint64(draw(math.MaxInt64)) + 1
 }
 
 // recoveryState returns the state of Config.RecoverLostState, or nil.
@@ -212,29 +281,75 @@ func (r *raft) recoveryStatus() Recovery {
 }
 
 func describeRecovery(rec Recovery) string {
-	return fmt.Sprintf("kind: %s, cause: %s, lost: [%d, %d], term: %d", rec.Kind, rec.Cause, rec.LostFrom, rec.LostTo, rec.Term)
+	return fmt.Sprintf("kind: %s, cause: %s, lost: [%d, %d], term: %d, nonce: %x", rec.Kind, rec.Cause, rec.LostFrom, rec.LostTo, rec.Term, rec.Nonce)
 }
 
 // enterQuarantine quarantines the node after it found, for cause, that
-// the entries [lostFrom, lostTo] are lost. An existing quarantine keeps
-// its kind and term, and widens its lost range.
-func (r *raft) enterQuarantine(cause RegressionCause, lostFrom, lostTo uint64) {
+// the entries [lostFrom, lostTo] are lost (0, 0 when it cannot tell which:
+// a declared loss). kind is what it may have lost; NoRegression stands for
+// the configured kind (Config.HardStateIndependentlyDurable). An existing
+// quarantine widens: its lost range grows, its kind becomes the worse of
+// the two and its term the current one, and the cause is the latest.
+// Either way the node draws a new nonce, so that a fence confirmed for the
+// quarantine as it was (a handshake under way, an application entry
+// proposed) cannot end it: the node may have lost, since, entries it
+// acknowledged.
+func (r *raft) enterQuarantine(cause RegressionCause, kind RegressionKind, lostFrom, lostTo uint64) {
 	rc := r.recoveryState()
-	if rc.rec.Quarantined {
-		rc.rec.LostFrom = min(rc.rec.LostFrom, lostFrom)
-		rc.rec.LostTo = max(rc.rec.LostTo, lostTo)
-	} else {
-		kind := StateLoss
+	if kind == NoRegression {
+		kind = StateLoss
 		if rc.tailOnly {
 			kind = TailLoss
 		}
+	}
+	if rc.rec.Quarantined {
+		if lostTo != 0 {
+			if rc.rec.LostTo == 0 {
+				rc.rec.LostFrom, rc.rec.LostTo = lostFrom, lostTo
+			} else {
+				rc.rec.LostFrom = min(rc.rec.LostFrom, lostFrom)
+				rc.rec.LostTo = max(rc.rec.LostTo, lostTo)
+			}
+		}
+		rc.rec.Kind = max(rc.rec.Kind, kind)
+		rc.rec.Cause = cause
+		rc.rec.Term = max(rc.rec.Term, r.Term)
+	} else {
 		rc.rec = Recovery{Quarantined: true, Kind: kind, Cause: cause, LostFrom: lostFrom, LostTo: lostTo, Term: r.Term}
 	}
+	old := rc.rec.Nonce
+	rc.rec.Nonce = r.drawNonce()
+	if rc.rec.Nonce == old {
+		// A source seeded alike at each restart draws the same numbers.
+		rc.rec.Nonce = max(old+1, 1)
+	}
+	rc.declared = false
 	r.logger.Warningf("%x is quarantined: its storage lost persisted state [%s]; it will neither vote nor campaign until %s",
 		r.id, describeRecovery(rc.rec), rc.rec.WaitingFor())
 	if rc.notify != nil {
 		rc.notify(rc.rec)
 	}
+}
+
+// declareRegression quarantines the node, or widens its quarantine, for
+// a loss of kind the application declared (RawNode.DeclareRegression). A
+// leader or candidate steps down first: a quarantined node must not lead.
+func (r *raft) declareRegression(kind RegressionKind) error {
+	if r.recoveryState() == nil {
+		return errors.New("raft: DeclareRegression needs Config.RecoverLostState")
+	}
+	if kind != TailLoss && kind != StateLoss {
+		return fmt.Errorf("raft: DeclareRegression(%s): the kind must be TailLoss or StateLoss", kind)
+	}
+	if recoveryMutation == mutIgnoreDeclared {
+		return nil
+	}
+	if r.state != StateFollower {
+		r.logger.Warningf("%x [term %d] steps down from %s: the application declared a loss of persisted state", r.id, r.Term, r.state)
+		r.becomeFollower(r.Term, None)
+	}
+	r.enterQuarantine(CauseDeclared, kind, 0, 0)
+	return nil
 }
 
 // maybeLeaveQuarantine ends a TailLoss quarantine once the commit index
@@ -278,7 +393,7 @@ func (r *raft) loadCommitBeyondLog(state pb.HardState, applied uint64) {
 		r.raftLog.committed = last
 		return
 	}
-	r.enterQuarantine(CauseRestart, last+1, state.Commit)
+	r.enterQuarantine(CauseRestart, NoRegression, last+1, state.Commit)
 	if r.recoveryState().rec.Kind == TailLoss || recoveryMutation == mutTrustLog {
 		r.raftLog.committed = last
 	} else {
@@ -296,7 +411,7 @@ func (r *raft) loadCommitBeyondLog(state pb.HardState, applied uint64) {
 func (r *raft) quarantineHeartbeat(m pb.Message) bool {
 	last := r.raftLog.lastEntryID()
 	if m.Commit > last.index && !r.quarantined() && recoveryMutation != mutNoHeartbeatQuarantine {
-		r.enterQuarantine(CauseHeartbeat, last.index+1, m.Commit)
+		r.enterQuarantine(CauseHeartbeat, NoRegression, last.index+1, m.Commit)
 	}
 	if !r.quarantined() || m.Commit <= r.raftLog.committed {
 		return false

@@ -162,6 +162,25 @@ func (rn *RawNode) Campaign() error {
 	return rn.raft.Step(pb.Message{Type: pb.MsgHup})
 }
 
+// DeclareRegression quarantines the node (Config.RecoverLostState) for a
+// loss of persisted state that only the application's own markers show: a
+// backup restored, a directory wiped or replaced under the old ID, a torn
+// HardState its checksums found. kind is TailLoss when the term and vote
+// surely survived, StateLoss otherwise. An existing quarantine widens (its
+// kind becomes the worse one) and draws a new nonce. A leader or candidate
+// steps down first. The quarantine's Cause is CauseDeclared, and
+// Config.OnRecovery is called as for a loss the node found itself.
+//
+// Unlike a loss declared at restart (Config.Recovery), which keeps the
+// commit index to what the snapshot and Config.Applied show after a
+// StateLoss, a declaration at run time cannot lower the commit index:
+// declare at restart when the markers are read then. It returns an error
+// without Config.RecoverLostState, or for a kind other than TailLoss and
+// StateLoss.
+func (rn *RawNode) DeclareRegression(kind RegressionKind) error {
+	return rn.raft.declareRegression(kind)
+}
+
 // Propose proposes data to be appended to the log. It returns
 // ErrProposalDropped (or an error wrapping it) when the proposal cannot be
 // taken now; see ErrProposalDropped.

@@ -105,7 +105,7 @@ func copyProgress(trk *progress.Tracker) map[uint64]tracker.Progress {
 // none (on followers). A quarantined node (Config.RecoverLostState) adds
 // its quarantine, which etcd raft has not:
 //
-//	"recovery":{"kind":"StateLoss","cause":"CauseRestart","lostFrom":5,"lostTo":6,"term":3}
+//	"recovery":{"kind":"StateLoss","cause":"CauseRestart","lostFrom":5,"lostTo":6,"term":3,"nonce":"1f"}
 func (s Status) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, 160+64*len(s.Progress))
 	b = append(b, `{"id":"`...)
@@ -159,7 +159,9 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		b = strconv.AppendUint(b, rec.LostTo, 10)
 		b = append(b, `,"term":`...)
 		b = strconv.AppendUint(b, rec.Term, 10)
-		b = append(b, '}')
+		b = append(b, `,"nonce":"`...)
+		b = strconv.AppendUint(b, rec.Nonce, 16)
+		b = append(b, `"}`...)
 	}
 	if s.Quiesced {
 		b = append(b, `,"quiesced":true`...)

@@ -61,6 +61,20 @@ const (
 	// at restart (Config.Recovery without a nonce) and at run time
 	// (RawNode.DeclareRegression).
 	mutIgnoreDeclared
+	// mutNoFence makes the handshake leader confirm a peer once it caught
+	// up with the target (what it had acknowledged, and what was
+	// committed), without a fence entry: "learn the current state" alone.
+	mutNoFence
+	// mutFenceUncommitted makes the handshake leader confirm the fence as
+	// soon as it appended it, and the node leave once its log holds it,
+	// committed or not.
+	mutFenceUncommitted
+	// mutNoExclusion makes the handshake leader count a peer recovering
+	// from a StateLoss in its quorums (commit, read, lease, CheckQuorum)
+	// and transfer leadership to it.
+	mutNoExclusion
+	// mutStaleOk lets a node take a fence confirmed for another nonce.
+	mutStaleOk
 )
 
 // ErrQuarantined is returned by Campaign while the node is quarantined
@@ -163,14 +177,25 @@ type Recovery struct {
 }
 
 // WaitingFor describes what ends the quarantine, or "" if there is none.
+// It names what each kind of leader can do: a raftkit leader fences the
+// node by itself (its handshake); an etcd raft leader cannot, and then
+// only a leader change or a snapshot of a later term (after a TailLoss)
+// or an entry the application proposed with the nonce (RawNode.FenceApplied)
+// ends it.
 func (rec Recovery) WaitingFor() string {
 	switch {
 	case !rec.Quarantined:
 		return ""
 	case rec.Kind == TailLoss:
-		return fmt.Sprintf("an entry of a term above %d committed by a leader (a leader change, or a snapshot of a later term)", rec.Term)
+		return fmt.Sprintf("a fence: with a raftkit leader, the fence entry of its handshake (nonce %x); "+
+			"with any leader, an entry of a term above %d committed (a leader change, or a snapshot of a later term; "+
+			"TransferLeadership on the leader hastens it), or an entry carrying the nonce that the application proposed "+
+			"and applied (RawNode.FenceApplied)", rec.Nonce, rec.Term)
 	}
-	return "nothing the library can confirm: the vote may be lost; replace the member (remove it, add it back under a new ID)"
+	return fmt.Sprintf("a fence committed without this node, whose vote may be lost: with a raftkit leader, "+
+		"the fence entry of its handshake (nonce %x); with an etcd raft leader, only an entry carrying the nonce that "+
+		"the application proposed and applied (RawNode.FenceApplied; a promotion whose ConfChange Context carries it "+
+		"will do); otherwise replace the member (remove it, add it back under a new ID)", rec.Nonce)
 }
 
 // recovery is the state of Config.RecoverLostState, hung off raft.rare;
@@ -182,6 +207,10 @@ type recovery struct {
 	notify func(Recovery)
 	// rec is the quarantine, if Quarantined.
 	rec Recovery
+	// fence is the fence a raftkit leader confirmed for the nonce (rule
+	// E2): the quarantine ends once the commit index reaches it. Zero
+	// until confirmed; not persisted (the leader confirms it again).
+	fence entryID
 	// declared is set from initRecovery to finishRecoveryInit when the
 	// application declared the quarantine at restart (Config.Recovery
 	// without a nonce).
@@ -318,6 +347,7 @@ func (r *raft) enterQuarantine(cause RegressionCause, kind RegressionKind, lostF
 		rc.rec = Recovery{Quarantined: true, Kind: kind, Cause: cause, LostFrom: lostFrom, LostTo: lostTo, Term: r.Term}
 	}
 	old := rc.rec.Nonce
+	rc.fence = entryID{}
 	rc.rec.Nonce = r.drawNonce()
 	if rc.rec.Nonce == old {
 		// A source seeded alike at each restart draws the same numbers.
@@ -352,27 +382,49 @@ func (r *raft) declareRegression(kind RegressionKind) error {
 	return nil
 }
 
-// maybeLeaveQuarantine ends a TailLoss quarantine once the commit index
-// (raised only by appends and snapshots in quarantine) reaches an entry of
-// a term above the one the loss was found in (rule E1). That entry was
-// written by a leader elected without this node's vote, which holds every
-// committed entry; by Log Matching this log now holds them too, and the
-// vote survived, so voting is safe again.
+// maybeLeaveQuarantine ends the quarantine once the log holds a fence.
+//
+// E1, TailLoss: the commit index (raised only by appends and snapshots in
+// quarantine) reaches an entry of a term above the one the loss was found
+// in. That entry was written by a leader elected without this node's
+// vote, which holds every committed entry; by Log Matching this log now
+// holds them too, and the vote survived, so voting is safe again.
+//
+// E2, either kind: the commit index reaches, with its term, the fence a
+// raftkit leader confirmed for this quarantine's nonce (raft_fence.go).
 func (r *raft) maybeLeaveQuarantine() {
 	rc := r.recoveryState()
-	if rc == nil || !rc.rec.Quarantined || rc.rec.Kind != TailLoss {
+	if rc == nil || !rc.rec.Quarantined {
 		return
 	}
-	if recoveryMutation == mutEarlyExit {
-		if r.raftLog.committed < rc.rec.LostTo {
+	l := &r.raftLog
+	var why string
+	switch {
+	case rc.fence.index != 0 && recoveryMutation == mutFenceUncommitted && l.matchTerm(rc.fence.index, rc.fence.term):
+		why = "its log holds the fence"
+	case rc.fence.index != 0 && l.committed >= rc.fence.index && l.matchTerm(rc.fence.index, rc.fence.term):
+		why = fmt.Sprintf("the leader's fence %d (term %d) is committed", rc.fence.index, rc.fence.term)
+	case rc.rec.Kind != TailLoss:
+		return
+	case recoveryMutation == mutEarlyExit:
+		if l.committed < rc.rec.LostTo {
 			return
 		}
-	} else if zeroTermOnOutOfBounds(r.raftLog.term(r.raftLog.committed)) <= rc.rec.Term {
+		why = "its commit index covers the lost range"
+	case zeroTermOnOutOfBounds(l.term(l.committed)) <= rc.rec.Term:
 		return
+	default:
+		why = fmt.Sprintf("committed entry %d is of a term above %d", l.committed, rc.rec.Term)
 	}
-	r.logger.Warningf("%x leaves its quarantine: committed entry %d is of a term above %d [%s]",
-		r.id, r.raftLog.committed, rc.rec.Term, describeRecovery(rc.rec))
+	r.leaveQuarantine(why)
+}
+
+// leaveQuarantine ends the quarantine, for the reason why.
+func (r *raft) leaveQuarantine(why string) {
+	rc := r.recoveryState()
+	r.logger.Warningf("%x leaves its quarantine: %s [%s]", r.id, why, describeRecovery(rc.rec))
 	rc.rec = Recovery{}
+	rc.fence = entryID{}
 	if rc.notify != nil {
 		rc.notify(rc.rec)
 	}
@@ -425,18 +477,9 @@ func (r *raft) quarantineHeartbeat(m pb.Message) bool {
 		resp.RejectHint = r.raftLog.committed
 		resp.LogTerm = zeroTermOnOutOfBounds(r.raftLog.term(r.raftLog.committed))
 	}
-	if r.confirmsReads() {
-		resp.Context = m.Context
-	}
+	resp.Context = r.heartbeatRespCtx(&m)
 	r.send(resp)
 	return true
-}
-
-// confirmsReads reports whether this node echoes the read round of a
-// heartbeat. A StateLoss node may follow a stale leader of a term it
-// forgot: it confirms no read (rule S2).
-func (r *raft) confirmsReads() bool {
-	return !r.stateLoss() || recoveryMutation == mutReadAcks
 }
 
 // ackIndex returns the index a follower acknowledges after appending up

@@ -102,7 +102,8 @@ func copyProgress(trk *progress.Tracker) map[uint64]tracker.Progress {
 //	 "leadtransferee":"0"}
 //
 // The progress entries are sorted by ID; "progress" is {} when there is
-// none (on followers). A quarantined node (Config.RecoverLostState) adds
+// none (on followers). A peer in the fence handshake of a quarantine adds
+// "recovering":true to its progress. A quarantined node (Config.RecoverLostState) adds
 // its quarantine, which etcd raft has not:
 //
 //	"recovery":{"kind":"StateLoss","cause":"CauseRestart","lostFrom":5,"lostTo":6,"term":3,"nonce":"1f"}
@@ -142,6 +143,9 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		b = strconv.AppendUint(b, pr.Next, 10)
 		b = append(b, `,"state":`...)
 		b = strconv.AppendQuote(b, pr.State.String())
+		if pr.Recovering {
+			b = append(b, `,"recovering":true`...)
+		}
 		b = append(b, '}')
 	}
 

@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -469,4 +470,98 @@ func TestRecoverySignalIsNoReadAcknowledgement(t *testing.T) {
 		_, ok := decodeRecoverySignal(bad)
 		assert.False(t, ok, "%q", bad)
 	}
+}
+
+// appFenceScenario: 3 lost the tail of its log (a StateLoss) and follows
+// leader 1, which cannot fence it (3's heartbeat responses never reach
+// it, as with an etcd raft leader, which ignores them). The application
+// proposes through 3 an entry carrying the nonce, and calls FenceApplied
+// when 3 applies it. With stale, the leader is counterexample 3's stale
+// leader instead, and the application calls FenceApplied as soon as 3's
+// log holds the entry (which the stale leader can never commit). It
+// returns whether 3 is still quarantined and whether the stale leader
+// committed index 4.
+func appFenceScenario(t *testing.T, stale bool) (quarantined, staleCommit bool) {
+	c := newTestCluster(t, 3, recoverConfig(false))
+	c.drop = func(m pb.Message) bool { return m.From == 3 && m.Type == pb.MsgHeartbeatResp }
+	c.campaign(1)
+	require.NoError(t, c.propose(1, "x"))
+	if stale {
+		c.isolate(1)
+		c.campaign(2)
+		require.NoError(t, c.propose(2, "y"))
+		c.regress(3, 3, pb.HardState{Term: 1, Vote: 1, Commit: 4})
+		c.heal()
+		c.isolate(2)
+	} else {
+		c.regress(3, 2, pb.HardState{Term: c.node(1).raft.Term, Vote: 1, Commit: 3})
+	}
+	rec := c.recoveryOf(3)
+	require.True(t, rec.Quarantined)
+	c.tick(2)
+	fence := fmt.Sprintf("fence %x", rec.Nonce)
+	require.NoError(t, c.node(3).Propose([]byte(fence)))
+	c.stabilize()
+	// The application looks for its entry among those it applied (or,
+	// with stale, in its log).
+	for i := uint64(1); i <= c.node(3).raft.raftLog.lastIndex(); i++ {
+		if c.entryData(3, i) != fence {
+			continue
+		}
+		err := c.node(3).FenceApplied(i, rec.Nonce)
+		if !stale {
+			require.LessOrEqual(t, i, c.nodes[3].appliedIndex, "applied")
+			assert.NoError(t, err)
+		} else if recoveryMutation == mutRecoveryNone {
+			assert.ErrorContains(t, err, "not committed")
+		}
+	}
+	if stale {
+		require.NoError(t, c.node(1).Propose([]byte("z")))
+	}
+	c.tick(3)
+	return c.recoveryOf(3).Quarantined, stale && c.node(1).raft.raftLog.committed >= 4
+}
+
+// TestApplicationFenceEndsTheQuarantine: rule E3. An entry the
+// application proposed with the nonce, committed and applied, ends a
+// StateLoss quarantine under a leader that cannot fence; the same entry
+// under a stale leader is never committed and ends nothing. Taken before
+// it is committed, the node would acknowledge the stale leader's entries,
+// which commit at an index where another entry was committed.
+func TestApplicationFenceEndsTheQuarantine(t *testing.T) {
+	quarantined, _ := appFenceScenario(t, false)
+	assert.False(t, quarantined, "fenced by the application's entry")
+	quarantined, staleCommit := appFenceScenario(t, true)
+	assert.True(t, quarantined, "the stale leader's entry is no fence")
+	assert.False(t, staleCommit)
+	withRecoveryMutation(mutAppFenceUncommitted, func() {
+		_, staleCommit := appFenceScenario(t, true)
+		assert.True(t, staleCommit, "leaving on an uncommitted entry, two entries are committed at index 4")
+	})
+}
+
+// TestApplicationFenceNeedsTheCurrentNonce: an entry made for an earlier
+// quarantine (before a further loss drew a new nonce) is refused.
+func TestApplicationFenceNeedsTheCurrentNonce(t *testing.T) {
+	run := func() (bool, error) {
+		s := newTestStorage(t, voters(1, 2, 3), ents(1, 1, 1)...)
+		require.NoError(t, s.SetHardState(pb.HardState{Term: 1, Commit: 3}))
+		n := newTestNode(t, 3, voters(1, 2, 3), s, recoverConfig(false))
+		require.NoError(t, n.DeclareRegression(StateLoss))
+		old := n.Status().Recovery.Nonce
+		require.NoError(t, n.DeclareRegression(StateLoss)) // a further loss
+		err := n.FenceApplied(3, old)
+		return n.Status().Recovery.Quarantined, err
+	}
+	quarantined, err := run()
+	assert.True(t, quarantined)
+	assert.ErrorContains(t, err, "earlier quarantine")
+	withRecoveryMutation(mutAppFenceAnyNonce, func() {
+		quarantined, _ := run()
+		assert.False(t, quarantined, "taking any nonce, the node leaves")
+	})
+
+	n := newTestNode(t, 3, voters(1, 2, 3), nil, recoverConfig(false))
+	assert.NoError(t, n.FenceApplied(1, 1), "not quarantined: nothing to do")
 }

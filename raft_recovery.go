@@ -75,6 +75,12 @@ const (
 	mutNoExclusion
 	// mutStaleOk lets a node take a fence confirmed for another nonce.
 	mutStaleOk
+	// mutAppFenceUncommitted lets RawNode.FenceApplied end the quarantine
+	// with an entry the node holds but has not committed.
+	mutAppFenceUncommitted
+	// mutAppFenceAnyNonce lets RawNode.FenceApplied end the quarantine
+	// with an entry carrying another nonce.
+	mutAppFenceAnyNonce
 )
 
 // ErrQuarantined is returned by Campaign while the node is quarantined
@@ -417,6 +423,29 @@ func (r *raft) maybeLeaveQuarantine() {
 		why = fmt.Sprintf("committed entry %d is of a term above %d", l.committed, rc.rec.Term)
 	}
 	r.leaveQuarantine(why)
+}
+
+// fenceApplied ends the quarantine when the application applied, at
+// index, the entry it proposed with the quarantine's nonce (rule E3; see
+// RawNode.FenceApplied).
+func (r *raft) fenceApplied(index, nonce uint64) error {
+	rc := r.recoveryState()
+	if rc == nil || !rc.rec.Quarantined {
+		return nil
+	}
+	if nonce != rc.rec.Nonce && recoveryMutation != mutAppFenceAnyNonce {
+		return fmt.Errorf("raft: FenceApplied(%d, %x): the quarantine's nonce is %x: the entry was made for an earlier quarantine; propose one with the current nonce", index, nonce, rc.rec.Nonce)
+	}
+	l := &r.raftLog
+	if recoveryMutation == mutAppFenceUncommitted {
+		if index == 0 || index > l.lastIndex() {
+			return fmt.Errorf("raft: FenceApplied(%d, %x): beyond the log", index, nonce)
+		}
+	} else if index == 0 || index > l.committed {
+		return fmt.Errorf("raft: FenceApplied(%d, %x): entry %d is not committed in this node's log (commit index %d)", index, nonce, index, l.committed)
+	}
+	r.leaveQuarantine(fmt.Sprintf("the application applied its fence entry %d, which carries the nonce", index))
+	return nil
 }
 
 // leaveQuarantine ends the quarantine, for the reason why.

@@ -195,7 +195,7 @@ func (rec Recovery) WaitingFor() string {
 	case rec.Kind == TailLoss:
 		return fmt.Sprintf("a fence: with a raftkit leader, the fence entry of its handshake (nonce %x); "+
 			"with any leader, an entry of a term above %d committed (a leader change, or a snapshot of a later term; "+
-			"TransferLeadership on the leader hastens it), or an entry carrying the nonce that the application proposed "+
+			"TransferLeader on the leader hastens it), or an entry carrying the nonce that the application proposed "+
 			"and applied (RawNode.FenceApplied)", rec.Nonce, rec.Term)
 	}
 	return fmt.Sprintf("a fence committed without this node, whose vote may be lost: with a raftkit leader, "+

@@ -22,7 +22,9 @@ type testCluster struct {
 	// down holds crashed nodes: they neither receive nor act.
 	down map[uint64]bool
 	// inflight are messages sent and not delivered yet.
-	inflight  []pb.Message
+	inflight []pb.Message
+	// drop, if set, drops the messages for which it returns true.
+	drop      func(m pb.Message) bool
 	configure func(*Config)
 	rng       *rand.Rand
 	// boot is the configuration the cluster was bootstrapped with.
@@ -155,7 +157,7 @@ func (c *testCluster) deliver() bool {
 	msgs := c.inflight
 	c.inflight = nil
 	for _, msg := range msgs {
-		if c.down[msg.To] || c.down[msg.From] || c.cut[[2]uint64{msg.From, msg.To}] {
+		if c.down[msg.To] || c.down[msg.From] || c.cut[[2]uint64{msg.From, msg.To}] || (c.drop != nil && c.drop(msg)) {
 			continue
 		}
 		dst, ok := c.nodes[msg.To]

@@ -129,8 +129,11 @@ type Config struct {
 	// simulator may share one source among the nodes of a run. The node
 	// calls Rand.Uint64 once per reset of its election timer, within the
 	// call that resets it (Tick, Step, Campaign and the like, and
-	// NewRawNode), so a source shared by nodes that are driven concurrently
-	// must be safe for concurrent use (math/rand/v2's sources are not).
+	// NewRawNode), and with RecoverLostState once more whenever the node
+	// enters its quarantine or finds a further loss in it (the quarantine's
+	// nonce, see Recovery.Nonce), so a source shared by nodes that are
+	// driven concurrently must be safe for concurrent use (math/rand/v2's
+	// sources are not).
 	// nil means crypto/rand.Reader, read at every draw, as in etcd raft,
 	// which has no such field.
 	Rand rand.Source
@@ -169,7 +172,11 @@ type Config struct {
 	// RecoverLostState. An application whose own markers show that the
 	// storage regressed where the library cannot see it (a backup
 	// restored, a directory wiped under the old ID, a torn HardState)
-	// declares it here with Cause CauseDeclared.
+	// declares it here with Cause CauseDeclared and Nonce 0: the node then
+	// draws a nonce, takes the HardState's term as Term if Term is 0, and
+	// after a StateLoss keeps its commit index to the snapshot and Applied
+	// (the log may be an older copy than the HardState); it reports the
+	// result through OnRecovery. Kind is StateLoss unless it is TailLoss.
 	Recovery *Recovery
 	// OnRecovery, if set, is called whenever the node enters, changes or
 	// leaves its quarantine, with the new state. A HardState does not

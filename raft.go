@@ -299,6 +299,10 @@ type raftRare struct {
 	// recovery is the state of Config.RecoverLostState (raft_recovery.go);
 	// nil without it.
 	recovery *recovery
+	// recovering holds a leader's fence handshakes with quarantined
+	// peers, by peer (raft_fence.go); nil when there is none. It lives
+	// for the leader's term.
+	recovering map[uint64]*peerRecovery
 
 	// lendMsgs is Config.LendReadyMessages. lentMsgs is the Messages array
 	// of the Ready handed out last, on loan until Advance (nil if none);
@@ -455,6 +459,9 @@ func (r *raft) init(c *Config) error {
 		if err := r.loadState(hs, cfg.Applied); err != nil {
 			return err
 		}
+	}
+	if cfg.RecoverLostState {
+		r.finishRecoveryInit(cfg.Applied)
 	}
 	if cfg.ReadOnlyOption == ReadOnlyLeaseBased {
 		r.initLease(&cfg)
@@ -631,6 +638,10 @@ func (r *raft) reset(term uint64) {
 			pr.Match = last
 		}
 	})
+
+	if r.rare != nil {
+		r.rare.recovering = nil
+	}
 
 	r.pendingConfIndex = 0
 	r.uncommittedSize = 0

@@ -174,8 +174,17 @@ func (r *raft) handleAppendEntries(m pb.Message) {
 }
 
 func (r *raft) handleHeartbeat(m pb.Message) {
-	if r.recoveryState() != nil && r.quarantineHeartbeat(m) {
-		return
+	if r.recoveryState() != nil {
+		if r.recoveryConfirmed(&m) && r.quarantined() {
+			// A confirmation that does not end the quarantine yet is not
+			// answered: the answer would be a signal, which the leader
+			// answers with the confirmation again. The next heartbeat's
+			// answer asks for it.
+			return
+		}
+		if r.quarantineHeartbeat(m) {
+			return
+		}
 	}
 	if last := r.raftLog.lastEntryID(); m.Commit > last.index {
 		// A correct leader never sends a commit index beyond what it knows
@@ -187,16 +196,20 @@ func (r *raft) handleHeartbeat(m pb.Message) {
 		// leaders ignore Reject on a heartbeat response.
 		r.logger.Errorf("%x ignored commit index %d from %x beyond the last index %d: was the raft log corrupted, truncated, or lost?",
 			r.id, m.Commit, m.From, last.index)
-		r.send(pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: m.Context,
+		r.send(pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: r.heartbeatRespCtx(&m),
 			Reject: true, RejectHint: last.index, LogTerm: last.term})
 		return
 	}
 	r.raftLog.commitTo(m.Commit)
-	ctx := m.Context
-	if !r.confirmsReads() {
-		ctx = nil
+	resp := pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: r.heartbeatRespCtx(&m)}
+	if r.quarantined() {
+		// The recovery signal tells where the log ends, so that a raftkit
+		// leader starting the handshake probes from there; an etcd
+		// leader ignores these fields on a heartbeat response.
+		last := r.raftLog.lastEntryID()
+		resp.RejectHint, resp.LogTerm = last.index, last.term
 	}
-	r.send(pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: ctx})
+	r.send(resp)
 }
 
 func (r *raft) handleSnapshot(m pb.Message) {

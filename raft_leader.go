@@ -246,7 +246,7 @@ func (r *raft) bcastHeartbeatWithCtx(ctx []byte) {
 // but only through an entry of the current term (Raft §5.4.2: entries of
 // earlier terms are committed indirectly). It returns whether it advanced.
 func (r *raft) maybeCommit() bool {
-	return r.raftLog.maybeCommit(entryID{term: r.Term, index: r.trk.Committed()})
+	return r.raftLog.maybeCommit(entryID{term: r.Term, index: r.committedByQuorum()})
 }
 
 // appendEntry appends entries to a leader's log, stamping term and index.
@@ -359,6 +359,15 @@ func stepLeader(r *raft, m pb.Message) error {
 		r.bcastHeartbeat()
 		return nil
 	case pb.MsgCheckQuorum:
+		if r.excludesPeers() {
+			// A peer recovering from a StateLoss may follow a stale
+			// leader of a term it forgot: it keeps no leader in power.
+			r.trk.Visit(func(id uint64, pr *progress.Progress) {
+				if r.excluded(id) {
+					pr.RecentActive = false
+				}
+			})
+		}
 		if !r.trk.QuorumActive() {
 			r.logger.Warningf("%x stepped down to follower since quorum is not active", r.id)
 			r.becomeFollower(r.Term, None)
@@ -577,6 +586,9 @@ func (r *raft) handleAppendResponse(m pb.Message, pr *progress.Progress) {
 		for r.maybeSendAppend(m.From, false /* sendIfEmpty */) {
 		}
 	}
+	if st := r.peerRecovering(m.From); st != nil {
+		r.maybeConfirmRecovery(m.From, pr, st, false)
+	}
 	// A transferee that caught up can take over now.
 	if m.From == r.leadTransferee && pr.Match == r.raftLog.lastIndex() {
 		r.logger.Infof("%x sent MsgTimeoutNow to %x after received MsgAppResp", r.id, m.From)
@@ -601,10 +613,20 @@ func (r *raft) handleHeartbeatResponse(m pb.Message, pr *progress.Progress) {
 		r.sendAppend(m.From)
 	}
 
-	if len(m.Context) == 0 || r.readOnly == nil {
+	ctx := m.Context
+	if sig, ok := decodeRecoverySignal(ctx); ok {
+		// A quarantined raftkit peer (raft_fence.go): never a read or
+		// lease acknowledgement by itself.
+		r.handleRecoverySignal(&m, pr, sig)
+		ctx = sig.round
+	} else if r.rare != nil && r.rare.recovering != nil {
+		r.endRecovery(m.From, pr)
+	}
+
+	if len(ctx) == 0 || r.readOnly == nil || r.excluded(m.From) {
 		return
 	}
-	seq, ok := decodeReadRound(m.Context)
+	seq, ok := decodeReadRound(ctx)
 	if !ok {
 		return
 	}
@@ -622,6 +644,13 @@ func (r *raft) handleHeartbeatResponse(m pb.Message, pr *progress.Progress) {
 func (r *raft) handleTransferLeader(m pb.Message, pr *progress.Progress) {
 	if pr.IsLearner {
 		r.logger.Debugf("%x is learner. Ignored transferring leadership", r.id)
+		return
+	}
+	if pr.Recovering && recoveryMutation != mutNoExclusion {
+		// It is quarantined: it would ignore MsgTimeoutNow, and the
+		// transfer would only hold proposals back for an election timeout.
+		r.logger.Infof("%x [term %d] refused to transfer leadership to %x: it is quarantined after a loss of persisted state [%s]",
+			r.id, r.Term, m.From, pr)
 		return
 	}
 	leadTransferee := m.From

@@ -2,6 +2,7 @@ package raft
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	pb "github.com/raftkit/raft/raftpb"
@@ -72,14 +73,16 @@ func TestRestartWithCommitBeyondLogStartsQuarantined(t *testing.T) {
 			cfg.OnRecovery = func(rec Recovery) { seen = append(seen, rec) }
 			rn, err := NewRawNode(cfg)
 			require.NoError(t, err)
-			want := Recovery{Quarantined: true, Kind: tc.kind, Cause: CauseRestart, LostFrom: 5, LostTo: 6, Term: 3}
-			assert.Equal(t, want, rn.Status().Recovery)
+			got := rn.Status().Recovery
+			assert.NotZero(t, got.Nonce, "a nonce is drawn")
+			want := Recovery{Quarantined: true, Kind: tc.kind, Cause: CauseRestart, LostFrom: 5, LostTo: 6, Term: 3, Nonce: got.Nonce}
+			assert.Equal(t, want, got)
 			assert.Equal(t, []Recovery{want}, seen, "the application is told")
 			assert.Equal(t, tc.wantCommit, rn.raft.raftLog.committed, "the commit index stays within what is known committed")
 			assert.Equal(t, uint64(3), rn.raft.Term)
 			assert.NotEmpty(t, want.WaitingFor())
 			assert.Contains(t, rn.Status().String(),
-				`"recovery":{"kind":"`+tc.kind.String()+`","cause":"CauseRestart","lostFrom":5,"lostTo":6,"term":3}}`)
+				fmt.Sprintf(`"recovery":{"kind":"%s","cause":"CauseRestart","lostFrom":5,"lostTo":6,"term":3,"nonce":"%x"}}`, tc.kind, got.Nonce))
 		})
 	}
 }
@@ -310,9 +313,11 @@ func TestStateLossEchoesNoReadRound(t *testing.T) {
 		msgs := n.stepFlush(pb.Message{From: 1, To: 3, Term: 1, Type: pb.MsgHeartbeat, Commit: 0, Context: []byte("round")})
 		require.Len(t, msgs, 1)
 		if tail {
-			assert.Equal(t, []byte("round"), msgs[0].Context)
+			assert.Equal(t, []byte("round"), msgs[0].Context, "an etcd leader's read context is echoed")
 		} else {
-			assert.Empty(t, msgs[0].Context)
+			sig, ok := decodeRecoverySignal(msgs[0].Context)
+			require.True(t, ok, "the recovery signal only")
+			assert.Empty(t, sig.round)
 		}
 	}
 }
@@ -393,7 +398,8 @@ func TestQuarantineResumesFromWhatTheApplicationPersisted(t *testing.T) {
 	c.regress(3, 2, pb.HardState{Term: 1, Vote: 1, Commit: 3})
 	require.NotNil(t, persisted)
 	want := *persisted
-	c.tick(5) // repaired by 1, and writes a HardState
+	c.isolate(2) // so that no fence commits without 3
+	c.tick(5)    // repaired by 1, and writes a HardState
 	hs, _, err := c.nodes[3].storage.InitialState()
 	require.NoError(t, err)
 	last, err := c.nodes[3].storage.LastIndex()

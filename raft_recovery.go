@@ -3,6 +3,7 @@ package raft
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/raftkit/raft/progress"
 	pb "github.com/raftkit/raft/raftpb"
@@ -56,6 +57,30 @@ const (
 	mutEarlyExit
 	// mutReadAcks lets a StateLoss node echo the read rounds of heartbeats.
 	mutReadAcks
+	// mutIgnoreDeclared ignores the regressions the application declares,
+	// at restart (Config.Recovery without a nonce) and at run time
+	// (RawNode.DeclareRegression).
+	mutIgnoreDeclared
+	// mutNoFence makes the handshake leader confirm a peer once it caught
+	// up with the target (what it had acknowledged, and what was
+	// committed), without a fence entry: "learn the current state" alone.
+	mutNoFence
+	// mutFenceUncommitted makes the handshake leader confirm the fence as
+	// soon as it appended it, and the node leave once its log holds it,
+	// committed or not.
+	mutFenceUncommitted
+	// mutNoExclusion makes the handshake leader count a peer recovering
+	// from a StateLoss in its quorums (commit, read, lease, CheckQuorum)
+	// and transfer leadership to it.
+	mutNoExclusion
+	// mutStaleOk lets a node take a fence confirmed for another nonce.
+	mutStaleOk
+	// mutAppFenceUncommitted lets RawNode.FenceApplied end the quarantine
+	// with an entry the node holds but has not committed.
+	mutAppFenceUncommitted
+	// mutAppFenceAnyNonce lets RawNode.FenceApplied end the quarantine
+	// with an entry carrying another nonce.
+	mutAppFenceAnyNonce
 )
 
 // ErrQuarantined is returned by Campaign while the node is quarantined
@@ -147,17 +172,36 @@ type Recovery struct {
 	// quarantine ends once the commit index reaches an entry of a later
 	// term.
 	Term uint64
+	// Nonce is a random number, never 0, drawn (from Config.Rand, or
+	// crypto/rand) whenever the node enters its quarantine or finds a
+	// further loss in it. A fence counts only if it carries the nonce of
+	// the current quarantine: the leader's handshake confirms it, and an
+	// entry the application proposes for RawNode.FenceApplied carries it.
+	// An application that declares a regression at restart
+	// (Config.Recovery) leaves it 0 to have one drawn.
+	Nonce uint64
 }
 
 // WaitingFor describes what ends the quarantine, or "" if there is none.
+// It names what each kind of leader can do: a raftkit leader fences the
+// node by itself (its handshake); an etcd raft leader cannot, and then
+// only a leader change or a snapshot of a later term (after a TailLoss)
+// or an entry the application proposed with the nonce (RawNode.FenceApplied)
+// ends it.
 func (rec Recovery) WaitingFor() string {
 	switch {
 	case !rec.Quarantined:
 		return ""
 	case rec.Kind == TailLoss:
-		return fmt.Sprintf("an entry of a term above %d committed by a leader (a leader change, or a snapshot of a later term)", rec.Term)
+		return fmt.Sprintf("a fence: with a raftkit leader, the fence entry of its handshake (nonce %x); "+
+			"with any leader, an entry of a term above %d committed (a leader change, or a snapshot of a later term; "+
+			"TransferLeader on the leader hastens it), or an entry carrying the nonce that the application proposed "+
+			"and applied (RawNode.FenceApplied)", rec.Nonce, rec.Term)
 	}
-	return "nothing the library can confirm: the vote may be lost; replace the member (remove it, add it back under a new ID)"
+	return fmt.Sprintf("a fence committed without this node, whose vote may be lost: with a raftkit leader, "+
+		"the fence entry of its handshake (nonce %x); with an etcd raft leader, only an entry carrying the nonce that "+
+		"the application proposed and applied (RawNode.FenceApplied; a promotion whose ConfChange Context carries it "+
+		"will do); otherwise replace the member (remove it, add it back under a new ID)", rec.Nonce)
 }
 
 // recovery is the state of Config.RecoverLostState, hung off raft.rare;
@@ -169,18 +213,78 @@ type recovery struct {
 	notify func(Recovery)
 	// rec is the quarantine, if Quarantined.
 	rec Recovery
+	// fence is the fence a raftkit leader confirmed for the nonce (rule
+	// E2): the quarantine ends once the commit index reaches it. Zero
+	// until confirmed; not persisted (the leader confirms it again).
+	fence entryID
+	// declared is set from initRecovery to finishRecoveryInit when the
+	// application declared the quarantine at restart (Config.Recovery
+	// without a nonce).
+	declared bool
 }
 
 // initRecovery sets up Config.RecoverLostState, resuming the quarantine
 // the application persisted. It runs in init before the HardState is
-// loaded.
+// loaded; finishRecoveryInit completes it after.
 func (r *raft) initRecovery(cfg *Config) {
 	rc := &recovery{tailOnly: cfg.HardStateIndependentlyDurable, notify: cfg.OnRecovery}
-	if cfg.Recovery != nil && cfg.Recovery.Quarantined {
+	if cfg.Recovery != nil && cfg.Recovery.Quarantined &&
+		!(recoveryMutation == mutIgnoreDeclared && cfg.Recovery.Nonce == 0) {
 		rc.rec = *cfg.Recovery
+		rc.declared = rc.rec.Nonce == 0
+		if rc.rec.Kind != TailLoss {
+			rc.rec.Kind = StateLoss
+		}
+		if rc.rec.Cause == CauseNone {
+			rc.rec.Cause = CauseDeclared
+		}
 		r.logger.Warningf("%x resumes its quarantine after a loss of persisted state [%s]", r.id, describeRecovery(rc.rec))
 	}
 	r.rareSettings().recovery = rc
+}
+
+// finishRecoveryInit completes, once the HardState is loaded, a quarantine
+// the application declared at restart (a Config.Recovery without a
+// nonce): the node draws its nonce, takes the HardState's term as the one
+// the loss was found in if none was given, and after a StateLoss keeps its
+// commit index to what is known committed without the log (the snapshot
+// and Config.Applied), as at a restart with the commit index beyond the
+// log: the log may be an older copy than the HardState. The application is
+// told the result, to persist it.
+func (r *raft) finishRecoveryInit(applied uint64) {
+	rc := r.recoveryState()
+	if !rc.declared {
+		return
+	}
+	rc.declared = false
+	if !rc.rec.Quarantined {
+		return // a detection at load replaced the declared quarantine
+	}
+	if rc.rec.Term == 0 {
+		rc.rec.Term = r.Term
+	}
+	if rc.rec.Nonce == 0 {
+		rc.rec.Nonce = r.drawNonce()
+	}
+	if rc.rec.Kind == StateLoss && recoveryMutation != mutTrustLog {
+		l := &r.raftLog
+		l.committed = max(l.firstIndex()-1, min(l.committed, applied))
+	}
+	r.logger.Warningf("%x is quarantined: the application declared a loss of persisted state [%s]; it will neither vote nor campaign until %s",
+		r.id, describeRecovery(rc.rec), rc.rec.WaitingFor())
+	if rc.notify != nil {
+		rc.notify(rc.rec)
+	}
+}
+
+// drawNonce draws a quarantine's nonce, never 0, from the source of the
+// randomized election timeout (Config.Rand, or crypto/rand).
+func (r *raft) drawNonce() uint64 {
+	draw := randIntn
+	if r.rare != nil && r.rare.randIntn != nil {
+		draw = r.rare.randIntn
+	}
+	return uint64(draw(math.MaxInt64)) + 1
 }
 
 // recoveryState returns the state of Config.RecoverLostState, or nil.
@@ -212,24 +316,50 @@ func (r *raft) recoveryStatus() Recovery {
 }
 
 func describeRecovery(rec Recovery) string {
-	return fmt.Sprintf("kind: %s, cause: %s, lost: [%d, %d], term: %d", rec.Kind, rec.Cause, rec.LostFrom, rec.LostTo, rec.Term)
+	return fmt.Sprintf("kind: %s, cause: %s, lost: [%d, %d], term: %d, nonce: %x", rec.Kind, rec.Cause, rec.LostFrom, rec.LostTo, rec.Term, rec.Nonce)
 }
 
 // enterQuarantine quarantines the node after it found, for cause, that
-// the entries [lostFrom, lostTo] are lost. An existing quarantine keeps
-// its kind and term, and widens its lost range.
-func (r *raft) enterQuarantine(cause RegressionCause, lostFrom, lostTo uint64) {
+// the entries [lostFrom, lostTo] are lost (0, 0 when it cannot tell which:
+// a declared loss). kind is what it may have lost; NoRegression stands for
+// the configured kind (Config.HardStateIndependentlyDurable). An existing
+// quarantine widens: its lost range grows, its kind becomes the worse of
+// the two and its term the current one, and the cause is the latest.
+// Either way the node draws a new nonce, so that a fence confirmed for the
+// quarantine as it was (a handshake under way, an application entry
+// proposed) cannot end it: the node may have lost, since, entries it
+// acknowledged.
+func (r *raft) enterQuarantine(cause RegressionCause, kind RegressionKind, lostFrom, lostTo uint64) {
 	rc := r.recoveryState()
-	if rc.rec.Quarantined {
-		rc.rec.LostFrom = min(rc.rec.LostFrom, lostFrom)
-		rc.rec.LostTo = max(rc.rec.LostTo, lostTo)
-	} else {
-		kind := StateLoss
+	if kind == NoRegression {
+		kind = StateLoss
 		if rc.tailOnly {
 			kind = TailLoss
 		}
+	}
+	if rc.rec.Quarantined {
+		if lostTo != 0 {
+			if rc.rec.LostTo == 0 {
+				rc.rec.LostFrom, rc.rec.LostTo = lostFrom, lostTo
+			} else {
+				rc.rec.LostFrom = min(rc.rec.LostFrom, lostFrom)
+				rc.rec.LostTo = max(rc.rec.LostTo, lostTo)
+			}
+		}
+		rc.rec.Kind = max(rc.rec.Kind, kind)
+		rc.rec.Cause = cause
+		rc.rec.Term = max(rc.rec.Term, r.Term)
+	} else {
 		rc.rec = Recovery{Quarantined: true, Kind: kind, Cause: cause, LostFrom: lostFrom, LostTo: lostTo, Term: r.Term}
 	}
+	old := rc.rec.Nonce
+	rc.fence = entryID{}
+	rc.rec.Nonce = r.drawNonce()
+	if rc.rec.Nonce == old {
+		// A source seeded alike at each restart draws the same numbers.
+		rc.rec.Nonce = max(old+1, 1)
+	}
+	rc.declared = false
 	r.logger.Warningf("%x is quarantined: its storage lost persisted state [%s]; it will neither vote nor campaign until %s",
 		r.id, describeRecovery(rc.rec), rc.rec.WaitingFor())
 	if rc.notify != nil {
@@ -237,27 +367,93 @@ func (r *raft) enterQuarantine(cause RegressionCause, lostFrom, lostTo uint64) {
 	}
 }
 
-// maybeLeaveQuarantine ends a TailLoss quarantine once the commit index
-// (raised only by appends and snapshots in quarantine) reaches an entry of
-// a term above the one the loss was found in (rule E1). That entry was
-// written by a leader elected without this node's vote, which holds every
-// committed entry; by Log Matching this log now holds them too, and the
-// vote survived, so voting is safe again.
+// declareRegression quarantines the node, or widens its quarantine, for
+// a loss of kind the application declared (RawNode.DeclareRegression). A
+// leader or candidate steps down first: a quarantined node must not lead.
+func (r *raft) declareRegression(kind RegressionKind) error {
+	if r.recoveryState() == nil {
+		return errors.New("raft: DeclareRegression needs Config.RecoverLostState")
+	}
+	if kind != TailLoss && kind != StateLoss {
+		return fmt.Errorf("raft: DeclareRegression(%s): the kind must be TailLoss or StateLoss", kind)
+	}
+	if recoveryMutation == mutIgnoreDeclared {
+		return nil
+	}
+	if r.state != StateFollower {
+		r.logger.Warningf("%x [term %d] steps down from %s: the application declared a loss of persisted state", r.id, r.Term, r.state)
+		r.becomeFollower(r.Term, None)
+	}
+	r.enterQuarantine(CauseDeclared, kind, 0, 0)
+	return nil
+}
+
+// maybeLeaveQuarantine ends the quarantine once the log holds a fence.
+//
+// E1, TailLoss: the commit index (raised only by appends and snapshots in
+// quarantine) reaches an entry of a term above the one the loss was found
+// in. That entry was written by a leader elected without this node's
+// vote, which holds every committed entry; by Log Matching this log now
+// holds them too, and the vote survived, so voting is safe again.
+//
+// E2, either kind: the commit index reaches, with its term, the fence a
+// raftkit leader confirmed for this quarantine's nonce (raft_fence.go).
 func (r *raft) maybeLeaveQuarantine() {
 	rc := r.recoveryState()
-	if rc == nil || !rc.rec.Quarantined || rc.rec.Kind != TailLoss {
+	if rc == nil || !rc.rec.Quarantined {
 		return
 	}
-	if recoveryMutation == mutEarlyExit {
-		if r.raftLog.committed < rc.rec.LostTo {
+	l := &r.raftLog
+	var why string
+	switch {
+	case rc.fence.index != 0 && recoveryMutation == mutFenceUncommitted && l.matchTerm(rc.fence.index, rc.fence.term):
+		why = "its log holds the fence"
+	case rc.fence.index != 0 && l.committed >= rc.fence.index && l.matchTerm(rc.fence.index, rc.fence.term):
+		why = fmt.Sprintf("the leader's fence %d (term %d) is committed", rc.fence.index, rc.fence.term)
+	case rc.rec.Kind != TailLoss:
+		return
+	case recoveryMutation == mutEarlyExit:
+		if l.committed < rc.rec.LostTo {
 			return
 		}
-	} else if zeroTermOnOutOfBounds(r.raftLog.term(r.raftLog.committed)) <= rc.rec.Term {
+		why = "its commit index covers the lost range"
+	case zeroTermOnOutOfBounds(l.term(l.committed)) <= rc.rec.Term:
 		return
+	default:
+		why = fmt.Sprintf("committed entry %d is of a term above %d", l.committed, rc.rec.Term)
 	}
-	r.logger.Warningf("%x leaves its quarantine: committed entry %d is of a term above %d [%s]",
-		r.id, r.raftLog.committed, rc.rec.Term, describeRecovery(rc.rec))
+	r.leaveQuarantine(why)
+}
+
+// fenceApplied ends the quarantine when the application applied, at
+// index, the entry it proposed with the quarantine's nonce (rule E3; see
+// RawNode.FenceApplied).
+func (r *raft) fenceApplied(index, nonce uint64) error {
+	rc := r.recoveryState()
+	if rc == nil || !rc.rec.Quarantined {
+		return nil
+	}
+	if nonce != rc.rec.Nonce && recoveryMutation != mutAppFenceAnyNonce {
+		return fmt.Errorf("raft: FenceApplied(%d, %x): the quarantine's nonce is %x: the entry was made for an earlier quarantine; propose one with the current nonce", index, nonce, rc.rec.Nonce)
+	}
+	l := &r.raftLog
+	if recoveryMutation == mutAppFenceUncommitted {
+		if index == 0 || index > l.lastIndex() {
+			return fmt.Errorf("raft: FenceApplied(%d, %x): beyond the log", index, nonce)
+		}
+	} else if index == 0 || index > l.committed {
+		return fmt.Errorf("raft: FenceApplied(%d, %x): entry %d is not committed in this node's log (commit index %d)", index, nonce, index, l.committed)
+	}
+	r.leaveQuarantine(fmt.Sprintf("the application applied its fence entry %d, which carries the nonce", index))
+	return nil
+}
+
+// leaveQuarantine ends the quarantine, for the reason why.
+func (r *raft) leaveQuarantine(why string) {
+	rc := r.recoveryState()
+	r.logger.Warningf("%x leaves its quarantine: %s [%s]", r.id, why, describeRecovery(rc.rec))
 	rc.rec = Recovery{}
+	rc.fence = entryID{}
 	if rc.notify != nil {
 		rc.notify(rc.rec)
 	}
@@ -278,7 +474,7 @@ func (r *raft) loadCommitBeyondLog(state pb.HardState, applied uint64) {
 		r.raftLog.committed = last
 		return
 	}
-	r.enterQuarantine(CauseRestart, last+1, state.Commit)
+	r.enterQuarantine(CauseRestart, NoRegression, last+1, state.Commit)
 	if r.recoveryState().rec.Kind == TailLoss || recoveryMutation == mutTrustLog {
 		r.raftLog.committed = last
 	} else {
@@ -296,7 +492,7 @@ func (r *raft) loadCommitBeyondLog(state pb.HardState, applied uint64) {
 func (r *raft) quarantineHeartbeat(m pb.Message) bool {
 	last := r.raftLog.lastEntryID()
 	if m.Commit > last.index && !r.quarantined() && recoveryMutation != mutNoHeartbeatQuarantine {
-		r.enterQuarantine(CauseHeartbeat, last.index+1, m.Commit)
+		r.enterQuarantine(CauseHeartbeat, NoRegression, last.index+1, m.Commit)
 	}
 	if !r.quarantined() || m.Commit <= r.raftLog.committed {
 		return false
@@ -310,18 +506,9 @@ func (r *raft) quarantineHeartbeat(m pb.Message) bool {
 		resp.RejectHint = r.raftLog.committed
 		resp.LogTerm = zeroTermOnOutOfBounds(r.raftLog.term(r.raftLog.committed))
 	}
-	if r.confirmsReads() {
-		resp.Context = m.Context
-	}
+	resp.Context = r.heartbeatRespCtx(&m)
 	r.send(resp)
 	return true
-}
-
-// confirmsReads reports whether this node echoes the read round of a
-// heartbeat. A StateLoss node may follow a stale leader of a term it
-// forgot: it confirms no read (rule S2).
-func (r *raft) confirmsReads() bool {
-	return !r.stateLoss() || recoveryMutation == mutReadAcks
 }
 
 // ackIndex returns the index a follower acknowledges after appending up

@@ -259,6 +259,61 @@ func (rn *RawNode) Campaign() error {
 	return rn.raft.Step(pb.Message{Type: pb.MsgHup})
 }
 
+// DeclareRegression quarantines the node (Config.RecoverLostState) for a
+// loss of persisted state that only the application's own markers show: a
+// backup restored, a directory wiped or replaced under the old ID, a torn
+// HardState its checksums found. kind is TailLoss when the term and vote
+// surely survived, StateLoss otherwise. An existing quarantine widens (its
+// kind becomes the worse one) and draws a new nonce. A leader or candidate
+// steps down first. The quarantine's Cause is CauseDeclared, and
+// Config.OnRecovery is called as for a loss the node found itself.
+//
+// Unlike a loss declared at restart (Config.Recovery), which keeps the
+// commit index to what the snapshot and Config.Applied show after a
+// StateLoss, a declaration at run time cannot lower the commit index:
+// declare at restart when the markers are read then. It returns an error
+// without Config.RecoverLostState, or for a kind other than TailLoss and
+// StateLoss.
+func (rn *RawNode) DeclareRegression(kind RegressionKind) error {
+	return rn.raft.declareRegression(kind)
+}
+
+// FenceApplied ends the quarantine (Config.RecoverLostState) through a
+// fence the application made: an entry of its own format that it proposed
+// after the regression (through this node or any other), carrying the
+// quarantine's Recovery.Nonce, and applies at index. It is meant for
+// clusters whose leader cannot fence the node itself (an etcd raft leader
+// does not take part in the handshake of raftkit leaders) and for
+// applications that prefer to decide.
+//
+// It is safe because the entry is a fence: it was made after the
+// regression (the nonce was drawn when the quarantine began, or last
+// widened), and it is committed in this node's log, whose commit index
+// only appends raise in quarantine, so this log holds every entry
+// committed before it. After a StateLoss this node's acknowledgements
+// never decide a commit (they stop at the leader's commit index), so the
+// entry was committed by a quorum without this node; every election that
+// counted a vote this node forgot then lost its chance: that quorum's
+// members hold the entry and reject candidates whose logs lack it. After
+// a TailLoss the vote survived, and the leader that committed the entry
+// holds every entry committed before it.
+//
+// Demoting the node to a learner, letting it catch up and promoting it
+// again is the same mechanism: the promotion, proposed after the
+// regression with the nonce in its ConfChange's Context, is the fence;
+// call FenceApplied with its index when applying it. The promotion alone,
+// without the nonce, proves nothing: the log may replay a demotion and a
+// promotion from before the regression.
+//
+// It returns nil if the node is not quarantined (the quarantine may have
+// ended by another fence meanwhile), and an error, leaving the quarantine
+// as it is, if nonce is not the quarantine's (the entry was made for an
+// earlier quarantine: propose one with the current nonce) or index is not
+// committed in this node's log.
+func (rn *RawNode) FenceApplied(index, nonce uint64) error {
+	return rn.raft.fenceApplied(index, nonce)
+}
+
 // Propose proposes data to be appended to the log. It returns
 // ErrProposalDropped (or an error wrapping it) when the proposal cannot be
 // taken now; see ErrProposalDropped.

@@ -102,10 +102,11 @@ func copyProgress(trk *progress.Tracker) map[uint64]tracker.Progress {
 //	 "leadtransferee":"0"}
 //
 // The progress entries are sorted by ID; "progress" is {} when there is
-// none (on followers). A quarantined node (Config.RecoverLostState) adds
+// none (on followers). A peer in the fence handshake of a quarantine adds
+// "recovering":true to its progress. A quarantined node (Config.RecoverLostState) adds
 // its quarantine, which etcd raft has not:
 //
-//	"recovery":{"kind":"StateLoss","cause":"CauseRestart","lostFrom":5,"lostTo":6,"term":3}
+//	"recovery":{"kind":"StateLoss","cause":"CauseRestart","lostFrom":5,"lostTo":6,"term":3,"nonce":"1f"}
 func (s Status) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, 160+64*len(s.Progress))
 	b = append(b, `{"id":"`...)
@@ -142,6 +143,9 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		b = strconv.AppendUint(b, pr.Next, 10)
 		b = append(b, `,"state":`...)
 		b = strconv.AppendQuote(b, pr.State.String())
+		if pr.Recovering {
+			b = append(b, `,"recovering":true`...)
+		}
 		b = append(b, '}')
 	}
 
@@ -159,7 +163,9 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		b = strconv.AppendUint(b, rec.LostTo, 10)
 		b = append(b, `,"term":`...)
 		b = strconv.AppendUint(b, rec.Term, 10)
-		b = append(b, '}')
+		b = append(b, `,"nonce":"`...)
+		b = strconv.AppendUint(b, rec.Nonce, 16)
+		b = append(b, `"}`...)
 	}
 	if s.Quiesced {
 		b = append(b, `,"quiesced":true`...)

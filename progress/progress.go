@@ -86,6 +86,15 @@ type Progress struct {
 	// so that they share one word.)
 	IsLearner bool
 
+	// Recovering tells that the peer is quarantined after a loss of
+	// persisted state and in the leader's fence handshake: a raftkit
+	// node, whose heartbeat responses said so. While its vote may be
+	// lost (a StateLoss) the leader counts it for no quorum, and it is
+	// never a leadership transfer target. The leader sets it when the
+	// handshake starts and clears it when the peer stops saying so or the
+	// term ends.
+	Recovering bool
+
 	// inflightsIdle tells that the inflight window was found empty by the
 	// last TrimInflights and nothing has been sent since.
 	inflightsIdle bool
@@ -290,6 +299,9 @@ func (pr *Progress) String() string {
 	fmt.Fprintf(&b, "%s match=%d next=%d", pr.State, pr.Match, pr.Next)
 	if pr.IsLearner {
 		b.WriteString(" learner")
+	}
+	if pr.Recovering {
+		b.WriteString(" recovering")
 	}
 	if pr.IsPaused() {
 		b.WriteString(" paused")

@@ -60,12 +60,16 @@ func (c *testCluster) writeKeys(ctx context.Context, prefix string, n int, via [
 	}
 }
 
+// others returns the members of a three-member cluster other than id.
+func others(id uint64) []uint64 { return []uint64{id%3 + 1, (id+1)%3 + 1} }
+
 // TestMemberWhoseLogLostItsTailRejoinsQuarantined is the restart procedure
 // after an fsync that lied: the member's log ends below the commit index
 // its HardState records. etcd raft panics at restart ("tocommit(N) is out
 // of range"); the member starts quarantined instead, persists the
-// quarantine, catches up, and the cluster never loses an acknowledged
-// write.
+// quarantine, and leaves it through the leader's fence (a raftkit leader
+// appends an entry after the loss and commits it without the member); the
+// cluster never loses an acknowledged write.
 func TestMemberWhoseLogLostItsTailRejoinsQuarantined(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -76,11 +80,15 @@ func TestMemberWhoseLogLostItsTailRejoinsQuarantined(t *testing.T) {
 	acked := make(map[string]string)
 	c.writeKeys(ctx, "a", 12, []uint64{1, 2, 3}, acked)
 
+	// The whole cluster stops; the victim's disk lost the end of its log.
 	victim := leader%3 + 1
-	c.members[victim].Crash()
+	for id := uint64(1); id <= 3; id++ {
+		c.members[id].Crash()
+	}
 	last, commit := dropLogTail(t, c.members[victim].cfg.DataDir, 4)
 	require.Greater(t, commit, last, "the HardState commits beyond the log that is left")
 
+	// The victim comes back first: alone, it cannot be fenced.
 	c.restart(victim, false)
 	rec := c.waitRecovery(ctx, victim, "quarantined at restart", func(r *recoveryView) bool { return r != nil })
 	assert.Equal(t, "StateLoss", rec.Kind, "bbolt writes the HardState with the entries: the vote may be lost too")
@@ -88,16 +96,21 @@ func TestMemberWhoseLogLostItsTailRejoinsQuarantined(t *testing.T) {
 	assert.Equal(t, last+1, rec.LostFrom)
 	assert.Equal(t, commit, rec.LostTo)
 	assert.NotEmpty(t, rec.WaitingFor)
-
-	// The quarantine is on disk: a crash now resumes it.
 	saved, err := c.members[victim].storage.Recovery()
 	require.NoError(t, err)
 	require.NotNil(t, saved)
-	assert.True(t, saved.Quarantined)
+	assert.True(t, saved.Quarantined, "the quarantine is on disk: a crash now resumes it")
 
-	// The cluster keeps serving, and the member catches up.
-	others := []uint64{victim%3 + 1, (victim+1)%3 + 1}
-	c.writeKeys(ctx, "b", 6, others, acked)
+	// The others come back and elect a leader without the victim, whose
+	// handshake fences it; it catches up and the cluster keeps serving.
+	for _, id := range others(victim) {
+		c.restart(id, false)
+	}
+	c.waitRecovery(ctx, victim, "fenced by the leader", func(r *recoveryView) bool { return r == nil })
+	saved, err = c.members[victim].storage.Recovery()
+	require.NoError(t, err)
+	assert.False(t, saved.Quarantined, "the end of the quarantine is on disk too")
+	c.writeKeys(ctx, "b", 6, []uint64{1, 2, 3}, acked)
 	for k, v := range acked {
 		c.eventuallyGet(ctx, victim, k, v, true)
 	}
@@ -110,8 +123,9 @@ func TestMemberWhoseLogLostItsTailRejoinsQuarantined(t *testing.T) {
 // for a data directory wiped (or restored from a backup) under the same
 // member ID: raft cannot see that loss, so the operator restarts the
 // member with --declare-lost-state. Without it, an empty directory would
-// bootstrap a new cluster; with it, the member rejoins quarantined and
-// catches up from the leader.
+// bootstrap a new cluster; with it, the member rejoins quarantined, the
+// declaration survives a restart without the flag, and the leader's fence
+// ends it once the member has caught up.
 func TestWipedMemberDeclaresItsLossInsteadOfBootstrapping(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -122,28 +136,33 @@ func TestWipedMemberDeclaresItsLossInsteadOfBootstrapping(t *testing.T) {
 	c.writeKeys(ctx, "a", 12, []uint64{1, 2, 3}, acked)
 
 	victim := leader%3 + 1
-	c.members[victim].Crash()
+	for id := uint64(1); id <= 3; id++ {
+		c.members[id].Crash()
+	}
 	require.NoError(t, os.RemoveAll(c.members[victim].cfg.DataDir))
 
-	declare := c.tune
 	c.tune = func(cfg *memberConfig) { cfg.DeclareLostState = cfg.ID == victim }
 	c.restart(victim, false)
-	c.tune = declare
+	c.tune = nil
 	rec := c.waitRecovery(ctx, victim, "quarantined as declared", func(r *recoveryView) bool { return r != nil })
 	assert.Equal(t, "StateLoss", rec.Kind)
 	assert.Equal(t, "CauseDeclared", rec.Cause)
-
-	c.writeKeys(ctx, "b", 4, []uint64{victim%3 + 1, (victim+1)%3 + 1}, acked)
-	for k, v := range acked {
-		c.eventuallyGet(ctx, victim, k, v, true)
-	}
-	st, err := c.status(ctx, victim)
-	require.NoError(t, err)
-	assert.Len(t, st.Members, 3, "the member rejoined the cluster it had left, not a new one of its own")
 
 	// The declaration is on disk: a restart without the flag resumes it.
 	c.members[victim].Crash()
 	c.restart(victim, false)
 	rec = c.waitRecovery(ctx, victim, "quarantine resumed", func(r *recoveryView) bool { return r != nil })
 	assert.Equal(t, "CauseDeclared", rec.Cause)
+
+	for _, id := range others(victim) {
+		c.restart(id, false)
+	}
+	c.waitRecovery(ctx, victim, "fenced by the leader", func(r *recoveryView) bool { return r == nil })
+	c.writeKeys(ctx, "b", 4, others(victim), acked)
+	for k, v := range acked {
+		c.eventuallyGet(ctx, victim, k, v, true)
+	}
+	st, err := c.status(ctx, victim)
+	require.NoError(t, err)
+	assert.Len(t, st.Members, 3, "the member rejoined the cluster it had left, not a new one of its own")
 }

@@ -47,6 +47,10 @@ var regressions = []struct {
 		func(sc *Scenario) { sc.LoseTail, sc.TailOnly = 0.5, true }},
 	{10262, "liveness (-rafttest.losetail=0.5): the same, with a StateLoss voter (fixed in rafttest, issue 16)",
 		func(sc *Scenario) { sc.LoseTail = 0.5 }},
+	{7, "quarantine ends within a bound (TestDiskLossSeeds, losetail tailonly): a TailLoss node 23 entries behind, " +
+		"caught up one entry per round trip (MaxSizePerMsg 0, one message in flight), left its quarantine 156 ticks " +
+		"after its cue; the bound now applies to the time its log stands still, not to the whole catch-up (fixed in rafttest, issue 16)",
+		losingTails(true)},
 }
 
 // noLag pins the seeds found before Scenario.ApplyLag existed to the run

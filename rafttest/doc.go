@@ -55,13 +55,33 @@
 //     cut off from their leader campaign as soon as the lease rules let
 //     them (Scenario.LeaseCut, Scenario.Eager); and leaders are asked for
 //     read probes every few steps (clock.go).
-//   - Disk loss. With Scenario.LoseTail (off in every drawn scenario; a
-//     caller or -rafttest.losetail pins it) a crash may also lose the tail
-//     of the node's log below its persisted commit index, one node at a
-//     time until it leaves its quarantine: the nodes then run with
-//     raft.Config.RecoverLostState, persist their quarantine on their Disk
-//     (Disk.Recovery), and the disk checks allow what was lost.
-//     Options.LoseTailOf restricts the fault to some nodes.
+//   - Disk loss. The Scenario's disk faults (all off in every drawn
+//     scenario; a caller or -rafttest.losetail and its siblings pin them)
+//     make a crash also lose what the node had persisted, one node at a
+//     time until it leaves its quarantine: the tail of its log below its
+//     persisted commit index (LoseTail); that tail with the HardStates
+//     written since an earlier one, which the Disk keeps a history of
+//     (LoseState); its last HardState write (TornHardState); its whole
+//     disk (WipeDisk); its disk replaced by a copy taken at an earlier
+//     crash (RestoreBackup); entries above its persisted commit index
+//     (LoseAcked). The nodes then run with raft.Config.RecoverLostState
+//     and persist their quarantine on their Disk (Disk.Recovery). The
+//     library detects a commit index beyond the log by itself; every
+//     other loss the simulated application declares at restart, from a
+//     marker kept outside its data directory (raft.Config.Recovery with
+//     raft.CauseDeclared), as a StateLoss (a TailLoss for LoseAcked with
+//     Scenario.TailOnly, whose HardState survived). A loss of
+//     acknowledged entries that nobody declares is outside the model: no
+//     scenario runs it (TestUndeclaredDiskLossIsCaught shows what it
+//     breaks). The disk checks allow what a fault lost, and no more.
+//     Once the faults heal, the simulator hands leadership to another
+//     voter so that a TailLoss quarantine gets its cue (a leader of a
+//     later term), after which the node must leave it without its log
+//     standing still for more than fenceTicks; a StateLoss quarantine
+//     ends through the leader's fence handshake under the same bound
+//     (stateLossFenced), and until then its node counts as a failed one
+//     in the liveness check. Options.LoseTailOf restricts the faults to
+//     some nodes.
 //   - Faults stop after Scenario.FaultTicks: the network heals and every
 //     node restarts, and a leader must then commit a proposal within
 //     Options.LivenessTicks.
@@ -73,14 +93,16 @@
 // completeness (a new leader holds every entry committed in earlier
 // terms); state machine safety (every node applies the same entry at an
 // index, in order, without gaps); no committed entry lost or overwritten
-// on any disk, across crashes; a node's persisted term and commit index
-// never decrease and its vote never changes within a term; one
+// on any disk, across crashes (but what a disk fault lost, on the node
+// that lost it, until it leaves its quarantine); a node's persisted term
+// and commit index never decrease (but across a disk fault) and it never
+// votes for two nodes in a term (across disk faults too); one
 // configuration per conf change (ApplyConfChange returns the same
 // ConfState for an entry on every node, and a snapshot, received or made,
 // carries the configuration of the last conf change before its index);
 // every read index (client reads and read probes) covers every index
-// applied anywhere before the read was asked. At the end: the
-// liveness bound above, and linearizability of the clients' history,
+// applied anywhere before the read was asked; once the faults healed,
+// the bound on quarantines above. At the end: the liveness bound above, and linearizability of the clients' history,
 // checked with porcupine against the service's own state machine. When
 // that check fails, porcupine's HTML visualization of the history is
 // written to Options.OutDir and its path is in the Violation.
@@ -97,8 +119,10 @@
 //
 // or RAFTTEST_SEEDS=20000 in the environment. -rafttest.async (or
 // -rafttest.sync), -rafttest.applylag=N, -rafttest.confchange=P and
-// -rafttest.losetail=P (with -rafttest.tailonly) pin those parameters of
-// every seed, to soak one corner (asynchronous storage writes with lagging
+// -rafttest.losetail=P, -rafttest.losestate=P, -rafttest.torn=P,
+// -rafttest.wipe=P, -rafttest.backup=P and -rafttest.loseacked=P (with
+// -rafttest.tailonly) pin those parameters of every seed, to soak one
+// corner (asynchronous storage writes with lagging
 // applications and frequent membership changes, say). Each seed that ever
 // failed is kept in regression_test.go.
 package rafttest

@@ -141,10 +141,12 @@ type NodeConfig struct {
 	TickInterval time.Duration
 	Clock        func() time.Time
 	// RecoverLostState and HardStateIndependentlyDurable are
-	// raft.Config's, on when the scenario loses log tails
-	// (Scenario.LoseTail). A node keeps its quarantine on its Disk
-	// (Disk.Recovery), where NewRawNode persists what
-	// raft.Config.OnRecovery reports.
+	// raft.Config's, on when the scenario has disk faults
+	// (Scenario.LoseTail and its siblings). A node keeps its quarantine
+	// on its Disk (Disk.Recovery), where NewRawNode persists what
+	// raft.Config.OnRecovery reports, and reads it back as
+	// raft.Config.Recovery at start, with the regression its application
+	// declared after a disk fault, if any.
 	RecoverLostState, HardStateIndependentlyDurable bool
 }
 

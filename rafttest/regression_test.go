@@ -47,6 +47,15 @@ var regressions = []struct {
 		func(sc *Scenario) { sc.LoseTail, sc.TailOnly = 0.5, true }},
 	{10262, "liveness (-rafttest.losetail=0.5): the same, with a StateLoss voter (fixed in rafttest, issue 16)",
 		func(sc *Scenario) { sc.LoseTail = 0.5 }},
+	{7, "quarantine ends within a bound (TestDiskLossSeeds, losetail tailonly): a TailLoss node 23 entries behind, " +
+		"caught up one entry per round trip (MaxSizePerMsg 0, one message in flight), left its quarantine 156 ticks " +
+		"after its cue; the bound now applies to the time its log stands still, not to the whole catch-up (fixed in rafttest, issue 16)",
+		losingTails(true)},
+	{1, "quarantine ends within a bound (TestDiskLossSeeds, losetail, once StateLoss quarantines had to end): " +
+		"the leader's fence confirmation named entry 58, which the quarantined node had since compacted into a " +
+		"snapshot, so its term could not be read and the node never left, while its log kept moving and the run " +
+		"never ended; a fence below the first index now counts as held (fixed in raft, issue 16)",
+		losingTails(false)},
 }
 
 // noLag pins the seeds found before Scenario.ApplyLag existed to the run

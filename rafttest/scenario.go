@@ -72,18 +72,54 @@ type Scenario struct {
 	Drift               float64
 	TickDrop, TickDelay float64
 
-	// LoseTail is the probability that a crash also loses the tail of the
-	// node's log, down to below its persisted commit index (a lying fsync,
-	// a repaired WAL), while its HardState survives; at most one node at a
-	// time has lost its tail and not yet left its quarantine. It turns on
+	// The disk faults (faults.go): a crash may also make the node's disk
+	// lose state it had persisted. Each is the probability, per crash,
+	// of one kind of loss; at most one node at a time has a disk that
+	// regressed and has not left its quarantine since (two regressions at
+	// once are outside the model). Any of them turns on
 	// raft.Config.RecoverLostState on every node, with
-	// HardStateIndependentlyDurable when TailOnly is set (the HardState
-	// does survive here). Zero in every drawn scenario: only callers that
-	// pin it (a soak, -rafttest.losetail) run it, so that the seeds drawn
-	// before it existed replay as they did. Its choices come from a source
-	// of their own.
+	// HardStateIndependentlyDurable when TailOnly is set. They are zero in
+	// every drawn scenario: only callers that pin them (a soak,
+	// -rafttest.losetail and its siblings) run them, so that the seeds
+	// drawn before they existed replay as they did. Their choices come
+	// from a source of their own.
+	//
+	// LoseTail loses the tail of the log down to below the persisted
+	// commit index (a lying fsync, a repaired WAL), while the HardState
+	// survives: the library detects it at restart (rule D1).
 	LoseTail float64
-	// TailOnly is raft.Config.HardStateIndependentlyDurable, with LoseTail.
+	// LoseState loses the tail of the log with the HardStates written
+	// since an earlier one, which the disk really held (a lost WAL tail,
+	// HardStates in the same stream): the term, vote and commit index go
+	// back. When the old commit index is beyond the surviving log the
+	// library detects it (D1); otherwise, and always with TailOnly (whose
+	// assertion the fault breaks), the application declares it.
+	LoseState float64
+	// TornHardState loses the last HardState written (a torn write that
+	// the application's checksum finds): the disk falls back to the
+	// previous one, its log intact, and the application declares a
+	// StateLoss.
+	TornHardState float64
+	// WipeDisk empties the disk (a data directory deleted, or a new disk
+	// under the old ID); a marker the application keeps elsewhere says
+	// the node was a member, and it declares a StateLoss.
+	WipeDisk float64
+	// RestoreBackup puts back an older copy of the disk, taken at an
+	// earlier crash of the node (one copy is kept, replaced at half the
+	// crashes without a fault), and the application declares a
+	// StateLoss.
+	RestoreBackup float64
+	// LoseAcked loses entries above the persisted commit index, which
+	// the node may have acknowledged (a lying fsync that spared the
+	// HardState). The library cannot see it: the commit index stays in
+	// the log. So only the application can, by a marker of its own, and
+	// it declares it: a TailLoss with TailOnly, a StateLoss otherwise. An
+	// undeclared loss of acknowledged entries is outside the model (it
+	// can elect a leader that lacks a committed entry) and no scenario
+	// runs it.
+	LoseAcked float64
+	// TailOnly is raft.Config.HardStateIndependentlyDurable, with the
+	// disk faults.
 	TailOnly bool
 	// LeaseCut is the probability per step, under the clock model while
 	// faults are on, that the leader is cut off right after its tick: from
@@ -120,12 +156,18 @@ func (sc Scenario) String() string {
 		sc.clockString() + sc.lossString()
 }
 
-// lossString renders the disk-loss fault, or "" when it is off.
+// diskFaults reports whether any disk fault is on.
+func (sc Scenario) diskFaults() bool {
+	return sc.LoseTail+sc.LoseState+sc.TornHardState+sc.WipeDisk+sc.RestoreBackup+sc.LoseAcked > 0
+}
+
+// lossString renders the disk faults, or "" when they are off.
 func (sc Scenario) lossString() string {
-	if sc.LoseTail == 0 {
+	if !sc.diskFaults() {
 		return ""
 	}
-	return fmt.Sprintf(" losetail=%.3f tailonly=%t", sc.LoseTail, sc.TailOnly)
+	return fmt.Sprintf(" losetail=%.3f losestate=%.3f torn=%.3f wipe=%.3f backup=%.3f loseacked=%.3f tailonly=%t",
+		sc.LoseTail, sc.LoseState, sc.TornHardState, sc.WipeDisk, sc.RestoreBackup, sc.LoseAcked, sc.TailOnly)
 }
 
 // drawScenario draws the scenario of seed from r, and its ApplyLag from a

@@ -38,8 +38,9 @@ type Options struct {
 	// volatile state is gone, with its disk. Bug-injection tests use it to
 	// model a disk that loses what it acknowledged.
 	OnCrash func(r *rand.Rand, id uint64, d *Disk)
-	// LoseTailOf, when not nil, picks the nodes whose crashes may lose the
-	// tail of their log (Scenario.LoseTail); nil means every node. Mixed
+	// LoseTailOf, when not nil, picks the nodes whose crashes may lose
+	// what they had persisted (the Scenario's disk faults: LoseTail and
+	// its siblings); nil means every node. Mixed
 	// clusters spare the nodes of an implementation that cannot restart
 	// over a lost tail (etcd raft panics by design).
 	LoseTailOf func(id uint64) bool
@@ -52,6 +53,10 @@ type Options struct {
 	// disk with what it persisted, so that bug-injection tests can show
 	// that the protocol-level checks catch a lying disk on their own.
 	skipDiskChecks bool
+	// skipDeclare makes the simulated applications declare no disk
+	// regression (Scenario.LoseState and its siblings), so that tests can
+	// show that the checks catch what an undeclared one breaks.
+	skipDeclare bool
 	// skipReadFloor turns off the direct check of read indexes, so that
 	// tests can show that the linearizability check catches stale reads on
 	// its own.
@@ -71,13 +76,26 @@ type Faults struct {
 	Lost, Duplicated, Tampered int
 	// Snapshots counts MsgSnap messages delivered.
 	Snapshots int
-	// LostTails counts the disks that lost the tail of their log
-	// (Scenario.LoseTail); StillQuarantined the nodes still in quarantine
-	// at the end of the run; QuarantineBlocked the runs that ended
-	// without a leader because their quarantined voters, with the other
-	// nodes that were down or gone, left no quorum (the liveness check
-	// then passes: a quarantined voter counts as a failed one).
-	LostTails, StillQuarantined, QuarantineBlocked int
+	// LostTails, LostStates, TornHardStates, WipedDisks, RestoredBackups
+	// and LostAcked count the disk faults of each kind (Scenario.LoseTail
+	// and its siblings), of which Declared were declared by the
+	// application (raft.CauseDeclared) rather than left to the library to
+	// detect.
+	LostTails, LostStates, TornHardStates, WipedDisks, RestoredBackups, LostAcked, Declared int
+	// LeftQuarantine counts the nodes that left a quarantine;
+	// StillQuarantined the nodes still in quarantine at the end of the
+	// run; QuarantineBlocked the runs that ended without a leader because
+	// their quarantined voters, with the other nodes that were down or
+	// gone, left no quorum (the liveness check then passes: a
+	// quarantined voter counts as a failed one).
+	LeftQuarantine, StillQuarantined, QuarantineBlocked int
+	// FencesDue counts the quarantines the simulator required to end once
+	// they got their cue (a leader of a later term, once the faults
+	// healed: see fenceCue); FenceTicks is the longest time one of them
+	// took from its cue to its end, and FenceStall the longest time one
+	// of them waited, on the way, for its log to progress (which
+	// fenceTicks bounds), in ticks.
+	FencesDue, FenceTicks, FenceStall int
 	// ConfChanges, Transfers and Campaigns count those requests.
 	ConfChanges, Transfers, Campaigns int
 }
@@ -223,6 +241,14 @@ type simNode struct {
 	confChanged bool
 	// osc drives the node's ticks and clock (clock.go).
 	osc oscillator
+	// quarantined is whether the node's disk showed a quarantine at the
+	// last watchQuarantines; fenceCue the tick at which its quarantine
+	// got its cue, or 0, and fenceStall the tick since which its last
+	// index and commit index stayed at fenceLast and fenceCommit
+	// (fence.go).
+	quarantined            bool
+	fenceCue, fenceStall   int
+	fenceLast, fenceCommit uint64
 }
 
 func (n *simNode) up() bool { return n.node != nil }
@@ -241,8 +267,8 @@ type sim struct {
 	res  Result
 	// cr draws the clock model's choices, apart from r.
 	cr *rand.Rand
-	// lr draws the disk-loss fault's choices (Scenario.LoseTail), apart
-	// from r; nil until the first crash with the fault on.
+	// lr draws the disk faults' choices (Scenario.LoseTail and its
+	// siblings), apart from r; nil until the first crash with one on.
 	lr *rand.Rand
 	// readProbes holds, by sequence number, the floor of each read probe
 	// in flight (clock.go).
@@ -272,6 +298,8 @@ type sim struct {
 	probeClient int
 	probeSeq    uint64
 	probeDone   bool
+	// probeDoneAt is the tick at which the liveness probe committed.
+	probeDoneAt int
 
 	nextSpare   uint64
 	memberSince map[uint64]uint64 // node ID -> index of the first config containing it
@@ -410,9 +438,19 @@ func (s *sim) run() {
 			s.processReadies(n)
 		}
 		s.deliverWithinTick()
+		if s.sc.diskFaults() {
+			s.watchQuarantines()
+		}
 		if !s.faulty {
 			if s.probeDone {
-				return
+				if s.probeDoneAt == 0 {
+					s.probeDoneAt = s.tick
+				}
+				if !s.sc.diskFaults() || s.fencesSettled() {
+					return
+				}
+				s.driveFences()
+				continue
 			}
 			if s.tick > healAt+s.opts.LivenessTicks {
 				if s.quarantineBlocksQuorum() {

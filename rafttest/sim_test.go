@@ -24,12 +24,19 @@ var (
 	flagLag     = flag.Int("rafttest.applylag", 0, "run every seed of TestSeeds with this Scenario.ApplyLag (0: as drawn)")
 	flagConf    = flag.Float64("rafttest.confchange", 0, "run every seed of TestSeeds with this Scenario.ConfChange rate (0: as drawn)")
 	flagLose    = flag.Float64("rafttest.losetail", 0, "run every seed of TestSeeds with this Scenario.LoseTail (0: off, as drawn)")
-	flagTail    = flag.Bool("rafttest.tailonly", false, "with -rafttest.losetail, set Scenario.TailOnly (HardStateIndependentlyDurable)")
+	flagState   = flag.Float64("rafttest.losestate", 0, "run every seed of TestSeeds with this Scenario.LoseState (0: off, as drawn)")
+	flagTorn    = flag.Float64("rafttest.torn", 0, "run every seed of TestSeeds with this Scenario.TornHardState (0: off, as drawn)")
+	flagWipe    = flag.Float64("rafttest.wipe", 0, "run every seed of TestSeeds with this Scenario.WipeDisk (0: off, as drawn)")
+	flagBackup  = flag.Float64("rafttest.backup", 0, "run every seed of TestSeeds with this Scenario.RestoreBackup (0: off, as drawn)")
+	flagAcked   = flag.Float64("rafttest.loseacked", 0, "run every seed of TestSeeds with this Scenario.LoseAcked (0: off, as drawn)")
+	flagTail    = flag.Bool("rafttest.tailonly", false, "with a disk fault (-rafttest.losetail and others), set Scenario.TailOnly (HardStateIndependentlyDurable)")
 )
 
 // pinScenario returns the Options.Scenario that the flags ask for, or nil.
 func pinScenario() func(*Scenario) {
-	if !*flagAsync && !*flagSync && *flagLag == 0 && *flagConf == 0 && *flagLose == 0 {
+	disk := Scenario{LoseTail: *flagLose, LoseState: *flagState, TornHardState: *flagTorn,
+		WipeDisk: *flagWipe, RestoreBackup: *flagBackup, LoseAcked: *flagAcked}
+	if !*flagAsync && !*flagSync && *flagLag == 0 && *flagConf == 0 && !disk.diskFaults() {
 		return nil
 	}
 	return func(sc *Scenario) {
@@ -42,8 +49,10 @@ func pinScenario() func(*Scenario) {
 		if *flagConf > 0 {
 			sc.ConfChange = *flagConf
 		}
-		if *flagLose > 0 {
-			sc.LoseTail, sc.TailOnly = *flagLose, *flagTail
+		if disk.diskFaults() {
+			sc.LoseTail, sc.LoseState, sc.TornHardState = disk.LoseTail, disk.LoseState, disk.TornHardState
+			sc.WipeDisk, sc.RestoreBackup, sc.LoseAcked = disk.WipeDisk, disk.RestoreBackup, disk.LoseAcked
+			sc.TailOnly = *flagTail
 		}
 	}
 }
@@ -172,8 +181,18 @@ func addFaults(a, b Faults) Faults {
 	a.Tampered += b.Tampered
 	a.Snapshots += b.Snapshots
 	a.LostTails += b.LostTails
+	a.LostStates += b.LostStates
+	a.TornHardStates += b.TornHardStates
+	a.WipedDisks += b.WipedDisks
+	a.RestoredBackups += b.RestoredBackups
+	a.LostAcked += b.LostAcked
+	a.Declared += b.Declared
+	a.LeftQuarantine += b.LeftQuarantine
 	a.StillQuarantined += b.StillQuarantined
 	a.QuarantineBlocked += b.QuarantineBlocked
+	a.FencesDue += b.FencesDue
+	a.FenceTicks = max(a.FenceTicks, b.FenceTicks)
+	a.FenceStall = max(a.FenceStall, b.FenceStall)
 	a.ConfChanges += b.ConfChanges
 	a.Transfers += b.Transfers
 	a.Campaigns += b.Campaigns

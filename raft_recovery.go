@@ -408,7 +408,11 @@ func (r *raft) maybeLeaveQuarantine() {
 	switch {
 	case rc.fence.index != 0 && recoveryMutation == mutFenceUncommitted && l.matchTerm(rc.fence.index, rc.fence.term):
 		why = "its log holds the fence"
-	case rc.fence.index != 0 && l.committed >= rc.fence.index && l.matchTerm(rc.fence.index, rc.fence.term):
+	case rc.fence.index != 0 && l.committed >= rc.fence.index && (l.matchTerm(rc.fence.index, rc.fence.term) || rc.fence.index < l.firstIndex()):
+		// A fence below the first index was compacted into a snapshot
+		// that holds it: the fence was appended after the loss, so above
+		// every index committed before it, and a snapshot beyond it
+		// (received since, of committed entries only) includes it.
 		why = fmt.Sprintf("the leader's fence %d (term %d) is committed", rc.fence.index, rc.fence.term)
 	case rc.rec.Kind != TailLoss:
 		return

@@ -17,6 +17,7 @@ var (
 	loadGroups = flag.Int("multiraft.loadgroups", 4096, "groups per host in BenchmarkLoad (48 of them take proposals)")
 	loadTick   = flag.Duration("multiraft.loadtick", 100*time.Millisecond, "tick interval in BenchmarkLoad")
 	loadFsync  = flag.Duration("multiraft.fsync", 0, "modeled fsync latency in BenchmarkLoad (a sleep per durable save)")
+	loadVisits = flag.Int("multiraft.routinevisits", 0, "HostConfig.MaxRoutineVisits in BenchmarkLoad (0: the default)")
 )
 
 // loadActive is the number of groups that take proposals in BenchmarkLoad.
@@ -117,6 +118,7 @@ func benchHostLoad(b *testing.B, n int, quiesce bool) {
 		ctr := counters[hc.ID]
 		hc.Quiescence = quiesce
 		hc.TickInterval = *loadTick
+		hc.MaxRoutineVisits = *loadVisits
 		hc.LogStore = &slowStore{LogStore: hc.LogStore, fsync: *loadFsync}
 		hc.Apply = func(_ GroupID, ents []pb.Entry) { ctr.add(ents) }
 	})

@@ -479,3 +479,36 @@ func TestRoutineWorkIsSpreadOverPasses(t *testing.T) {
 		}
 	}
 }
+
+func TestReadyWithOnlyMessagesIsAdvancedInItsVisitAndAnsweredAfterTheSave(t *testing.T) {
+	var log []string
+	tr := &recTransport{log: &log}
+	h, err := NewHost(HostConfig{ID: 1, Epoch: 1, Transport: tr, LogStore: recStore{NewMemoryLogStore(), &log}, Logger: quietLogger{}})
+	require.NoError(t, err)
+	require.NoError(t, h.AddGroup(groupConfig(1, 1, 2)))
+	require.NoError(t, h.AddGroup(groupConfig(2, 1, 2)))
+	mustPass(t, h) // bootstrap entries saved
+	// Group 2 learns its leader and commit, so that the heartbeat below
+	// leaves it nothing to persist.
+	h.HandleEnvelope(&Envelope{From: 2, To: 1, Messages: []GroupMessage{{Group: 2, Message: pb.Message{
+		Type: pb.MsgApp, From: 2, To: 1, Term: 2, LogTerm: 1, Index: 2, Commit: 2}}}})
+	mustPass(t, h)
+
+	// One pass: group 1 appends an entry (saved), group 2 steps a
+	// heartbeat (a Ready with only its response).
+	log = nil
+	readies := h.Stats().Readies
+	h.HandleEnvelope(&Envelope{From: 2, To: 1, Messages: []GroupMessage{
+		{Group: 1, Message: pb.Message{Type: pb.MsgApp, From: 2, To: 1, Term: 2, LogTerm: 1, Index: 2, Commit: 2,
+			Entries: []pb.Entry{{Term: 2, Index: 3, Data: []byte("a")}}}},
+		{Group: 2, Message: pb.Message{Type: pb.MsgHeartbeat, From: 2, To: 1, Term: 2, Commit: 2}},
+	}})
+	mustPass(t, h)
+	require.Len(t, log, 3)
+	assert.Equal(t, "save", log[0], "both answers leave after the pass's write")
+	assert.ElementsMatch(t, []string{"send MsgAppResp", "send MsgHeartbeatResp"}, log[1:])
+	assert.Equal(t, readies+2, h.Stats().Readies)
+	did, err := h.Pass()
+	require.NoError(t, err)
+	assert.False(t, did, "group 2's Ready was advanced: nothing is left")
+}

@@ -59,8 +59,11 @@ type group struct {
 	// (0: every tick pass); the pass copies it to Host.awakeDue.
 	tickDue uint64
 	rd      raft.Ready
-	hasRd   bool
-	route   []routed // the Ready's messages with their destination host
+	hasRd   bool // rd waits for the pass's write and advance
+	// advanced: the visit took a Ready with only messages and advanced it
+	// (R2c).
+	advanced bool
+	route    []routed // the Ready's messages with their destination host
 	// campaignIn, if > 0, asks the pass to wake the group this many ticks
 	// from now to campaign.
 	campaignIn int
@@ -295,9 +298,14 @@ func (h *Host) Pass() (bool, error) {
 	readied := h.readied[:0] // Readies to save, apply and advance
 	sending := h.sending[:0] // groups with messages to route
 	side := h.sideBuf[:0]
+	advanced := 0
 	for _, g := range work {
 		if g.hasRd {
 			readied = append(readied, g)
+		}
+		if g.advanced {
+			advanced++
+			g.advanced = false
 		}
 		if len(g.route) > 0 {
 			sending = append(sending, g)
@@ -407,9 +415,9 @@ func (h *Host) Pass() (bool, error) {
 
 	h.stats.passes.Add(1)
 	h.stats.visits.Add(uint64(len(work)))
-	h.stats.readies.Add(uint64(len(readied)))
+	h.stats.readies.Add(uint64(len(readied) + advanced))
 	if m := h.cfg.Metrics; m != nil {
-		m.Pass(len(work), len(readied), time.Since(start))
+		m.Pass(len(work), len(readied)+advanced, time.Since(start))
 	}
 	clear(work)
 	return true, nil
@@ -536,6 +544,7 @@ func (h *Host) step(g *group, ticks int, now uint64) {
 		// leader's heartbeats, a follower's response.
 		g.rn.Advance(g.rd)
 		g.rd = raft.Ready{}
+		g.advanced = true
 		if g.rn.HasReady() {
 			h.schedule(g)
 		}

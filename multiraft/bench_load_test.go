@@ -41,7 +41,9 @@ const loadActive = 48
 //   - cores: process CPU time over wall time (ticking idle groups included);
 //   - fsyncs/pass: durable writes per pass of a host (impl=host), or per
 //     round over a process's groups (impl=rawnodes);
-//   - fsyncs/entry: durable writes, all three hosts, per entry.
+//   - fsyncs/entry: durable writes, all three hosts, per entry;
+//   - term-changes (impl=host): active groups whose term changed while
+//     timed (a process starved of CPU misses heartbeats and elects).
 //
 // go test ./multiraft -run '^$' -bench Load -benchtime 300x -count 6
 func BenchmarkLoad(b *testing.B) {
@@ -160,6 +162,17 @@ func benchHostLoad(b *testing.B, n int, quiesce bool) {
 		}
 	}()
 	data := make([]byte, 128)
+	termOf := func(g GroupID) uint64 {
+		st, err := c.hosts[lead[g]].Status(g)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return st.Term
+	}
+	terms := make(map[GroupID]uint64)
+	for _, g := range c.groups[:loadActive] {
+		terms[g] = termOf(g)
+	}
 	var passes0, syncs0 uint64
 	for _, h := range c.hosts {
 		passes0 += h.Stats().Passes
@@ -188,12 +201,19 @@ func benchHostLoad(b *testing.B, n int, quiesce bool) {
 	}
 	passes -= passes0
 	syncs -= syncs0
+	changed := 0
+	for _, g := range c.groups[:loadActive] {
+		if termOf(g) != terms[g] {
+			changed++
+		}
+	}
 	entries := float64(b.N * loadActive)
 	b.ReportMetric(entries/b.Elapsed().Seconds(), "entries/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/entries, "cpu-ns/entry")
 	b.ReportMetric(cpu.Seconds()/b.Elapsed().Seconds(), "cores")
 	b.ReportMetric(float64(syncs)/float64(passes), "fsyncs/pass")
 	b.ReportMetric(float64(syncs)/entries, "fsyncs/entry")
+	b.ReportMetric(float64(changed), "term-changes")
 }
 
 // rawProc is one process of the rawnodes baseline: a RawNode per group,

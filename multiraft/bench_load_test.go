@@ -17,6 +17,7 @@ var (
 	loadGroups = flag.Int("multiraft.loadgroups", 4096, "groups per host in BenchmarkLoad (48 of them take proposals)")
 	loadTick   = flag.Duration("multiraft.loadtick", 100*time.Millisecond, "tick interval in BenchmarkLoad")
 	loadFsync  = flag.Duration("multiraft.fsync", 0, "modeled fsync latency in BenchmarkLoad (a sleep per durable save)")
+	loadVisits = flag.Int("multiraft.routinevisits", 0, "HostConfig.MaxRoutineVisits in BenchmarkLoad (0: the default)")
 )
 
 // loadActive is the number of groups that take proposals in BenchmarkLoad.
@@ -40,7 +41,9 @@ const loadActive = 48
 //   - cores: process CPU time over wall time (ticking idle groups included);
 //   - fsyncs/pass: durable writes per pass of a host (impl=host), or per
 //     round over a process's groups (impl=rawnodes);
-//   - fsyncs/entry: durable writes, all three hosts, per entry.
+//   - fsyncs/entry: durable writes, all three hosts, per entry;
+//   - term-changes (impl=host): active groups whose term changed while
+//     timed (a process starved of CPU misses heartbeats and elects).
 //
 // go test ./multiraft -run '^$' -bench Load -benchtime 300x -count 6
 func BenchmarkLoad(b *testing.B) {
@@ -117,6 +120,7 @@ func benchHostLoad(b *testing.B, n int, quiesce bool) {
 		ctr := counters[hc.ID]
 		hc.Quiescence = quiesce
 		hc.TickInterval = *loadTick
+		hc.MaxRoutineVisits = *loadVisits
 		hc.LogStore = &slowStore{LogStore: hc.LogStore, fsync: *loadFsync}
 		hc.Apply = func(_ GroupID, ents []pb.Entry) { ctr.add(ents) }
 	})
@@ -158,6 +162,17 @@ func benchHostLoad(b *testing.B, n int, quiesce bool) {
 		}
 	}()
 	data := make([]byte, 128)
+	termOf := func(g GroupID) uint64 {
+		st, err := c.hosts[lead[g]].Status(g)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return st.Term
+	}
+	terms := make(map[GroupID]uint64)
+	for _, g := range c.groups[:loadActive] {
+		terms[g] = termOf(g)
+	}
 	var passes0, syncs0 uint64
 	for _, h := range c.hosts {
 		passes0 += h.Stats().Passes
@@ -186,12 +201,19 @@ func benchHostLoad(b *testing.B, n int, quiesce bool) {
 	}
 	passes -= passes0
 	syncs -= syncs0
+	changed := 0
+	for _, g := range c.groups[:loadActive] {
+		if termOf(g) != terms[g] {
+			changed++
+		}
+	}
 	entries := float64(b.N * loadActive)
 	b.ReportMetric(entries/b.Elapsed().Seconds(), "entries/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/entries, "cpu-ns/entry")
 	b.ReportMetric(cpu.Seconds()/b.Elapsed().Seconds(), "cores")
 	b.ReportMetric(float64(syncs)/float64(passes), "fsyncs/pass")
 	b.ReportMetric(float64(syncs)/entries, "fsyncs/entry")
+	b.ReportMetric(float64(changed), "term-changes")
 }
 
 // rawProc is one process of the rawnodes baseline: a RawNode per group,

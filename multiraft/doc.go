@@ -27,6 +27,14 @@
 //  4. applies committed entries (conf changes by the host, the rest
 //     through HostConfig.Apply) and advances each group.
 //
+// Routine work, groups visited only for a due tick or for coalesced
+// heartbeats, is visited at most HostConfig.MaxRoutineVisits groups a
+// pass, after the other work, so that thousands of idle groups'
+// heartbeat rounds never hold up a proposal for long; every group still
+// takes every tick and steps every message in order. A Ready that
+// carries only messages (the heartbeat round of an idle group) is
+// advanced in the visit that took it; its messages leave with the others.
+//
 // Start runs passes on a goroutine whenever there is work, and ticks every
 // HostConfig.TickInterval. Tests may instead leave the host stopped and
 // call Tick and Pass themselves, which makes a run step by step.

@@ -70,6 +70,14 @@ type HostConfig struct {
 	// MaxEnvelopeBytes bounds the size of an envelope; one message larger
 	// than it travels alone. Default 4 MiB.
 	MaxEnvelopeBytes int
+	// MaxRoutineVisits bounds the routine visits of a pass: groups
+	// visited only because a tick is due for them or because coalesced
+	// heartbeats arrived for them. The rest wait for the passes that
+	// follow at once, so that proposals and appends are not held up behind
+	// the heartbeat rounds of thousands of idle groups; every group still
+	// takes every tick, and steps every message, in order (see R2b in
+	// docs/design/multiraft.md). Default 256.
+	MaxRoutineVisits int
 	// MaxQueueMessages bounds each lane's queue to a peer host; beyond it
 	// messages are dropped (raft retries). Default 65536.
 	MaxQueueMessages int
@@ -117,6 +125,7 @@ func (c *HostConfig) defaults() error {
 	def(&c.MaxEnvelopeMessages, 4096)
 	def(&c.MaxEnvelopeBytes, 4<<20)
 	def(&c.MaxQueueMessages, 65536)
+	def(&c.MaxRoutineVisits, 256)
 	def(&c.QuiesceAfterTicks, 6)
 	if c.Logger == nil {
 		c.Logger = newStdLogger()
@@ -170,24 +179,32 @@ type Host struct {
 
 	schedMu     sync.Mutex
 	sched       []*group
+	rsched      []*group // routine work (heartbeats) arrived since the last pass
 	tickPending int
 	work        chan struct{}
 
-	passMu   sync.Mutex // one pass at a time; fields below are the pass's
-	ticks    atomic.Uint64
-	rngMu    sync.Mutex
-	rng      *rand.Rand
-	timers   map[uint64][]*group // campaign wakes by tick
-	wakes    []wake              // liveness events not yet handed out
-	passBuf  []*group
-	readied  []*group
-	sideBuf  []*group
-	passGen  uint64
-	qpeers   map[HostID]uint8 // peer hosts' qCapable and qDown, for the workers of a tick pass
-	updates  []Update
-	envs     []*Envelope
-	passErr  error
-	visitedN atomic.Uint64
+	passMu  sync.Mutex // one pass at a time; fields below are the pass's
+	ticks   atomic.Uint64
+	rngMu   sync.Mutex
+	rng     *rand.Rand
+	timers  map[uint64][]*group // campaign wakes by tick
+	wakes   []wake              // liveness events not yet handed out
+	passBuf []*group
+	// backlog[backHead:] is the routine work not yet visited: groups due
+	// on a tick and groups with only heartbeats to step (R2b).
+	backlog   []*group
+	backHead  int
+	hbDue     bool // a heartbeat flush is due
+	flushLeft int  // groups of the backlog to visit before it
+	readied   []*group
+	sending   []*group
+	sideBuf   []*group
+	passGen   uint64
+	qpeers    map[HostID]uint8 // peer hosts' qCapable and qDown, for the workers of a tick pass
+	updates   []Update
+	envs      []*Envelope
+	passErr   error
+	visitedN  atomic.Uint64
 
 	wakeMu       sync.Mutex
 	pendingWakes []wake // queued by peerEvent, moved to wakes by a pass
@@ -252,6 +269,11 @@ func (h *Host) AddGroup(cfg GroupConfig) error {
 	}
 	rc := cfg.Raft
 	rc.Storage = st
+	// The host copies a Ready's messages into its routes before Advance and
+	// keeps nothing of the array: lending it saves an allocation per Ready
+	// (one per group and heartbeat, the bulk of an idle host's garbage).
+	// It is the host's Ready, so the application sees no difference.
+	rc.LendReadyMessages = !rc.AsyncStorageWrites
 	rn, err := raft.NewRawNode(&rc)
 	if err != nil {
 		return fmt.Errorf("multiraft: group %d: %w", cfg.ID, err)
@@ -400,6 +422,18 @@ func (h *Host) withGroup(id GroupID, f func(rn *raft.RawNode) error) error {
 	}
 	woke := h.wakeLocked(g, WakeLocal, 0)
 	g.idle = 0
+	if now := h.ticks.Load(); g.tickedAt < now {
+		// The group owes ticks (R2a, R2b): they come before the request,
+		// as they would have had its tick pass visited it first.
+		// Plain ticks: a local request resets the idle count anyway, and
+		// quiescing is the tick pass's decision.
+		if !g.rn.Quiesced() {
+			for i := g.tickedAt; i < now; i++ {
+				g.rn.Tick()
+			}
+		}
+		g.tickedAt = now
+	}
 	err := f(g.rn)
 	g.mu.Unlock()
 	if woke {
@@ -477,16 +511,27 @@ func (h *Host) schedule(g *group) {
 	h.signal()
 }
 
-// scheduleAll puts the groups (nil entries skipped) on the next pass.
-func (h *Host) scheduleAll(gs []*group) {
+// scheduleAll puts the groups (nil entries skipped) on the next pass; those
+// with routine[i] set (only heartbeats to step) on the routine schedule,
+// unless the group has other work.
+func (h *Host) scheduleAll(gs []*group, routine []bool) {
 	queued := false
 	h.schedMu.Lock()
-	for _, g := range gs {
-		if g != nil && !g.queued {
-			g.queued = true
-			h.sched = append(h.sched, g)
-			queued = true
+	for i, g := range gs {
+		if g == nil || g.queued {
+			continue
 		}
+		if i < len(routine) && routine[i] {
+			if !g.rqueued {
+				g.rqueued = true
+				h.rsched = append(h.rsched, g)
+				queued = true
+			}
+			continue
+		}
+		g.queued = true
+		h.sched = append(h.sched, g)
+		queued = true
 	}
 	h.schedMu.Unlock()
 	if queued {

@@ -403,3 +403,112 @@ func TestHeartbeatTuplesShareOneEnvelopeBeyondTheMessageCap(t *testing.T) {
 	assert.LessOrEqual(t, len(b), envelopeSize(envs[0]), "the size estimate bounds the encoding")
 	t.Logf("100,000 heartbeats: %d bytes", len(b))
 }
+
+func TestRoutineWorkIsSpreadOverPasses(t *testing.T) {
+	const budget = 4
+	c := newTestCluster(t, 3, 40, func(hc *HostConfig) { hc.MaxRoutineVisits = budget })
+	c.settle()
+	for _, g := range c.groups {
+		require.NoError(t, c.hosts[1].Campaign(g))
+	}
+	c.settle()
+	c.tick(2)
+	terms := make(map[GroupID]uint64)
+	for _, g := range c.groups {
+		require.Equal(t, HostID(1), c.leader(g))
+		st, err := c.hosts[1].Status(g)
+		require.NoError(t, err)
+		terms[g] = st.Term
+	}
+	h1 := c.hosts[1]
+
+	// An idle tick: host 1 visits its 40 leaders budget at a time, and
+	// their heartbeats leave together after the last of them.
+	c.net.ResetStats()
+	h1.Tick()
+	passes := 0
+	for {
+		v0 := h1.Stats().Visits
+		did, err := h1.Pass()
+		require.NoError(t, err)
+		if !did {
+			break
+		}
+		passes++
+		assert.LessOrEqual(t, h1.Stats().Visits-v0, uint64(budget))
+		if h1.Stats().Visits-v0 == budget && passes < len(c.groups)/budget {
+			assert.Zero(t, c.net.Link(1, 2).Envelopes, "heartbeats wait for the tick's last group")
+		}
+	}
+	assert.Equal(t, len(c.groups)/budget, passes)
+	l12 := c.net.Link(1, 2)
+	assert.Equal(t, uint64(1), l12.Envelopes)
+	assert.Equal(t, uint64(len(c.groups)), l12.Tuples)
+	c.settle()
+
+	// A proposal made in the middle of a tick's routine work does not wait
+	// for the rest of it: the next pass visits its group with budget
+	// routine ones, and its append leaves.
+	c.net.ResetStats()
+	h1.Tick()
+	mustPass(t, h1)
+	g := c.groups[len(c.groups)-1]
+	require.NoError(t, h1.Propose(g, []byte("x")))
+	v0 := h1.Stats().Visits
+	mustPass(t, h1)
+	assert.Equal(t, v0+budget+1, h1.Stats().Visits)
+	assert.Equal(t, uint64(1), c.net.Link(1, 2).Messages, "the append left")
+	assert.Zero(t, c.net.Link(1, 2).Tuples, "the heartbeats wait for the tick's last group")
+	c.settle()
+	assert.Equal(t, []string{"x"}, c.appliedOn(2, g))
+
+	// Over many ticks: no election, two envelopes per host pair and tick.
+	c.net.ResetStats()
+	const ticks = 3 * 10
+	c.tick(ticks)
+	for _, g := range c.groups {
+		st, err := c.hosts[1].Status(g)
+		require.NoError(t, err)
+		assert.Equal(t, raft.StateLeader, st.RaftState)
+		assert.Equal(t, terms[g], st.Term, "group %d", g)
+	}
+	for a := HostID(1); a <= 3; a++ {
+		for b := a + 1; b <= 3; b++ {
+			ab, ba := c.net.Link(a, b), c.net.Link(b, a)
+			assert.LessOrEqual(t, ab.Envelopes+ba.Envelopes, uint64(2*ticks), "hosts %d,%d", a, b)
+		}
+	}
+}
+
+func TestReadyWithOnlyMessagesIsAdvancedInItsVisitAndAnsweredAfterTheSave(t *testing.T) {
+	var log []string
+	tr := &recTransport{log: &log}
+	h, err := NewHost(HostConfig{ID: 1, Epoch: 1, Transport: tr, LogStore: recStore{NewMemoryLogStore(), &log}, Logger: quietLogger{}})
+	require.NoError(t, err)
+	require.NoError(t, h.AddGroup(groupConfig(1, 1, 2)))
+	require.NoError(t, h.AddGroup(groupConfig(2, 1, 2)))
+	mustPass(t, h) // bootstrap entries saved
+	// Group 2 learns its leader and commit, so that the heartbeat below
+	// leaves it nothing to persist.
+	h.HandleEnvelope(&Envelope{From: 2, To: 1, Messages: []GroupMessage{{Group: 2, Message: pb.Message{
+		Type: pb.MsgApp, From: 2, To: 1, Term: 2, LogTerm: 1, Index: 2, Commit: 2}}}})
+	mustPass(t, h)
+
+	// One pass: group 1 appends an entry (saved), group 2 steps a
+	// heartbeat (a Ready with only its response).
+	log = nil
+	readies := h.Stats().Readies
+	h.HandleEnvelope(&Envelope{From: 2, To: 1, Messages: []GroupMessage{
+		{Group: 1, Message: pb.Message{Type: pb.MsgApp, From: 2, To: 1, Term: 2, LogTerm: 1, Index: 2, Commit: 2,
+			Entries: []pb.Entry{{Term: 2, Index: 3, Data: []byte("a")}}}},
+		{Group: 2, Message: pb.Message{Type: pb.MsgHeartbeat, From: 2, To: 1, Term: 2, Commit: 2}},
+	}})
+	mustPass(t, h)
+	require.Len(t, log, 3)
+	assert.Equal(t, "save", log[0], "both answers leave after the pass's write")
+	assert.ElementsMatch(t, []string{"send MsgAppResp", "send MsgHeartbeatResp"}, log[1:])
+	assert.Equal(t, readies+2, h.Stats().Readies)
+	did, err := h.Pass()
+	require.NoError(t, err)
+	assert.False(t, did, "group 2's Ready was advanced: nothing is left")
+}

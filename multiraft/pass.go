@@ -21,9 +21,13 @@ type group struct {
 	events   []event
 	removed  bool
 
-	queued   bool // on the host's schedule; under Host.schedMu
-	idx      int  // position in Host.list; under Host.mu
-	awakeIdx int  // position in Host.awake, -1 if not there; under Host.mu
+	queued  bool // on the host's schedule; under Host.schedMu
+	rqueued bool // on the host's routine schedule; under Host.schedMu
+	// inBacklog: in Host.backlog, the routine work not yet visited (pass
+	// goroutine).
+	inBacklog bool
+	idx       int // position in Host.list; under Host.mu
+	awakeIdx  int // position in Host.awake, -1 if not there; under Host.mu
 
 	// Quiescence, under mu.
 	electionTick int      // the group's ElectionTick
@@ -55,8 +59,11 @@ type group struct {
 	// (0: every tick pass); the pass copies it to Host.awakeDue.
 	tickDue uint64
 	rd      raft.Ready
-	hasRd   bool
-	route   []routed // the Ready's messages with their destination host
+	hasRd   bool // rd waits for the pass's write and advance
+	// advanced: the visit took a Ready with only messages and advanced it
+	// (R2c).
+	advanced bool
+	route    []routed // the Ready's messages with their destination host
 	// campaignIn, if > 0, asks the pass to wake the group this many ticks
 	// from now to campaign.
 	campaignIn int
@@ -157,9 +164,22 @@ func (h *Host) Pass() (bool, error) {
 	}
 	clear(h.sched)
 	h.sched = h.sched[:0]
+	for _, g := range h.rsched {
+		g.rqueued = false
+		if !g.inBacklog {
+			g.inBacklog = true
+			h.backlog = append(h.backlog, g)
+		}
+	}
+	clear(h.rsched)
+	h.rsched = h.rsched[:0]
 	ticks := h.tickPending
 	h.tickPending = 0
 	h.schedMu.Unlock()
+	h.passGen++
+	for _, g := range work {
+		g.seen = h.passGen
+	}
 
 	h.wakeMu.Lock()
 	h.wakes = append(h.wakes, h.pendingWakes...)
@@ -167,14 +187,18 @@ func (h *Host) Pass() (bool, error) {
 	h.pendingWakes = h.pendingWakes[:0]
 	h.wakeMu.Unlock()
 
-	hbFlush := false
+	budget := h.cfg.MaxRoutineVisits
 	if ticks > 0 {
+		// Routine work left from before the tick is all visited now, so
+		// that every message queued before the tick is stepped before it,
+		// as without the cap (R2b).
+		budget = len(h.backlog) - h.backHead
 		before := h.ticks.Load()
 		now := before + uint64(ticks)
 		h.ticks.Store(now)
 		for t := before + 1; t <= now; t++ {
 			if t%uint64(h.cfg.HeartbeatTicks) == 0 {
-				hbFlush = true
+				h.hbDue = true
 			}
 			if t%uint64(h.cfg.LivenessTicks) == 0 {
 				h.livenessTick(now)
@@ -187,23 +211,56 @@ func (h *Host) Pass() (bool, error) {
 		h.checkPeers(now)
 		h.snapshotPeers()
 		// A tick is work for every awake group whose election clock may
-		// run out (see lazyClock): visit them, and the groups that were
-		// scheduled. awakeDue is scanned, not the groups: a follower that
-		// heard from its leader costs no visit and no touch of its memory.
-		h.passGen++
-		for _, g := range work {
-			g.seen = h.passGen
-		}
+		// run out (see lazyClock): they join the routine backlog, visited
+		// MaxRoutineVisits a pass after the groups that were scheduled.
+		// awakeDue is scanned, not the groups: a follower that heard from
+		// its leader costs no visit and no touch of its memory.
 		h.mu.RLock()
 		for i, due := range h.awakeDue {
 			if due <= now {
-				if g := h.awake[i]; g.seen != h.passGen {
-					g.seen = h.passGen
-					work = append(work, g)
+				if g := h.awake[i]; g.seen != h.passGen && !g.inBacklog {
+					g.inBacklog = true
+					h.backlog = append(h.backlog, g)
 				}
 			}
 		}
 		h.mu.RUnlock()
+		if h.hbDue {
+			// The heartbeat flush waits until the tick's groups have all
+			// been visited, so that their heartbeats leave in one envelope
+			// per peer host (R9).
+			h.flushLeft = len(h.backlog) - h.backHead
+		}
+		budget += h.cfg.MaxRoutineVisits
+	}
+	// Routine work: at most budget groups of the backlog.
+	for h.backHead < len(h.backlog) && budget > 0 {
+		g := h.backlog[h.backHead]
+		h.backlog[h.backHead] = nil
+		h.backHead++
+		g.inBacklog = false
+		if h.flushLeft > 0 {
+			h.flushLeft--
+		}
+		if g.seen != h.passGen {
+			g.seen = h.passGen
+			work = append(work, g)
+			budget--
+		}
+	}
+	if h.backHead == len(h.backlog) {
+		h.backlog, h.backHead = h.backlog[:0], 0
+	} else {
+		if h.backHead >= 1024 && 2*h.backHead >= len(h.backlog) {
+			n := copy(h.backlog, h.backlog[h.backHead:])
+			clear(h.backlog[n:])
+			h.backlog, h.backHead = h.backlog[:n], 0
+		}
+		h.signal() // the passes that follow take the rest
+	}
+	hbFlush := h.hbDue && h.flushLeft == 0
+	if hbFlush {
+		h.hbDue = false
 	}
 	// Hand out at most MaxWakesPerPass liveness events.
 	if len(h.wakes) > 0 {
@@ -238,11 +295,20 @@ func (h *Host) Pass() (bool, error) {
 	// 1. Step and take Readies, in parallel.
 	now := h.ticks.Load()
 	h.parallel(work, func(g *group) { h.step(g, ticks, now) })
-	readied := h.readied[:0]
+	readied := h.readied[:0] // Readies to save, apply and advance
+	sending := h.sending[:0] // groups with messages to route
 	side := h.sideBuf[:0]
+	advanced := 0
 	for _, g := range work {
 		if g.hasRd {
 			readied = append(readied, g)
+		}
+		if g.advanced {
+			advanced++
+			g.advanced = false
+		}
+		if len(g.route) > 0 {
+			sending = append(sending, g)
 		}
 		if len(g.sideOut) > 0 {
 			side = append(side, g)
@@ -265,16 +331,19 @@ func (h *Host) Pass() (bool, error) {
 	}
 	h.mu.Unlock()
 	h.readied = readied
+	h.sending = sending
 
 	// 2. Leaders' appends leave before the write (thesis §10.2.1).
-	for _, g := range readied {
+	h.peerMu.Lock()
+	for _, g := range sending {
 		for i := range g.route {
 			r := &g.route[i]
 			if r.msg.Type == pb.MsgApp || r.msg.Type == pb.MsgSnap {
-				h.enqueue(r.to, g.id, &r.msg)
+				h.enqueueLocked(r.to, g.id, &r.msg, 0)
 			}
 		}
 	}
+	h.peerMu.Unlock()
 	h.flush(false, false)
 
 	// 3. One write for the pass.
@@ -310,22 +379,24 @@ func (h *Host) Pass() (bool, error) {
 	h.updates = ups[:0]
 
 	// 4. Everything else leaves now that it is durable.
-	for _, g := range readied {
+	h.peerMu.Lock()
+	for _, g := range sending {
 		for i := range g.route {
 			r := &g.route[i]
 			if r.msg.Type != pb.MsgApp && r.msg.Type != pb.MsgSnap {
-				h.enqueueFlagged(r.to, g.id, &r.msg, r.flags)
+				h.enqueueLocked(r.to, g.id, &r.msg, r.flags)
 			}
 		}
 	}
 	for _, g := range side {
 		for i := range g.sideOut {
 			r := &g.sideOut[i]
-			h.enqueueFlagged(r.to, g.id, &r.msg, r.flags)
+			h.enqueueLocked(r.to, g.id, &r.msg, r.flags)
 		}
 		clear(g.sideOut)
 		g.sideOut = g.sideOut[:0]
 	}
+	h.peerMu.Unlock()
 	clear(side)
 	h.sideBuf = side[:0]
 	h.flush(hbFlush, true)
@@ -333,18 +404,20 @@ func (h *Host) Pass() (bool, error) {
 	// 5. Apply and advance, in parallel.
 	h.parallel(readied, h.advance)
 	for _, g := range readied {
+		g.hasRd = false
+	}
+	for _, g := range sending {
+		clear(g.route) // the messages refer to entries and contexts
 		g.route = g.route[:0]
-		if g.hasRd {
-			g.hasRd = false
-		}
 	}
 	clear(readied)
+	clear(sending)
 
 	h.stats.passes.Add(1)
 	h.stats.visits.Add(uint64(len(work)))
-	h.stats.readies.Add(uint64(len(readied)))
+	h.stats.readies.Add(uint64(len(readied) + advanced))
 	if m := h.cfg.Metrics; m != nil {
-		m.Pass(len(work), len(readied), time.Since(start))
+		m.Pass(len(work), len(readied)+advanced, time.Since(start))
 	}
 	clear(work)
 	return true, nil
@@ -446,7 +519,6 @@ func (h *Host) step(g *group, ticks int, now uint64) {
 		return
 	}
 	g.rd = g.rn.Ready()
-	g.hasRd = true
 	for _, m := range g.rd.Messages {
 		to := g.replicas.get(m.To)
 		if to == 0 || to == h.cfg.ID {
@@ -461,6 +533,31 @@ func (h *Host) step(g *group, ticks int, now uint64) {
 		g.route = append(g.route, routed{to: to, msg: m, flags: flags})
 	}
 	g.pokeResp = false
+	if messagesOnly(&g.rd) {
+		// Nothing to persist, apply or hand over: the Ready is advanced
+		// now, while the group is hot, rather than by a second visit after
+		// the pass's write (R1 holds: it is advanced in the pass that took
+		// it). Its messages, copied into g.route, are routed with the
+		// others', after the write (R4): they vouch only for state that an
+		// earlier pass made durable, as nothing is left unsaved between
+		// passes. This is the Ready of an idle group's heartbeat round: a
+		// leader's heartbeats, a follower's response.
+		g.rn.Advance(g.rd)
+		g.rd = raft.Ready{}
+		g.advanced = true
+		if g.rn.HasReady() {
+			h.schedule(g)
+		}
+		return
+	}
+	g.hasRd = true
+}
+
+// messagesOnly reports whether a Ready carries nothing but messages: no
+// state, entries, snapshot or read states.
+func messagesOnly(rd *raft.Ready) bool {
+	return rd.SoftState == nil && raft.IsEmptyHardState(rd.HardState) && len(rd.Entries) == 0 &&
+		len(rd.CommittedEntries) == 0 && raft.IsEmptySnap(rd.Snapshot) && len(rd.ReadStates) == 0
 }
 
 // lazyClock decides, at the end of a visit, which tick pass must visit the

@@ -71,6 +71,11 @@ func (h *Host) enqueue(to HostID, g GroupID, m *pb.Message) {
 func (h *Host) enqueueFlagged(to HostID, g GroupID, m *pb.Message, flags uint8) {
 	h.peerMu.Lock()
 	defer h.peerMu.Unlock()
+	h.enqueueLocked(to, g, m, flags)
+}
+
+// enqueueLocked is enqueueFlagged under h.peerMu.
+func (h *Host) enqueueLocked(to HostID, g GroupID, m *pb.Message, flags uint8) {
 	p := h.peerLocked(to)
 	if p.caps&CapHeartbeats != 0 {
 		if hb, ok := heartbeatTuple(g, m); ok {
@@ -295,6 +300,7 @@ func (h *Host) HandleEnvelope(env *Envelope) {
 	// group, and schedule them all under one lock: an envelope may carry a
 	// heartbeat for each of 100,000 groups.
 	gs := make([]*group, n)
+	routine := make([]bool, len(env.Heartbeats))
 	h.mu.RLock()
 	for i := range env.Heartbeats {
 		gs[i] = h.groups[env.Heartbeats[i].Group]
@@ -315,6 +321,9 @@ func (h *Host) HandleEnvelope(env *Envelope) {
 				flags |= hbWake
 			}
 			ok = h.deliver(g, hb.Group, hb.Message(), flags)
+			// A plain heartbeat or response is routine work (R2b); one
+			// with a ReadIndex context, a notice or a poke is not.
+			routine[i] = flags == 0 && hb.Context == nil
 		} else {
 			gm := &env.Messages[i-len(env.Heartbeats)]
 			ok = h.deliver(g, gm.Group, gm.Message, 0)
@@ -323,7 +332,7 @@ func (h *Host) HandleEnvelope(env *Envelope) {
 			gs[i] = nil
 		}
 	}
-	h.scheduleAll(gs)
+	h.scheduleAll(gs, routine)
 	h.stats.received.Add(uint64(n))
 }
 

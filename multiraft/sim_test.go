@@ -162,6 +162,10 @@ type sim struct {
 	// quiet turns HostConfig.Quiescence on, in three seeds of four (a
 	// function of the seed alone, so that it changes no other draw).
 	quiet bool
+	// routineCap is HostConfig.MaxRoutineVisits: 3 in the seeds whose
+	// (seed/4)%2 is 1, so that routine work is spread over many passes
+	// (R2b); the default otherwise.
+	routineCap int
 	// quiesces counts the times groups went quiet, over the hosts' lives.
 	quiesces uint64
 }
@@ -180,6 +184,9 @@ func newSim(t *testing.T, seed int64) *sim {
 		leaderless: make(map[GroupID]int),
 	}
 	s.net.Strict = true
+	if (seed/4)%2 == 1 {
+		s.routineCap = 3
+	}
 	for id := HostID(1); id <= simHosts; id++ {
 		s.hosts = append(s.hosts, &simHost{id: id, store: &faultStore{MemoryLogStore: NewMemoryLogStore()}})
 	}
@@ -223,9 +230,10 @@ func (s *sim) start(sh *simHost) {
 		ID: id, Epoch: sh.epoch, Transport: s.net.Transport(id), LogStore: sh.store,
 		Workers: 2, Seed: s.seed*10 + int64(id), Logger: quietLogger{},
 		LivenessTimeoutTicks: simLiveness, CampaignJitterTicks: simJitter, Quiescence: s.quiet,
-		Apply:         func(g GroupID, ents []pb.Entry) { s.apply(id, g, ents) },
-		ApplySnapshot: func(g GroupID, snap pb.Snapshot) { s.applySnapshot(id, g, snap) },
-		ReadStates:    func(g GroupID, rs []raft.ReadState) { s.readStates(id, g, rs) },
+		MaxRoutineVisits: s.routineCap,
+		Apply:            func(g GroupID, ents []pb.Entry) { s.apply(id, g, ents) },
+		ApplySnapshot:    func(g GroupID, snap pb.Snapshot) { s.applySnapshot(id, g, snap) },
+		ReadStates:       func(g GroupID, rs []raft.ReadState) { s.readStates(id, g, rs) },
 	})
 	require.NoError(s.t, err)
 	for g := GroupID(1); g <= simGroups; g++ {

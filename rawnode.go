@@ -653,7 +653,7 @@ func (rn *RawNode) acceptMsgs(handed []pb.Message) {
 		// it); the room after them, which it cannot reach, takes the next
 		// messages. The array is never written below that room.
 		if len(handed) < cap(handed) {
-			r.msgs = handed[len(handed):len(handed)]
+			r.msgs = handed[len(handed):]
 		} else {
 			r.msgs = nil // no room, and the array is the application's
 		}

@@ -52,7 +52,8 @@ func fenceable(kind raft.RegressionKind) bool {
 // fenceCue reports whether the cluster now gives n's quarantine rec what
 // ends it: a leader that committed an entry of its own term and has n in
 // its configuration; for a TailLoss, of a term above the one the loss was
-// found in (rule E1: a leader change, or a snapshot of a later term).
+// found in (rule E1: a leader change, or a snapshot of a later term); for
+// a StateLoss, one that runs the handshake (Options.Fencers, rule E2).
 func (s *sim) fenceCue(n *simNode, rec raft.Recovery) bool {
 	ld := s.leader()
 	if ld == nil || ld == n || !inConf(ld.cs, n.id) {
@@ -62,7 +63,10 @@ func (s *sim) fenceCue(n *simNode, rec raft.Recovery) bool {
 	if t, ok := ld.disk.Term(st.Commit); !ok || t != st.Term {
 		return false
 	}
-	return rec.Kind != raft.TailLoss || st.Term > rec.Term
+	if rec.Kind == raft.TailLoss {
+		return st.Term > rec.Term
+	}
+	return s.opts.Fencers == nil || s.opts.Fencers(ld.id)
 }
 
 // inConf reports whether id is in cs, as a voter or a learner.
@@ -105,6 +109,12 @@ func (s *sim) watchQuarantines() {
 				s.res.Faults.FencesDue++
 				s.event(n.id, "fence-cue", 0, 0, "")
 			}
+			continue
+		}
+		if !s.fenceCue(n, *n.disk.recovery) {
+			// The cue went away (a leader that runs no handshake took
+			// over, or there is no leader): wait for the next one.
+			n.fenceCue = 0
 			continue
 		}
 		if s.tick-n.fenceCue > fenceTotalTicks {

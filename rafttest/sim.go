@@ -44,6 +44,12 @@ type Options struct {
 	// clusters spare the nodes of an implementation that cannot restart
 	// over a lost tail (etcd raft panics by design).
 	LoseTailOf func(id uint64) bool
+	// Fencers, when not nil, picks the nodes that, as leaders, end a
+	// StateLoss quarantine (the fence handshake of raftkit leaders, rule
+	// E2 of docs/design/recovery.md); nil means every node. Under another
+	// leader such a quarantine need not end, so the simulator does not
+	// require it to. Mixed clusters pass their raftkit nodes.
+	Fencers func(id uint64) bool
 	// Tamper, when not nil, may change every message before it is
 	// marshaled onto the network. Bug-injection tests use it to model a
 	// network that corrupts messages.

@@ -54,7 +54,7 @@ func TestReplay(t *testing.T) {
 	if *flagLoseTail > 0 {
 		sc = lostTails(sc, *flagLoseTail, *flagTailOnly)
 	}
-	res := Run(rafttest.Options{Seed: seed, NewNode: c.Factory(), Scenario: sc, TraceSize: 400, OutDir: outDir(), LoseTailOf: raftkitOnly(c)})
+	res := Run(rafttest.Options{Seed: seed, NewNode: c.Factory(), Scenario: sc, TraceSize: 400, OutDir: outDir(), LoseTailOf: raftkitOnly(c), Fencers: raftkitOnly(c)})
 	t.Logf("scenario: %s", res.Scenario)
 	t.Logf("ticks %d, events %d, ops %d, faults %+v, stats %+v", res.Ticks, res.Events, res.Ops, res.Faults, c.Stats)
 	if res.Violation != nil {
@@ -155,7 +155,7 @@ func (t *tally) log(tb testing.TB, what string, began time.Time) {
 // the split and the trace on a violation.
 func run(t *testing.T, seed int64, c *Cluster, what string, sc func(*rafttest.Scenario)) rafttest.Result {
 	t.Helper()
-	res := Run(rafttest.Options{Seed: seed, NewNode: c.Factory(), Scenario: sc, OutDir: outDir(), LoseTailOf: raftkitOnly(c)})
+	res := Run(rafttest.Options{Seed: seed, NewNode: c.Factory(), Scenario: sc, OutDir: outDir(), LoseTailOf: raftkitOnly(c), Fencers: raftkitOnly(c)})
 	if res.Violation != nil {
 		t.Fatalf("%s, seed %d:\n%v\nscenario: %s\nreplay: go test -run TestReplay -mixed.replay=%d -mixed.split=%#b "+
 			"-mixed.index=%d -mixed.voters=%d (plus the test's other pins, shown in the scenario)",

@@ -10,8 +10,10 @@ import (
 	"github.com/raftkit/raft/rafttest"
 )
 
-// raftkitOnly is Options.LoseTailOf for a mixed cluster: only raftkit
-// nodes lose the tails of their logs. An etcd raft v3.6 node cannot
+// raftkitOnly is Options.LoseTailOf and Options.Fencers for a mixed
+// cluster: only raftkit nodes lose the tails of their logs, and only a
+// raftkit leader runs the fence handshake that ends a StateLoss
+// quarantine (an etcd leader leaves it quarantined, up and following). An etcd raft v3.6 node cannot
 // restart over a lost tail: it panics, by design, at restart when its
 // commit index is beyond its log, and on a heartbeat that commits beyond
 // it (compat's TestEtcdCannotRejoinOverALostTail).

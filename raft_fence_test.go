@@ -340,17 +340,7 @@ func TestFenceDefeatsACampaignThatPredatesIt(t *testing.T) {
 // index 4. It returns whether 3 is still quarantined and whether 1
 // committed index 4.
 func staleLeaderFenceScenario(t *testing.T) (quarantined, committed bool) {
-	c := newTestCluster(t, 3, recoverConfig(false))
-	c.campaign(1)
-	require.NoError(t, c.propose(1, "x"))
-	c.isolate(1)
-	c.campaign(2)
-	require.NoError(t, c.propose(2, "y"))
-	require.Equal(t, uint64(5), c.node(2).raft.raftLog.committed)
-	c.regress(3, 3, pb.HardState{Term: 1, Vote: 1, Commit: 4})
-	c.heal()
-	c.isolate(2)
-	require.Equal(t, StateLeader, c.node(1).raft.state)
+	c := staleLeaderSetup(t)
 	c.tick(5)
 	if recoveryMutation == mutRecoveryNone {
 		require.NotNil(t, c.node(1).raft.peerRecovering(3), "the stale leader runs a handshake")

@@ -246,12 +246,11 @@ func TestQuarantinedNodeCommitsOnlyThroughAppends(t *testing.T) {
 	})
 }
 
-// staleLeaderScenario is counterexample 3: 1 leads term 1 and is cut off;
-// 2 wins term 2 with 3 and commits entries 4 and 5 with it; 3's disk goes
-// back to term 1 (torn: commit 4 beyond its last index 3) and 2 is cut
-// off. The stale leader 1 proposes z at index 4. It returns whether 1
-// committed z, where term 2's entry is committed.
-func staleLeaderScenario(t *testing.T) bool {
+// staleLeaderSetup builds the stale leader of counterexample 3: 1 leads
+// term 1 and is cut off; 2 leads term 2 and commits y at index 5; 3, which
+// had acknowledged it, restarts from a StateLoss back at term 1 with its
+// log cut to index 3; then 2 is cut off and the stale 1 reaches 3.
+func staleLeaderSetup(t *testing.T) *testCluster {
 	c := newTestCluster(t, 3, recoverConfig(false))
 	c.campaign(1)
 	require.NoError(t, c.propose(1, "x"))
@@ -263,6 +262,16 @@ func staleLeaderScenario(t *testing.T) bool {
 	c.heal()
 	c.isolate(2)
 	require.Equal(t, StateLeader, c.node(1).raft.state)
+	return c
+}
+
+// staleLeaderScenario is counterexample 3: 1 leads term 1 and is cut off;
+// 2 wins term 2 with 3 and commits entries 4 and 5 with it; 3's disk goes
+// back to term 1 (torn: commit 4 beyond its last index 3) and 2 is cut
+// off. The stale leader 1 proposes z at index 4. It returns whether 1
+// committed z, where term 2's entry is committed.
+func staleLeaderScenario(t *testing.T) bool {
+	c := staleLeaderSetup(t)
 	require.NoError(t, c.propose(1, "z"))
 	c.tick(5)
 	return c.node(1).raft.raftLog.committed >= 4

@@ -167,15 +167,7 @@ func (s *Store) group(g multiraft.GroupID) (*group, error) {
 }
 
 func (s *Store) get(key []byte, f func([]byte) error) (bool, error) {
-	v, c, err := s.db.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	defer c.Close()
-	return true, f(v)
+	return getFrom(s.db, key, f)
 }
 
 // load reads group g's meta from the database.

@@ -472,3 +472,41 @@ func leaderLacksAfterCampaign(c *testCluster, index uint64, data string) bool {
 	}
 	return false
 }
+
+// TestQuarantinedNodeTellsALowerTermLeaderItsTerm: a StateLoss may bring a
+// node back at a term above the cluster's (the HardState of a campaign
+// that failed). Without CheckQuorum and PreVote a node ignores a
+// lower-term leader in silence and would campaign in time; a quarantined
+// node never campaigns, so it answers the leader's append or heartbeat
+// with its term instead: the leader steps down, and a leader of a later
+// term can fence it (rafttest seed 13710 of the disk faults).
+func TestQuarantinedNodeTellsALowerTermLeaderItsTerm(t *testing.T) {
+	for _, quarantined := range []bool{true, false} {
+		t.Run(fmt.Sprintf("quarantined=%t", quarantined), func(t *testing.T) {
+			s := NewMemoryStorage()
+			require.NoError(t, s.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{
+				Index: 1, Term: 1, ConfState: pb.ConfState{Voters: []uint64{1, 2, 3}}}}))
+			require.NoError(t, s.SetHardState(pb.HardState{Term: 11, Commit: 1}))
+			cfg := &Config{ID: 3, ElectionTick: 10, HeartbeatTick: 1, Storage: s, MaxInflightMsgs: 256,
+				RecoverLostState: true, Logger: discardLogger}
+			if quarantined {
+				cfg.Recovery = &Recovery{Quarantined: true, Kind: StateLoss, Cause: CauseDeclared}
+			}
+			rn, err := NewRawNode(cfg)
+			require.NoError(t, err)
+			require.NoError(t, rn.Step(pb.Message{From: 2, To: 3, Type: pb.MsgHeartbeat, Term: 10}))
+			var answers []pb.Message
+			if rn.HasReady() {
+				answers = rn.Ready().Messages
+			}
+			if !quarantined {
+				assert.Empty(t, answers, "etcd raft's behaviour: ignored in silence, the node campaigns in time")
+				return
+			}
+			require.Len(t, answers, 1)
+			assert.Equal(t, pb.MsgAppResp, answers[0].Type)
+			assert.Equal(t, uint64(2), answers[0].To)
+			assert.Equal(t, uint64(11), answers[0].Term, "the leader learns the higher term and steps down")
+		})
+	}
+}

@@ -56,6 +56,13 @@ var regressions = []struct {
 		"snapshot, so its term could not be read and the node never left, while its log kept moving and the run " +
 		"never ended; a fence below the first index now counts as held (fixed in raft, issue 16)",
 		losingTails(false)},
+	{13710, "quarantine ends within a bound (all six disk faults at 0.1 each): a StateLoss brought node 3 back at " +
+		"term 11, above the leader's 10; without CheckQuorum and PreVote it ignored the leader's lower-term messages " +
+		"in silence and, quarantined, never campaigned, so no leader could ever fence it; a quarantined node now " +
+		"answers a lower-term append or heartbeat with its term (fixed in raft, issue 16)",
+		func(sc *Scenario) {
+			sc.LoseTail, sc.LoseState, sc.TornHardState, sc.WipeDisk, sc.RestoreBackup, sc.LoseAcked = 0.1, 0.1, 0.1, 0.1, 0.1, 0.1
+		}},
 }
 
 // noLag pins the seeds found before Scenario.ApplyLag existed to the run

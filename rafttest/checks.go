@@ -139,6 +139,21 @@ func (c *checker) persistedHardState(n *simNode, hs pb.HardState) {
 	c.checkDiskCommitted(n, hs.Commit)
 }
 
+// forgetLostVotes releases node id, fenced after a StateLoss at term, from
+// the votes it cast before the loss in term and later ones: it forgot
+// them, and may vote again in those terms. That is safe once its log holds
+// the fence (docs/design/recovery.md, E2: no election that counted a
+// forgotten vote can win after the fence committed, for its quorum
+// rejects candidates that lack it), and every other check, one leader per
+// term above all, still holds it to account.
+func (c *checker) forgetLostVotes(id, term uint64) {
+	for k := range c.votes {
+		if k.node == id && k.term >= term {
+			delete(c.votes, k)
+		}
+	}
+}
+
 // persistedEntries checks log matching for entries just written: an entry
 // at a given index and term always has the same content and follows the
 // same previous term.

@@ -88,12 +88,18 @@ func (s *sim) watchQuarantines() {
 		if n.quarantined && !q {
 			s.res.Faults.LeftQuarantine++
 			s.event(n.id, "leave-quarantine", 0, 0, "")
+			if n.quarantineKind == raft.StateLoss {
+				s.chk.forgetLostVotes(n.id, n.node.Status().Term)
+			}
 			if n.fenceCue > 0 {
 				s.res.Faults.FenceTicks = max(s.res.Faults.FenceTicks, s.tick-n.fenceCue)
 				s.res.Faults.FenceStall = max(s.res.Faults.FenceStall, s.tick-n.fenceStall)
 			}
 		}
 		n.quarantined = q
+		if q {
+			n.quarantineKind = n.disk.recovery.Kind
+		}
 		if !q {
 			n.fenceCue = 0
 			continue

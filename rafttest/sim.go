@@ -253,6 +253,7 @@ type simNode struct {
 	// index and commit index stayed at fenceLast and fenceCommit
 	// (fence.go).
 	quarantined            bool
+	quarantineKind         raft.RegressionKind
 	fenceCue, fenceStall   int
 	fenceLast, fenceCommit uint64
 }

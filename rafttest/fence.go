@@ -89,7 +89,7 @@ func (s *sim) watchQuarantines() {
 			s.res.Faults.LeftQuarantine++
 			s.event(n.id, "leave-quarantine", 0, 0, "")
 			if n.quarantineKind == raft.StateLoss {
-				s.chk.forgetLostVotes(n.id, n.node.Status().Term)
+				s.chk.forgetLostVotes(n.id, n.disk.HardState().Term)
 			}
 			if n.fenceCue > 0 {
 				s.res.Faults.FenceTicks = max(s.res.Faults.FenceTicks, s.tick-n.fenceCue)

@@ -70,6 +70,12 @@ var regressions = []struct {
 		func(sc *Scenario) {
 			sc.LoseTail, sc.LoseState, sc.TornHardState, sc.WipeDisk, sc.RestoreBackup, sc.LoseAcked = 0.1, 0.1, 0.1, 0.1, 0.1, 0.1
 		}},
+	{23493, "quarantine ends within a bound (all six disk faults at 0.1 each): the fence waited for the other " +
+		"follower, catching up one entry per round trip, to commit it without the quarantined node, whose own log " +
+		"stood still for 101 ticks; the bound now counts the progress of every log (fixed in rafttest, issue 16)",
+		func(sc *Scenario) {
+			sc.LoseTail, sc.LoseState, sc.TornHardState, sc.WipeDisk, sc.RestoreBackup, sc.LoseAcked = 0.1, 0.1, 0.1, 0.1, 0.1, 0.1
+		}},
 }
 
 // noLag pins the seeds found before Scenario.ApplyLag existed to the run

@@ -250,7 +250,8 @@ type simNode struct {
 	// quarantined is whether the node's disk showed a quarantine at the
 	// last watchQuarantines; fenceCue the tick at which its quarantine
 	// got its cue, or 0, and fenceStall the tick since which its last
-	// index and commit index stayed at fenceLast and fenceCommit
+	// index and commit index stayed at fenceLast (the sum of every disk's
+	// last index, see logsLength) and fenceCommit
 	// (fence.go).
 	quarantined            bool
 	quarantineKind         raft.RegressionKind

@@ -20,8 +20,8 @@ import (
 const stateLossFenced = true
 
 // fenceTicks bounds the ticks, once the faults healed, from the cue of a
-// quarantine (fenceCue) to its end, or to the next progress of the node's
-// log (its last index or commit index rising) on the way there: with
+// quarantine (fenceCue) to its end, or to the next progress on the way
+// there (the node's commit index, or any node's last index, rising): with
 // one entry per message and one message in flight, catching up takes a
 // round trip per entry, however long. The longest stall measured over the
 // soaks of docs/design/recovery.md is far below it.

@@ -40,7 +40,7 @@ type Harness struct {
 	// Close closes a store returned by Open; opening the same directory
 	// again must give back everything saved.
 	Close func(s multiraft.LogStore) error
-	// Compact, when not nil, records a snapshot of group g at index i
+	// Compact records a snapshot of group g at index i
 	// (an index with an entry, after the compaction point and the
 	// snapshot), with ConfState cs and the data, and discards the entries
 	// up to i: what CreateSnapshot(i, &cs, data) then Compact(i) do to a
@@ -53,12 +53,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("FreshGroupIsEmpty", func(t *testing.T) { newRig(t, h).check() })
 	t.Run("AppendTruncateAndHardState", func(t *testing.T) { appendTruncate(newRig(t, h)) })
 	t.Run("SnapshotReplacesTheLog", func(t *testing.T) { snapshotSave(newRig(t, h)) })
-	t.Run("Compaction", func(t *testing.T) {
-		if h.Compact == nil {
-			t.Skip("the store has no compaction")
-		}
-		compaction(newRig(t, h))
-	})
+	t.Run("Compaction", func(t *testing.T) { compaction(newRig(t, h)) })
 	t.Run("InvalidAppendChangesNothing", func(t *testing.T) { invalidAppend(newRig(t, h)) })
 	t.Run("OneGroupTwiceInABatch", func(t *testing.T) { twiceInABatch(newRig(t, h)) })
 	t.Run("RemoveDropsOneGroup", func(t *testing.T) { remove(newRig(t, h)) })
@@ -383,7 +378,7 @@ func random(r *rig, seed int64) {
 			last, _ := ms.LastIndex()
 			u := multiraft.Update{Group: g, MustSync: rng.Intn(3) > 0}
 			switch op := rng.Intn(10); {
-			case op == 0 && r.h.Compact != nil && last >= first:
+			case op == 0 && last >= first:
 				snap, _ := ms.Snapshot()
 				i := first + uint64(rng.Int63n(int64(last-first+1)))
 				if i > snap.Metadata.Index {

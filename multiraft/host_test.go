@@ -284,10 +284,12 @@ func TestFollowersSkipTicksUntilTheirElectionClockMayRunOut(t *testing.T) {
 		require.Equal(t, HostID(1), c.leader(g))
 	}
 	h2 := c.hosts[2]
-	before := h2.Stats().Visits
+	before := h2.Stats()
 	c.tick(3)
-	assert.Equal(t, before+uint64(3*len(c.groups)), h2.Stats().Visits,
-		"each follower is visited once per tick, for its leader's heartbeat, not for the tick")
+	assert.Equal(t, before.Visits, h2.Stats().Visits,
+		"no follower is visited: not for the tick, and not for its leader's heartbeat (R2d)")
+	assert.Equal(t, before.InPlace+uint64(3*len(c.groups)), h2.Stats().InPlace,
+		"each follower stepped its leader's heartbeat of each tick at delivery")
 
 	c.net.Isolate(1)
 	delete(c.hosts, 1)

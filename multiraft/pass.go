@@ -218,7 +218,11 @@ func (h *Host) Pass() (bool, error) {
 		h.mu.RLock()
 		for i, due := range h.awakeDue {
 			if due <= now {
-				if g := h.awake[i]; g.seen != h.passGen && !g.inBacklog {
+				g := h.awake[i]
+				if due != 0 && h.clockMoved(g, i, now) {
+					continue
+				}
+				if g.seen != h.passGen && !g.inBacklog {
 					g.inBacklog = true
 					h.backlog = append(h.backlog, g)
 				}
@@ -590,6 +594,23 @@ func (h *Host) lazyClock(g *group, leadFrom, leadTerm, before uint64) {
 		return
 	}
 	g.tickDue = g.clockAt + uint64(g.electionTick)
+}
+
+// clockMoved reports whether follower g, due at this tick pass (awake[i]
+// under h.mu, read-locked by the pass goroutine, which alone writes
+// awakeDue under that lock), stepped a heartbeat of its leader at delivery
+// since its last visit (R2d): its election clock restarted then, so its
+// due tick moved on, and it records the new one instead of a visit.
+func (h *Host) clockMoved(g *group, i int, now uint64) bool {
+	g.mu.Lock()
+	due := g.clockAt + uint64(g.electionTick)
+	known := g.clockKnown
+	g.mu.Unlock()
+	if !known || due <= now {
+		return false
+	}
+	h.awakeDue[i] = due
+	return true
 }
 
 // handleEvent applies a liveness event to the group (under g.mu).

@@ -497,13 +497,14 @@ func TestReadyWithOnlyMessagesIsAdvancedInItsVisitAndAnsweredAfterTheSave(t *tes
 	mustPass(t, h)
 
 	// One pass: group 1 appends an entry (saved), group 2 steps a
-	// heartbeat (a Ready with only its response).
+	// heartbeat of a read round (a Ready with only its response; a plain
+	// heartbeat would take raft's fast path and make no Ready, R2d).
 	log = nil
 	readies := h.Stats().Readies
 	h.HandleEnvelope(&Envelope{From: 2, To: 1, Messages: []GroupMessage{
 		{Group: 1, Message: pb.Message{Type: pb.MsgApp, From: 2, To: 1, Term: 2, LogTerm: 1, Index: 2, Commit: 2,
 			Entries: []pb.Entry{{Term: 2, Index: 3, Data: []byte("a")}}}},
-		{Group: 2, Message: pb.Message{Type: pb.MsgHeartbeat, From: 2, To: 1, Term: 2, Commit: 2}},
+		{Group: 2, Message: pb.Message{Type: pb.MsgHeartbeat, From: 2, To: 1, Term: 2, Commit: 2, Context: []byte("r")}},
 	}})
 	mustPass(t, h)
 	require.Len(t, log, 3)

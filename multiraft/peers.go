@@ -379,7 +379,7 @@ func (h *Host) deliverPlain(g *group, gid GroupID, m pb.Message) bool {
 	}
 	g.mu.Lock()
 	if g.removed || m.To != g.self || len(g.inbox) > 0 || len(g.events) > 0 ||
-		(h.cfg.Quiescence && g.rn.Quiesced()) {
+		h.quiet(g) {
 		g.mu.Unlock()
 		return h.deliver(g, gid, m, 0)
 	}

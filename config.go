@@ -194,7 +194,9 @@ type Config struct {
 	// Advance, after which the node reuses the array for the Messages of a
 	// later Ready. It saves the allocation of that array (one per Ready
 	// that carries messages, or one per 8 such Readies in a busy group;
-	// see Ready.Messages). The entries and contexts the messages refer
+	// see Ready.Messages); an idle leader keeps an array of up to 8
+	// messages from one heartbeat round to the next (not while
+	// quiesced). The entries and contexts the messages refer
 	// to stay valid as without it; only the array of Message values is
 	// reused. A transport that keeps messages past Advance, or hands them
 	// to another goroutine, must copy the values first. Off by default

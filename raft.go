@@ -653,7 +653,9 @@ func (r *raft) reset(term uint64) {
 // tickElection is the tick of followers and candidates.
 func (r *raft) tickElection() {
 	r.electionElapsed++
-	if r.promotable() && r.pastElectionTimeout() {
+	// The clock first: promotable reads the progress tracker, memory of
+	// its own that an idle follower's tick need not touch.
+	if r.pastElectionTimeout() && r.promotable() {
 		r.electionElapsed = 0
 		if err := r.Step(pb.Message{From: r.id, Type: pb.MsgHup}); err != nil {
 			r.logger.Debugf("error occurred during election: %v", err)

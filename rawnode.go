@@ -230,8 +230,10 @@ func (rn *RawNode) dropSpare() {
 	if a := rn.adv; a != nil && len(a.steps) == 0 && !a.pending() {
 		rn.adv = nil
 	}
-	if len(r.msgs) == 0 {
-		// The room left after the messages handed out last.
+	if cap(r.msgs) > 0 && len(r.msgs) == 0 && (r.rare == nil || !r.rare.lendMsgs || cap(r.msgs) > msgsChunk) {
+		// The room left after the messages handed out last. A loaned
+		// array (Config.LendReadyMessages) of a round's size is kept:
+		// the next heartbeat round would allocate it again.
 		r.msgs = nil
 	}
 	r.readiesSinceTick = 0

@@ -104,8 +104,12 @@ func (rn *RawNode) MayQuiesceFollowing(lead, term, commit uint64) bool {
 // leader, and MayQuiesceFollowing on a follower).
 func (rn *RawNode) Quiesce() {
 	rn.raft.rareSettings().quiesced = true
-	// No Tick comes to release them until Wake.
+	// No Tick comes to release them until Wake, and no heartbeat round
+	// to reuse a loaned Messages array.
 	rn.dropSpare()
+	if r := rn.raft; len(r.msgs) == 0 {
+		r.msgs = nil
+	}
 }
 
 // Quiesced reports whether the group is quiesced (Quiesce called, Wake

@@ -32,8 +32,11 @@
 // pass, after the other work, so that thousands of idle groups'
 // heartbeat rounds never hold up a proposal for long; every group still
 // takes every tick and steps every message in order. A Ready that
-// carries only messages (the heartbeat round of an idle group) is
-// advanced in the visit that took it; its messages leave with the others.
+// carries only messages (a leader's heartbeats) is advanced in the visit
+// that took it; its messages leave with the others. A plain heartbeat or
+// response that changes nothing a Ready would hand out is stepped when it
+// arrives, through raft.RawNode.StepHeartbeat, without a visit: an idle
+// group's heartbeat round costs its leader's tick visit only.
 //
 // Start runs passes on a goroutine whenever there is work, and ticks every
 // HostConfig.TickInterval. Tests may instead leave the host stopped and

@@ -284,10 +284,12 @@ func TestFollowersSkipTicksUntilTheirElectionClockMayRunOut(t *testing.T) {
 		require.Equal(t, HostID(1), c.leader(g))
 	}
 	h2 := c.hosts[2]
-	before := h2.Stats().Visits
+	before := h2.Stats()
 	c.tick(3)
-	assert.Equal(t, before+uint64(3*len(c.groups)), h2.Stats().Visits,
-		"each follower is visited once per tick, for its leader's heartbeat, not for the tick")
+	assert.Equal(t, before.Visits, h2.Stats().Visits,
+		"no follower is visited: not for the tick, and not for its leader's heartbeat (R2d)")
+	assert.Equal(t, before.InPlace+uint64(3*len(c.groups)), h2.Stats().InPlace,
+		"each follower stepped its leader's heartbeat of each tick at delivery")
 
 	c.net.Isolate(1)
 	delete(c.hosts, 1)
@@ -495,13 +497,14 @@ func TestReadyWithOnlyMessagesIsAdvancedInItsVisitAndAnsweredAfterTheSave(t *tes
 	mustPass(t, h)
 
 	// One pass: group 1 appends an entry (saved), group 2 steps a
-	// heartbeat (a Ready with only its response).
+	// heartbeat of a read round (a Ready with only its response; a plain
+	// heartbeat would take raft's fast path and make no Ready, R2d).
 	log = nil
 	readies := h.Stats().Readies
 	h.HandleEnvelope(&Envelope{From: 2, To: 1, Messages: []GroupMessage{
 		{Group: 1, Message: pb.Message{Type: pb.MsgApp, From: 2, To: 1, Term: 2, LogTerm: 1, Index: 2, Commit: 2,
 			Entries: []pb.Entry{{Term: 2, Index: 3, Data: []byte("a")}}}},
-		{Group: 2, Message: pb.Message{Type: pb.MsgHeartbeat, From: 2, To: 1, Term: 2, Commit: 2}},
+		{Group: 2, Message: pb.Message{Type: pb.MsgHeartbeat, From: 2, To: 1, Term: 2, Commit: 2, Context: []byte("r")}},
 	}})
 	mustPass(t, h)
 	require.Len(t, log, 3)

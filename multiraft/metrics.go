@@ -43,6 +43,7 @@ type hostStats struct {
 	dropped         atomic.Uint64
 	livenessChanges atomic.Uint64
 	wakes           atomic.Uint64
+	inPlace         atomic.Uint64
 
 	quiesces           atomic.Uint64
 	quiesceFlaps       atomic.Uint64
@@ -65,6 +66,7 @@ type Stats struct {
 	Dropped         uint64 // messages dropped (bad, unroutable, queue full, refused by raft)
 	LivenessChanges uint64 // peer liveness transitions
 	Wakes           uint64 // liveness events handed to groups
+	InPlace         uint64 // plain heartbeats and responses stepped at delivery, without a visit (R2d)
 
 	// Quiescence (HostConfig.Quiescence).
 	Awake              int                   // groups on the tick list now
@@ -83,7 +85,7 @@ func (h *Host) Stats() Stats {
 		Readies: s.readies.Load(), Saves: s.saves.Load(), Syncs: s.syncs.Load(),
 		Envelopes: s.envelopes.Load(), Sent: s.sent.Load(), Tuples: s.tuples.Load(),
 		Received: s.received.Load(), Dropped: s.dropped.Load(), LivenessChanges: s.livenessChanges.Load(),
-		Wakes:    s.wakes.Load(),
+		Wakes: s.wakes.Load(), InPlace: s.inPlace.Load(),
 		Quiesces: s.quiesces.Load(), QuiesceFlaps: s.quiesceFlaps.Load(),
 		ElectionsAfterWake: s.electionsAfterWake.Load(),
 	}

@@ -218,7 +218,11 @@ func (h *Host) Pass() (bool, error) {
 		h.mu.RLock()
 		for i, due := range h.awakeDue {
 			if due <= now {
-				if g := h.awake[i]; g.seen != h.passGen && !g.inBacklog {
+				g := h.awake[i]
+				if due != 0 && h.clockMoved(g, i, now) {
+					continue
+				}
+				if g.seen != h.passGen && !g.inBacklog {
 					g.inBacklog = true
 					h.backlog = append(h.backlog, g)
 				}
@@ -462,7 +466,7 @@ func (h *Host) step(g *group, ticks int, now uint64) {
 		return
 	}
 	before := now - uint64(ticks)
-	wasQuiet := g.rn.Quiesced()
+	wasQuiet := h.quiet(g)
 	if g.tickedAt < before {
 		if !wasQuiet {
 			// Ticks skipped while the election clock could not run out:
@@ -479,6 +483,16 @@ func (h *Host) step(g *group, ticks int, now uint64) {
 			continue
 		}
 		m := in.msg
+		if in.flags == 0 && (m.Type == pb.MsgHeartbeat || m.Type == pb.MsgHeartbeatResp) {
+			// Raft's fast path, where it applies (R2d): no Ready for it.
+			if resp, ok := g.rn.StepHeartbeat(m); ok {
+				if m.Type == pb.MsgHeartbeat {
+					leadFrom, leadTerm = m.From, m.Term
+					h.routeLocked(g, resp, 0)
+				}
+				continue
+			}
+		}
 		err := g.rn.Step(m)
 		if err != nil && err != raft.ErrProposalDropped {
 			h.stats.dropped.Add(1)
@@ -490,7 +504,7 @@ func (h *Host) step(g *group, ticks int, now uint64) {
 	}
 	clear(g.inbox)
 	g.inbox = g.inbox[:0]
-	if g.rn.Quiesced() && g.rn.HasReady() {
+	if h.quiet(g) && g.rn.HasReady() {
 		// A quiet leader stepped a response that needs an answer.
 		h.wakeLocked(g, WakeMessage, 0)
 	}
@@ -498,13 +512,13 @@ func (h *Host) step(g *group, ticks int, now uint64) {
 		h.handleEvent(g, ev)
 	}
 	g.events = g.events[:0]
-	if ticks > 0 && !g.rn.Quiesced() && g.tickedAt < now {
+	if ticks > 0 && !h.quiet(g) && g.tickedAt < now {
 		h.tickGroup(g, int(now-g.tickedAt))
 	}
 	g.tickedAt = now
 	h.lazyClock(g, leadFrom, leadTerm, before)
 	h.countElection(g)
-	if wasQuiet != g.rn.Quiesced() {
+	if wasQuiet != h.quiet(g) {
 		g.flip = true
 	}
 	if len(g.side) > 0 {
@@ -520,17 +534,11 @@ func (h *Host) step(g *group, ticks int, now uint64) {
 	}
 	g.rd = g.rn.Ready()
 	for _, m := range g.rd.Messages {
-		to := g.replicas.get(m.To)
-		if to == 0 || to == h.cfg.ID {
-			h.stats.dropped.Add(1)
-			h.log.Debugf("multiraft: group %d has no host for replica %d; %s dropped", g.id, m.To, m.Type)
-			continue
-		}
 		var flags uint8
 		if g.pokeResp && m.Type == pb.MsgHeartbeatResp {
 			flags = hbWake
 		}
-		g.route = append(g.route, routed{to: to, msg: m, flags: flags})
+		h.routeLocked(g, m, flags)
 	}
 	g.pokeResp = false
 	if messagesOnly(&g.rd) {
@@ -540,8 +548,9 @@ func (h *Host) step(g *group, ticks int, now uint64) {
 		// it). Its messages, copied into g.route, are routed with the
 		// others', after the write (R4): they vouch only for state that an
 		// earlier pass made durable, as nothing is left unsaved between
-		// passes. This is the Ready of an idle group's heartbeat round: a
-		// leader's heartbeats, a follower's response.
+		// passes. This is the Ready of an idle group's heartbeat round:
+		// a leader's heartbeats (its followers step them and it steps
+		// their responses without a Ready, R2d).
 		g.rn.Advance(g.rd)
 		g.rd = raft.Ready{}
 		g.advanced = true
@@ -551,6 +560,19 @@ func (h *Host) step(g *group, ticks int, now uint64) {
 		return
 	}
 	g.hasRd = true
+}
+
+// routeLocked adds m, a message of g, to g's routes (under g.mu). A
+// message to a replica without a host, or to one on this host, is
+// dropped.
+func (h *Host) routeLocked(g *group, m pb.Message, flags uint8) {
+	to := g.replicas.get(m.To)
+	if to == 0 || to == h.cfg.ID {
+		h.stats.dropped.Add(1)
+		h.log.Debugf("multiraft: group %d has no host for replica %d; %s dropped", g.id, m.To, m.Type)
+		return
+	}
+	g.route = append(g.route, routed{to: to, msg: m, flags: flags})
 }
 
 // messagesOnly reports whether a Ready carries nothing but messages: no
@@ -575,7 +597,7 @@ func (h *Host) lazyClock(g *group, leadFrom, leadTerm, before uint64) {
 		return
 	}
 	st := g.rn.BasicStatus()
-	if st.RaftState != raft.StateFollower || g.rn.Quiesced() {
+	if st.RaftState != raft.StateFollower || h.quiet(g) {
 		g.clockKnown = false
 		return
 	}
@@ -590,6 +612,23 @@ func (h *Host) lazyClock(g *group, leadFrom, leadTerm, before uint64) {
 		return
 	}
 	g.tickDue = g.clockAt + uint64(g.electionTick)
+}
+
+// clockMoved reports whether follower g, due at this tick pass (awake[i]
+// under h.mu, read-locked by the pass goroutine, which alone writes
+// awakeDue under that lock), stepped a heartbeat of its leader at delivery
+// since its last visit (R2d): its election clock restarted then, so its
+// due tick moved on, and it records the new one instead of a visit.
+func (h *Host) clockMoved(g *group, i int, now uint64) bool {
+	g.mu.Lock()
+	due := g.clockAt + uint64(g.electionTick)
+	known := g.clockKnown
+	g.mu.Unlock()
+	if !known || due <= now {
+		return false
+	}
+	h.awakeDue[i] = due
+	return true
 }
 
 // handleEvent applies a liveness event to the group (under g.mu).

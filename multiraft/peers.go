@@ -320,10 +320,15 @@ func (h *Host) HandleEnvelope(env *Envelope) {
 			if hb.Wake {
 				flags |= hbWake
 			}
-			ok = h.deliver(g, hb.Group, hb.Message(), flags)
-			// A plain heartbeat or response is routine work (R2b); one
-			// with a ReadIndex context, a notice or a poke is not.
-			routine[i] = flags == 0 && hb.Context == nil
+			// A plain heartbeat or response is stepped at once if raft's
+			// fast path takes it (R2d), else it is routine work (R2b);
+			// one with a ReadIndex context, a notice or a poke is not.
+			if flags == 0 && hb.Context == nil {
+				ok = h.deliverPlain(g, hb.Group, hb.Message())
+				routine[i] = true
+			} else {
+				ok = h.deliver(g, hb.Group, hb.Message(), flags)
+			}
 		} else {
 			gm := &env.Messages[i-len(env.Heartbeats)]
 			ok = h.deliver(g, gm.Group, gm.Message, 0)
@@ -356,6 +361,64 @@ func (h *Host) deliver(g *group, gid GroupID, m pb.Message, flags uint8) bool {
 		return false
 	}
 	g.inbox = append(g.inbox, inbound{msg: m, flags: flags})
+	g.mu.Unlock()
+	return true
+}
+
+// deliverPlain delivers a plain heartbeat or heartbeat response (no
+// Context, no flags) to group g (gid, nil if unknown) and reports whether
+// the group needs a visit for it. It steps the message at once, under the
+// group's lock, when nothing is queued before it and raft's fast path
+// (raft.RawNode.StepHeartbeat) takes it: an idle group's heartbeat round
+// then costs no visit (R2d). A heartbeat's response is queued for its host
+// like the routes of a pass; it waits for the heartbeat flush (R9) as the
+// pass's tuples do.
+func (h *Host) deliverPlain(g *group, gid GroupID, m pb.Message) bool {
+	if raft.IsLocalMsgTarget(m.From) || g == nil {
+		return h.deliver(g, gid, m, 0) // drops it
+	}
+	g.mu.Lock()
+	if g.removed || m.To != g.self || len(g.inbox) > 0 || len(g.events) > 0 ||
+		h.quiet(g) {
+		g.mu.Unlock()
+		return h.deliver(g, gid, m, 0)
+	}
+	now := h.ticks.Load()
+	switch {
+	case m.Type == pb.MsgHeartbeat && g.clockKnown && g.clockLead == m.From && g.clockTerm == m.Term:
+		// A follower of m.From in m.Term, as of its last visit. Its owed
+		// ticks come first (R2a), as at a visit; they cannot run its
+		// election clock out before its tick pass would have, and if they
+		// change anything, the fast path refuses and the visit follows.
+		for ; g.tickedAt < now; g.tickedAt++ {
+			g.rn.Tick()
+		}
+		resp, ok := g.rn.StepHeartbeat(m)
+		if !ok {
+			break
+		}
+		g.clockAt = now // the election clock restarted (lazyClock)
+		to := g.replicas.get(resp.To)
+		g.mu.Unlock()
+		h.stats.inPlace.Add(1)
+		if to == 0 || to == h.cfg.ID {
+			h.stats.dropped.Add(1)
+			h.log.Debugf("multiraft: group %d has no host for replica %d; %s dropped", gid, resp.To, resp.Type)
+			return false
+		}
+		h.enqueue(to, gid, &resp)
+		return false
+	case m.Type == pb.MsgHeartbeatResp && g.tickedAt == now:
+		// A leader with no owed tick: a tick pass ticks it at its visit,
+		// and the response is stepped before that tick, as it would be
+		// by a visit.
+		if _, ok := g.rn.StepHeartbeat(m); ok {
+			g.mu.Unlock()
+			h.stats.inPlace.Add(1)
+			return false
+		}
+	}
+	g.inbox = append(g.inbox, inbound{msg: m})
 	g.mu.Unlock()
 	return true
 }

@@ -193,7 +193,7 @@ func (h *Host) stepQuiet(g *group, in *inbound) bool {
 		g.pokeResp = true
 		return false
 	}
-	if !g.rn.Quiesced() {
+	if !h.quiet(g) {
 		return false
 	}
 	if m.Type == pb.MsgHeartbeatResp && in.flags&hbWake == 0 && len(m.Context) == 0 {
@@ -205,6 +205,13 @@ func (h *Host) stepQuiet(g *group, in *inbound) bool {
 	}
 	h.wakeLocked(g, WakeMessage, m.From)
 	return false
+}
+
+// quiet reports whether g is quiet (under g.mu). Without Quiescence no
+// group ever is, and the RawNode's flag, in memory of its own, is not
+// read: a visit of an idle group is bound by such first touches.
+func (h *Host) quiet(g *group) bool {
+	return h.cfg.Quiescence && g.rn.Quiesced()
 }
 
 // tickGroup ticks an awake group, or quiesces it instead when it is an idle

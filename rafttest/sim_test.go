@@ -190,6 +190,8 @@ func addFaults(a, b Faults) Faults {
 	a.LeftQuarantine += b.LeftQuarantine
 	a.StillQuarantined += b.StillQuarantined
 	a.QuarantineBlocked += b.QuarantineBlocked
+	a.QuarantineSlow += b.QuarantineSlow
+	a.QuarantineSlowTicks = max(a.QuarantineSlowTicks, b.QuarantineSlowTicks)
 	a.FencesDue += b.FencesDue
 	a.FenceTicks = max(a.FenceTicks, b.FenceTicks)
 	a.FenceStall = max(a.FenceStall, b.FenceStall)

@@ -88,6 +88,10 @@ type Faults struct {
 	// application (raft.CauseDeclared) rather than left to the library to
 	// detect.
 	LostTails, LostStates, TornHardStates, WipedDisks, RestoredBackups, LostAcked, Declared int
+	// LeaderLosses counts the disk faults of nodes that led when they
+	// crashed: a leader's loss of entries it counted, which the restart
+	// finds as a follower's (D4 of docs/design/recovery.md).
+	LeaderLosses int
 	// LeftQuarantine counts the nodes that left a quarantine;
 	// StillQuarantined the nodes still in quarantine at the end of the
 	// run; QuarantineBlocked the runs that ended without a leader because

@@ -187,6 +187,7 @@ func addFaults(a, b Faults) Faults {
 	a.RestoredBackups += b.RestoredBackups
 	a.LostAcked += b.LostAcked
 	a.Declared += b.Declared
+	a.LeaderLosses += b.LeaderLosses
 	a.LeftQuarantine += b.LeftQuarantine
 	a.StillQuarantined += b.StillQuarantined
 	a.QuarantineBlocked += b.QuarantineBlocked

@@ -84,7 +84,8 @@
 //     some nodes.
 //   - Faults stop after Scenario.FaultTicks: the network heals and every
 //     node restarts, and a leader must then commit a proposal within
-//     Options.LivenessTicks.
+//     Options.LivenessTicks (five times that while a quarantined voter
+//     leaves the others without a spare: see quarantineSlowsElections).
 //
 // # The checks
 //

@@ -11,6 +11,7 @@ import (
 // requests it was serving. Only its disk remains.
 func (s *sim) crash(n *simNode, why string) {
 	s.event(n.id, "crash", uint64(n.inc), 0, why)
+	led := n.node.Status().Role == raft.StateLeader
 	n.node = nil
 	n.rep = nil
 	n.reads = nil
@@ -23,8 +24,17 @@ func (s *sim) crash(n *simNode, why string) {
 		s.opts.OnCrash(s.r, n.id, n.disk)
 	}
 	if s.sc.diskFaults() && (s.opts.LoseTailOf == nil || s.opts.LoseTailOf(n.id)) {
+		before := s.res.Faults.diskFaults()
 		s.maybeLoseDisk(n)
+		if led && s.res.Faults.diskFaults() > before {
+			s.res.Faults.LeaderLosses++
+		}
 	}
+}
+
+// diskFaults returns the number of disk faults of every kind.
+func (f Faults) diskFaults() int {
+	return f.LostTails + f.LostStates + f.TornHardStates + f.WipedDisks + f.RestoredBackups + f.LostAcked
 }
 
 // The kinds of disk faults, in the order their probabilities are laid out

@@ -76,6 +76,23 @@ var regressions = []struct {
 		func(sc *Scenario) {
 			sc.LoseTail, sc.LoseState, sc.TornHardState, sc.WipeDisk, sc.RestoreBackup, sc.LoseAcked = 0.1, 0.1, 0.1, 0.1, 0.1, 0.1
 		}},
+	{22933, "liveness (all six disk faults at 0.1 each): a wiped, quarantined voter of four left three that had " +
+		"to agree; only node 1, whose log was the longest, could win, and without PreVote nodes 3 and 4 kept " +
+		"starting elections that node 1 had to beat by a one-way delay of up to 4 ticks (against timeouts drawn " +
+		"in [10, 20)); a proposal committed 1,123 ticks after the faults healed. Raft is live only if round trips are well " +
+		"below the election timeout; the liveness check now waits five times longer while a quarantined voter " +
+		"leaves the others without a spare (fixed in rafttest, issue 16)",
+		func(sc *Scenario) {
+			sc.LoseTail, sc.LoseState, sc.TornHardState, sc.WipeDisk, sc.RestoreBackup, sc.LoseAcked = 0.1, 0.1, 0.1, 0.1, 0.1, 0.1
+		}},
+	{31133, "liveness (all six disk faults at 0.1 each): a wiped, quarantined voter of three left node 1 with " +
+		"node 3, whose links took 4 to 7 ticks each way; under CheckQuorum every leader node 1 became heard " +
+		"nothing from node 3 before its first check, 10 ticks after it won, and stepped down (the quarantined " +
+		"node's answers count for no quorum), until one did and a proposal committed 2,012 ticks after the faults healed; the same " +
+		"fix as 22933 (fixed in rafttest, issue 16)",
+		func(sc *Scenario) {
+			sc.LoseTail, sc.LoseState, sc.TornHardState, sc.WipeDisk, sc.RestoreBackup, sc.LoseAcked = 0.1, 0.1, 0.1, 0.1, 0.1, 0.1
+		}},
 }
 
 // noLag pins the seeds found before Scenario.ApplyLag existed to the run

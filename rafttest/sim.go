@@ -88,6 +88,10 @@ type Faults struct {
 	// application (raft.CauseDeclared) rather than left to the library to
 	// detect.
 	LostTails, LostStates, TornHardStates, WipedDisks, RestoredBackups, LostAcked, Declared int
+	// LeaderLosses counts the disk faults of nodes that led when they
+	// crashed: a leader's loss of entries it counted, which the restart
+	// finds as a follower's (D4 of docs/design/recovery.md).
+	LeaderLosses int
 	// LeftQuarantine counts the nodes that left a quarantine;
 	// StillQuarantined the nodes still in quarantine at the end of the
 	// run; QuarantineBlocked the runs that ended without a leader because
@@ -95,6 +99,12 @@ type Faults struct {
 	// gone, left no quorum (the liveness check then passes: a
 	// quarantined voter counts as a failed one).
 	LeftQuarantine, StillQuarantined, QuarantineBlocked int
+	// QuarantineSlow counts the runs whose first commit after the faults
+	// healed came later than Options.LivenessTicks, which the liveness
+	// check allowed because a quarantined voter left the others without
+	// a spare (see quarantineSlowsElections); QuarantineSlowTicks is the
+	// longest such wait, in ticks after the faults healed.
+	QuarantineSlow, QuarantineSlowTicks int
 	// FencesDue counts the quarantines the simulator required to end once
 	// they got their cue (a leader of a later term, once the faults
 	// healed: see fenceCue); FenceTicks is the longest time one of them
@@ -308,6 +318,9 @@ type sim struct {
 	probeDone   bool
 	// probeDoneAt is the tick at which the liveness probe committed.
 	probeDoneAt int
+	// slowElection is set once the liveness check waits longer because a
+	// quarantined voter slows elections (quarantineSlowsElections).
+	slowElection bool
 
 	nextSpare   uint64
 	memberSince map[uint64]uint64 // node ID -> index of the first config containing it
@@ -453,6 +466,10 @@ func (s *sim) run() {
 			if s.probeDone {
 				if s.probeDoneAt == 0 {
 					s.probeDoneAt = s.tick
+					if s.slowElection {
+						s.res.Faults.QuarantineSlow++
+						s.res.Faults.QuarantineSlowTicks = s.tick - healAt
+					}
 				}
 				if !s.sc.diskFaults() || s.fencesSettled() {
 					return
@@ -469,12 +486,60 @@ func (s *sim) run() {
 					s.event(0, "quarantine-blocks-quorum", 0, 0, s.describeNodes())
 					return
 				}
+				if s.tick <= healAt+quarantineLivenessFactor*s.opts.LivenessTicks && s.quarantineSlowsElections() {
+					// A quarantined voter leaves the others no spare one,
+					// and Raft's elections are live only where round trips
+					// are well below the election timeout: the drawn
+					// delays are not, on every link. Wait longer.
+					if !s.slowElection {
+						s.slowElection = true
+						s.event(0, "quarantine-slows-elections", 0, 0, s.describeNodes())
+					}
+					s.driveProbe()
+					continue
+				}
 				s.fail("liveness", "%d ticks after the faults healed, no proposal has committed (%s)",
 					s.opts.LivenessTicks, s.describeNodes())
 			}
 			s.driveProbe()
 		}
 	}
+}
+
+// quarantineLivenessFactor is how many times Options.LivenessTicks the
+// liveness check waits for a commit while a quarantined voter is in a
+// configuration (see quarantineSlowsElections).
+const quarantineLivenessFactor = 5
+
+// quarantineSlowsElections reports whether the configuration of some node
+// that is up counts a quarantined voter (raft.Config.RecoverLostState)
+// and still has a quorum of voters that are up without it. Such a voter
+// counts as a failed one, so the others must all agree, or all but a
+// spare few; Raft elects and keeps a leader within a bounded time only
+// if round trips are well below the election timeout ("broadcastTime ≪
+// electionTimeout"), and the drawn delays (up to MaxDelay+Jitter ticks
+// each way, against ElectionTick 10) meet that only on the fast links,
+// which the quarantined voter may have held. Elections then succeed with
+// a small probability per round: a leader that hears from its only
+// counted follower later than its first CheckQuorum steps down (seed
+// 31133), and without PreVote the voters that cannot win keep starting
+// elections that the only one that can must beat by a one-way delay
+// (seed 22933). The liveness check waits quarantineLivenessFactor times
+// longer for those runs, and counts them (Faults.QuarantineSlow).
+func (s *sim) quarantineSlowsElections() bool {
+	for _, n := range s.nodes[1:] {
+		if !n.up() {
+			continue
+		}
+		for _, voters := range [][]uint64{n.cs.Voters, n.cs.VotersOutgoing} {
+			for _, id := range voters {
+				if rec := s.nodes[id].disk.Recovery(); rec != nil && rec.Quarantined && !s.quarantineBlocks(&n.cs) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // quarantineBlocksQuorum reports whether the configuration of some node

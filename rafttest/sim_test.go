@@ -187,9 +187,12 @@ func addFaults(a, b Faults) Faults {
 	a.RestoredBackups += b.RestoredBackups
 	a.LostAcked += b.LostAcked
 	a.Declared += b.Declared
+	a.LeaderLosses += b.LeaderLosses
 	a.LeftQuarantine += b.LeftQuarantine
 	a.StillQuarantined += b.StillQuarantined
 	a.QuarantineBlocked += b.QuarantineBlocked
+	a.QuarantineSlow += b.QuarantineSlow
+	a.QuarantineSlowTicks = max(a.QuarantineSlowTicks, b.QuarantineSlowTicks)
 	a.FencesDue += b.FencesDue
 	a.FenceTicks = max(a.FenceTicks, b.FenceTicks)
 	a.FenceStall = max(a.FenceStall, b.FenceStall)

@@ -223,13 +223,19 @@ func (l *raftLog) isUpToDate(id entryID) bool {
 func (l *raftLog) findConflict(ents []pb.Entry) uint64 {
 	for i := range ents {
 		e := &ents[i]
-		if !l.matchTerm(e.Index, e.Term) {
-			if e.Index <= l.lastIndex() {
-				l.unstable.logf("found conflict at index %d [existing term: %d, conflicting term: %d]",
-					e.Index, zeroTermOnOutOfBounds(l.term(e.Index)), e.Term)
-			}
-			return e.Index
+		t, err := l.term(e.Index)
+		if err == nil && t == e.Term {
+			continue
 		}
+		// ErrUnavailable is the index past the last one (term answers
+		// it for every index from the unstable offset on, and the
+		// storage holds every index below): a new entry, not a conflict.
+		// An entry of another term, or a compacted one, is logged.
+		if !errors.Is(err, ErrUnavailable) {
+			l.unstable.logf("found conflict at index %d [existing term: %d, conflicting term: %d]",
+				e.Index, zeroTermOnOutOfBounds(t, err), e.Term)
+		}
+		return e.Index
 	}
 	return 0
 }
@@ -467,7 +473,16 @@ func (l *raftLog) maybeCommit(at entryID) bool {
 
 // stableTo records that the entries up to id were persisted.
 func (l *raftLog) stableTo(id entryID) {
-	l.unstable.stableTo(id)
+	u := &l.unstable
+	t, ok := u.maybeTerm(id.index)
+	taken := ok && id.index >= u.offset && t == id.term
+	u.stableTo(id)
+	if taken {
+		// Taken: the storage holds the entry at id.index, of term
+		// id.term, which the next append (whose previous entry it is)
+		// or the next MsgApp to a peer asks for.
+		l.termCache = id
+	}
 }
 
 // stableSnapTo records that the snapshot at index i was persisted.
@@ -500,8 +515,13 @@ func (l *raftLog) checkBounds(lo, hi uint64) error {
 	if lo > hi {
 		return fmt.Errorf("raft: invalid slice %d > %d", lo, hi)
 	}
-	if first := l.firstIndex(); lo < first {
-		return ErrCompacted
+	// From the unstable offset on, lo is past the first index: the
+	// storage's first index is at most its last index plus one, the
+	// offset. Not asking spares the storage's lock.
+	if lo < l.unstable.offset {
+		if first := l.firstIndex(); lo < first {
+			return ErrCompacted
+		}
 	}
 	if last := l.lastIndex(); hi > last+1 {
 		return fmt.Errorf("raft: slice[%d,%d) out of bound [%d,%d]", lo, hi, l.firstIndex(), last)

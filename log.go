@@ -515,13 +515,8 @@ func (l *raftLog) checkBounds(lo, hi uint64) error {
 	if lo > hi {
 		return fmt.Errorf("raft: invalid slice %d > %d", lo, hi)
 	}
-	// From the unstable offset on, lo is past the first index: the
-	// storage's first index is at most its last index plus one, the
-	// offset. Not asking spares the storage's lock.
-	if lo < l.unstable.offset {
-		if first := l.firstIndex(); lo < first {
-			return ErrCompacted
-		}
+	if first := l.firstIndex(); lo < first {
+		return ErrCompacted
 	}
 	if last := l.lastIndex(); hi > last+1 {
 		return fmt.Errorf("raft: slice[%d,%d) out of bound [%d,%d]", lo, hi, l.firstIndex(), last)

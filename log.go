@@ -223,13 +223,19 @@ func (l *raftLog) isUpToDate(id entryID) bool {
 func (l *raftLog) findConflict(ents []pb.Entry) uint64 {
 	for i := range ents {
 		e := &ents[i]
-		if !l.matchTerm(e.Index, e.Term) {
-			if e.Index <= l.lastIndex() {
-				l.unstable.logf("found conflict at index %d [existing term: %d, conflicting term: %d]",
-					e.Index, zeroTermOnOutOfBounds(l.term(e.Index)), e.Term)
-			}
-			return e.Index
+		t, err := l.term(e.Index)
+		if err == nil && t == e.Term {
+			continue
 		}
+		// ErrUnavailable is the index past the last one (term answers
+		// it for every index from the unstable offset on, and the
+		// storage holds every index below): a new entry, not a conflict.
+		// An entry of another term, or a compacted one, is logged.
+		if !errors.Is(err, ErrUnavailable) {
+			l.unstable.logf("found conflict at index %d [existing term: %d, conflicting term: %d]",
+				e.Index, zeroTermOnOutOfBounds(t, err), e.Term)
+		}
+		return e.Index
 	}
 	return 0
 }
@@ -467,7 +473,16 @@ func (l *raftLog) maybeCommit(at entryID) bool {
 
 // stableTo records that the entries up to id were persisted.
 func (l *raftLog) stableTo(id entryID) {
-	l.unstable.stableTo(id)
+	u := &l.unstable
+	t, ok := u.maybeTerm(id.index)
+	taken := ok && id.index >= u.offset && t == id.term
+	u.stableTo(id)
+	if taken {
+		// Taken: the storage holds the entry at id.index, of term
+		// id.term, which the next append (whose previous entry it is)
+		// or the next MsgApp to a peer asks for.
+		l.termCache = id
+	}
 }
 
 // stableSnapTo records that the snapshot at index i was persisted.

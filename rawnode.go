@@ -582,7 +582,7 @@ func (rn *RawNode) acceptReady(rd *Ready) {
 	} else {
 		// Copied into the Ready's Messages and into stepsOnAdvance: the
 		// array is reused (Tick drops it once empty).
-		clear(r.msgsAfterAppend)
+		clearRefs(r.msgsAfterAppend)
 		r.msgsAfterAppend = r.msgsAfterAppend[:0]
 	}
 	r.appSizes = r.appSizes[:0]
@@ -633,6 +633,19 @@ func (rn *RawNode) recordAdvance(rd *Ready, committedSize uint64) {
 	}
 	if len(rd.CommittedEntries) > 0 {
 		a.applied, a.appliedSize = rd.CommittedEntries, committedSize
+	}
+}
+
+// clearRefs zeroes the messages of ms that refer to other memory
+// (entries, a snapshot, a context, responses), so that an array kept for
+// reuse holds nothing alive. The others, acknowledgements mostly, are left
+// as they are: the next appends overwrite them, and zeroing them would
+// cost as much as copying them (write barriers included) for nothing.
+func clearRefs(ms []pb.Message) {
+	for i := range ms {
+		if m := &ms[i]; m.Entries != nil || m.Snapshot != nil || m.Context != nil || m.Responses != nil {
+			*m = pb.Message{}
+		}
 	}
 }
 
@@ -737,8 +750,8 @@ func (rn *RawNode) Advance(_ Ready) {
 		r := rn.raft
 		for i := range a.steps {
 			_ = r.Step(a.steps[i])
-			a.steps[i] = pb.Message{}
 		}
+		clearRefs(a.steps)
 		a.steps = a.steps[:0]
 		if a.hasAppend {
 			a.hasAppend = false

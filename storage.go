@@ -289,7 +289,15 @@ func (ms *MemoryStorage) Compact(compactIndex uint64) error {
 		// behind the last index does not copy the tail each time. The old
 		// array is never written: slices returned earlier by Entries stay
 		// intact.
-		live := make([]pb.Entry, len(ms.ents))
+		//
+		// The new array has room for as many entries as this one saw
+		// compacted, at most four times the live ones: a log that is
+		// compacted at a steady pace (keep K entries every D appended)
+		// then fills it up to its next compaction without growing
+		// through append's steps, each of which copies every live entry,
+		// while a compaction after a burst does not keep the burst's size.
+		room := min(ms.dead, 4*len(ms.ents))
+		live := make([]pb.Entry, len(ms.ents), len(ms.ents)+room)
 		copy(live, ms.ents)
 		ms.ents, ms.dead = live, 0
 	}

@@ -256,11 +256,39 @@ func TestMemoryStorageCompactReleasesTheCompactedEntries(t *testing.T) {
 	assert.Equal(t, 30, ms.dead, "fewer dead than live: resliced")
 	require.NoError(t, ms.Compact(60))
 	assert.Zero(t, ms.dead, "more dead than live: the live ones moved")
-	assert.Equal(t, len(ms.ents), cap(ms.ents), "to an array of their own")
+	assert.Len(t, ms.ents, 40, "to an array of their own")
+	assert.Equal(t, 100, cap(ms.ents), "with room for as many entries as were compacted")
 	got, err := ms.Entries(61, 101, math.MaxUint64)
 	require.NoError(t, err)
 	assert.Len(t, got, 40)
 	assert.Equal(t, uint64(61), got[0].Index)
+}
+
+func TestMemoryStorageCompactedAtASteadyPaceAppendsWithoutGrowing(t *testing.T) {
+	ms := NewMemoryStorage()
+	for i := uint64(1); i <= 80; i++ {
+		require.NoError(t, ms.Append([]pb.Entry{{Index: i, Term: 1}}))
+	}
+	// Keep 20 of 80, as an application that compacts every 60 entries.
+	require.NoError(t, ms.Compact(60))
+	require.Zero(t, ms.dead, "the live entries moved")
+	array := &ms.ents[:cap(ms.ents)][cap(ms.ents)-1]
+	for i := uint64(81); i <= 140; i++ {
+		require.NoError(t, ms.Append([]pb.Entry{{Index: i, Term: 1}}))
+	}
+	assert.Len(t, ms.ents, 80)
+	assert.Same(t, array, &ms.ents[79], "the next 60 entries fit in the array the compaction made")
+}
+
+func TestMemoryStorageCompactAfterABurstKeepsLittleRoom(t *testing.T) {
+	terms := make([]uint64, 1001)
+	for i := range terms {
+		terms[i] = 1
+	}
+	ms := newStorageWith(entsAt(0, terms...)) // entries 1..1000
+	require.NoError(t, ms.Compact(990))
+	assert.Len(t, ms.ents, 10)
+	assert.Equal(t, 50, cap(ms.ents), "room for four times the live entries, not for the 990 compacted")
 }
 
 func TestMemoryStorageCreateSnapshot(t *testing.T) {

@@ -61,10 +61,16 @@ type cluster struct {
 	native  bool
 	nqueues [][]any
 	nspare  [][]any
+	// sendFn and sendNativeFn are c.send and c.sendNative, made once: a
+	// method value passed to an interface method escapes, so making it
+	// at every Ready cost the harness an allocation per Ready.
+	sendFn       func(to uint64, m []byte)
+	sendNativeFn func(to uint64, m any)
 }
 
 func newCluster(l Lib, n int, o Options) *cluster {
 	c := &cluster{queues: make([][][]byte, n), spare: make([][][]byte, n), applied: make([]int, n)}
+	c.sendFn, c.sendNativeFn = c.send, c.sendNative
 	voters := make([]uint64, n)
 	for i := range voters {
 		voters[i] = uint64(i + 1)
@@ -96,9 +102,9 @@ func (c *cluster) pump() {
 				busy = true
 				var st Stats
 				if c.native {
-					st = n.HandleReadyNative(c.sendNative)
+					st = n.HandleReadyNative(c.sendNativeFn)
 				} else {
-					st = n.HandleReady(c.send)
+					st = n.HandleReady(c.sendFn)
 				}
 				c.applied[i] += st.Committed
 				c.readsDone += st.ReadStates

@@ -43,7 +43,7 @@ func (rn *RawNode) StepHeartbeat(m pb.Message) (resp pb.Message, ok bool) {
 		m.From == None || m.From == r.id || IsLocalMsgTarget(m.From) || m.Commit > maxIndex {
 		return pb.Message{}, false
 	}
-	if rr := r.rare; rr != nil && (rr.recovery != nil || rr.recovering != nil || rr.lease != nil) {
+	if r.rareOn&(rareRecovery|rareLease) != 0 {
 		return pb.Message{}, false
 	}
 	switch m.Type {
@@ -138,7 +138,7 @@ func (rn *RawNode) TickHeartbeat(buf []pb.Message) ([]pb.Message, bool) {
 	// group's count of Readies moves as Ready's would.
 	clear(r.msgs)
 	r.msgs = r.msgs[:0]
-	if rr := r.rare; (rr == nil || !rr.lendMsgs) && r.readiesSinceTick < 255 {
+	if r.rareOn&rareLend == 0 && r.readiesSinceTick < 255 {
 		r.readiesSinceTick++
 	}
 	observeState(r)
@@ -158,7 +158,7 @@ func (rn *RawNode) plainLeaderTick() bool {
 	if ro := r.readOnly; ro != nil && len(ro.pending) != 0 {
 		return false
 	}
-	if rr := r.rare; rr != nil && (rr.recovery != nil || rr.recovering != nil || rr.lease != nil || rr.lentMsgs != nil || rr.quiesced) {
+	if r.rareOn&(rareRecovery|rareLease|rareLent|rareQuiesced) != 0 {
 		return false
 	}
 	if a := rn.adv; a != nil && (len(a.steps) != 0 || a.pending()) {

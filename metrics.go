@@ -319,7 +319,7 @@ func (s *MetricsSnapshot) Add(o *MetricsSnapshot) {
 
 // metrics returns the configured Metrics, or nil.
 func (r *raft) metrics() *Metrics {
-	if r.rare == nil {
+	if r.rareOn&rareMetrics == 0 {
 		return nil
 	}
 	return r.rare.metrics

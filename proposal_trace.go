@@ -66,7 +66,7 @@ type ProposalTracer interface {
 
 // proposalTracer returns the proposal tracer, or nil.
 func (r *raft) proposalTracer() ProposalTracer {
-	if r.rare == nil {
+	if r.rareOn&rareProposalTracer == 0 {
 		return nil
 	}
 	return r.rare.proposalTracer

@@ -240,6 +240,7 @@ func (r *raft) handleRecoverySignal(m *pb.Message, pr *progress.Progress, sig re
 	rare := r.rareSettings()
 	if rare.recovering == nil {
 		rare.recovering = map[uint64]*peerRecovery{}
+		r.syncRareOn()
 	}
 	st := &peerRecovery{kind: sig.kind, nonce: sig.nonce, target: max(pr.Match, r.raftLog.committed)}
 	rare.recovering[m.From] = st
@@ -278,6 +279,7 @@ func (r *raft) endRecovery(id uint64, pr *progress.Progress) {
 	delete(r.rare.recovering, id)
 	if len(r.rare.recovering) == 0 {
 		r.rare.recovering = nil
+		r.syncRareOn()
 	}
 	pr.Recovering = false
 	r.logger.Infof("%x: %x left its quarantine [%s]", r.id, id, pr)

@@ -168,11 +168,12 @@ func (r *raft) initLease(cfg *Config) {
 		l.span = time.Duration(l.length) * cfg.TickInterval
 	}
 	r.rareSettings().lease = l
+	r.syncRareOn()
 }
 
 // lease returns the node's lease state, or nil in ReadOnlySafe.
 func (r *raft) lease() *leaderLease {
-	if r.rare == nil {
+	if r.rareOn&rareLease == 0 {
 		return nil
 	}
 	return r.rare.lease

@@ -241,6 +241,7 @@ func (r *raft) initRecovery(cfg *Config) {
 		r.logger.Warningf("%x resumes its quarantine after a loss of persisted state [%s]", r.id, describeRecovery(rc.rec))
 	}
 	r.rareSettings().recovery = rc
+	r.syncRareOn()
 }
 
 // finishRecoveryInit completes, once the HardState is loaded, a quarantine

@@ -230,7 +230,7 @@ func (rn *RawNode) dropSpare() {
 	if a := rn.adv; a != nil && len(a.steps) == 0 && !a.pending() {
 		rn.adv = nil
 	}
-	if cap(r.msgs) > 0 && len(r.msgs) == 0 && (r.rare == nil || !r.rare.lendMsgs || cap(r.msgs) > msgsChunk) {
+	if cap(r.msgs) > 0 && len(r.msgs) == 0 && (r.rareOn&rareLend == 0 || cap(r.msgs) > msgsChunk) {
 		// The room left after the messages handed out last. A loaned
 		// array (Config.LendReadyMessages) of a round's size is kept:
 		// the next heartbeat round would allocate it again.
@@ -658,7 +658,7 @@ func clearRefs(ms []pb.Message) {
 func (rn *RawNode) acceptMsgs(handed []pb.Message) {
 	r := rn.raft
 	rare := r.rare
-	if rare == nil || !rare.lendMsgs {
+	if r.rareOn&rareLend == 0 {
 		if len(handed) == 0 {
 			// Nothing handed out: msgs keeps its room.
 			r.msgs = r.msgs[:0]
@@ -684,6 +684,7 @@ func (rn *RawNode) acceptMsgs(handed []pb.Message) {
 	}
 	if rare.lentMsgs == nil {
 		rare.lentMsgs = handed
+		r.syncRareOn()
 	}
 	r.msgs, rare.spareMsgs = rare.spareMsgs, nil
 }
@@ -692,13 +693,14 @@ func (rn *RawNode) acceptMsgs(handed []pb.Message) {
 // array is cleared (so that it holds no entries alive) and given to msgs,
 // or kept as the spare if msgs has an array already.
 func (rn *RawNode) returnMsgs() {
-	rare := rn.raft.rare
-	if rare == nil || rare.lentMsgs == nil {
+	if rn.raft.rareOn&rareLent == 0 {
 		return
 	}
+	rare := rn.raft.rare
 	lent := rare.lentMsgs[:cap(rare.lentMsgs)]
 	clear(lent)
 	rare.lentMsgs = nil
+	rn.raft.syncRareOn()
 	if r := rn.raft; cap(r.msgs) == 0 {
 		r.msgs = lent[:0]
 	} else {

@@ -43,7 +43,7 @@ func (rn *RawNode) StepHeartbeat(m pb.Message) (resp pb.Message, ok bool) {
 		m.From == None || m.From == r.id || IsLocalMsgTarget(m.From) || m.Commit > maxIndex {
 		return pb.Message{}, false
 	}
-	if rr := r.rare; rr != nil && (rr.recovery != nil || rr.recovering != nil || rr.lease != nil) {
+	if r.rareOn&(rareRecovery|rareLease) != 0 {
 		return pb.Message{}, false
 	}
 	switch m.Type {
@@ -91,4 +91,78 @@ func plainHeartbeat(m *pb.Message) bool {
 	}
 	return m.LogTerm == 0 && m.Index == 0 && m.Entries == nil && m.Vote == 0 && m.Snapshot == nil &&
 		!m.Reject && m.RejectHint == 0 && m.Context == nil && m.Responses == nil
+}
+
+// TickHeartbeat ticks the node as Tick does and, when the node is an idle
+// leader whose tick makes nothing but plain heartbeats, takes them out of
+// the node at once: it appends them to buf, leaves nothing for a Ready,
+// and reports true. It is StepHeartbeat's counterpart for the leader's
+// side of an idle group's heartbeat round: a host of many groups (package
+// multiraft) sends the heartbeats without a Ready and an Advance per
+// leader and tick. Nothing changes for an application that does not call
+// it.
+//
+// It reports false, and has ticked exactly as Tick, leaving what the tick
+// made to the next Ready as usual, unless, before the tick, the node is a
+// leader with nothing for a Ready (HasReady is false) and no Ready
+// outstanding (every Ready handed out was advanced), its tick cannot
+// reach the election timeout (no CheckQuorum step, no transfer to
+// abandon), no ReadIndex round is pending (its heartbeats would carry
+// it), and it keeps no explicit lease (ReadOnlyLeaseBased), no restart
+// quarantine or fence handshake (Config.RecoverLostState) and does not
+// write asynchronously (AsyncStorageWrites). The heartbeats it returns
+// are those Ready would have handed out, in the same order; like a
+// messages-only Ready, they vouch only for state already persisted. The
+// state trace and Config.Metrics hear of the tick and of the heartbeats as
+// through Tick; Metrics counts no Ready for them, as there is none.
+func (rn *RawNode) TickHeartbeat(buf []pb.Message) ([]pb.Message, bool) {
+	if !rn.plainLeaderTick() {
+		rn.Tick()
+		return buf, false
+	}
+	rn.Tick()
+	r := rn.raft
+	n := len(r.msgs)
+	if n == 0 {
+		return buf, true
+	}
+	for i := range r.msgs {
+		if m := &r.msgs[i]; m.Type != pb.MsgHeartbeat || m.Context != nil {
+			// Not reached given plainLeaderTick; the Ready hands it out.
+			return buf, false
+		}
+	}
+	buf = append(buf, r.msgs...)
+	// What Ready and Advance do to a Ready of messages only: the array is
+	// emptied for the next ones (a loaned one is returned), and a busy
+	// group's count of Readies moves as Ready's would.
+	clear(r.msgs)
+	r.msgs = r.msgs[:0]
+	if r.rareOn&rareLend == 0 && r.readiesSinceTick < 255 {
+		r.readiesSinceTick++
+	}
+	observeState(r)
+	traceCursors(r)
+	return buf, true
+}
+
+// plainLeaderTick reports whether the next tick of the node can make
+// nothing but plain heartbeats, with nothing else for a Ready: see
+// TickHeartbeat.
+func (rn *RawNode) plainLeaderTick() bool {
+	r := rn.raft
+	if r.state != StateLeader || r.electionElapsed+1 >= r.electionTimeout || r.leadTransferee != None ||
+		r.asyncStorageWrites || len(r.msgs) != 0 || len(r.msgsAfterAppend) != 0 {
+		return false
+	}
+	if ro := r.readOnly; ro != nil && len(ro.pending) != 0 {
+		return false
+	}
+	if r.rareOn&(rareRecovery|rareLease|rareLent|rareQuiesced) != 0 {
+		return false
+	}
+	if a := rn.adv; a != nil && (len(a.steps) != 0 || a.pending()) {
+		return false
+	}
+	return !rn.HasReady()
 }

@@ -25,9 +25,12 @@ type twinMember struct {
 type twinCluster struct {
 	t     *testing.T
 	nodes map[uint64]*twinMember
-	fast  bool // heartbeats go through StepHeartbeat first
+	fast  bool // heartbeats go through StepHeartbeat, ticks through TickHeartbeat
 	taken int  // heartbeats StepHeartbeat took
 	left  int  // heartbeats it left to Step
+	// ticksTaken and ticksLeft count the ticks for which TickHeartbeat
+	// took the heartbeats or left them to the Ready.
+	ticksTaken, ticksLeft int
 }
 
 func newTwinCluster(t *testing.T, seed uint64, fast bool, configure func(*Config)) *twinCluster {
@@ -95,6 +98,25 @@ func (c *twinCluster) step(m pb.Message) Ready {
 	return rd
 }
 
+// tick ticks the node and returns its Ready, with the heartbeats that
+// TickHeartbeat returned as its messages, where Tick would have queued
+// them.
+func (c *twinCluster) tick(id uint64) Ready {
+	n := c.nodes[id]
+	if !c.fast {
+		n.rn.Tick()
+		return c.ready(id)
+	}
+	hbs, took := n.rn.TickHeartbeat(nil)
+	if !took {
+		c.ticksLeft++
+		return c.ready(id)
+	}
+	c.ticksTaken++
+	require.False(c.t, n.rn.HasReady(), "TickHeartbeat left something for a Ready")
+	return Ready{Messages: hbs}
+}
+
 // twinState is what the twins must agree on after each input.
 type twinState struct {
 	Status           Status
@@ -118,9 +140,9 @@ func (c *twinCluster) state(id uint64) twinState {
 
 // TestStepHeartbeatMatchesStep drives twin clusters through the same
 // random schedule of ticks, proposals, reads, campaigns, deliveries,
-// drops and reorders, one stepping every message with Step, the other
-// stepping heartbeats and their responses with StepHeartbeat where it
-// takes them: after every input both have the same Status (progress
+// drops and reorders, one stepping every message with Step and ticking
+// with Tick, the other stepping heartbeats and their responses with
+// StepHeartbeat and ticking with TickHeartbeat where they take them: after every input both have the same Status (progress
 // included), clocks, metrics (but the count of Readies) and Ready, and the
 // fast path's response is the message Step put in the Ready.
 func TestStepHeartbeatMatchesStep(t *testing.T) {
@@ -143,9 +165,7 @@ func TestStepHeartbeatMatchesStep(t *testing.T) {
 					switch x := rng.Intn(100); {
 					case x < 25:
 						what = "tick"
-						a.nodes[id].rn.Tick()
-						b.nodes[id].rn.Tick()
-						ra, rb = a.ready(id), b.ready(id)
+						ra, rb = a.tick(id), b.tick(id)
 					case x < 30:
 						what = "propose"
 						_ = a.nodes[id].rn.Propose([]byte("x"))
@@ -190,7 +210,9 @@ func TestStepHeartbeatMatchesStep(t *testing.T) {
 				}
 				assert.Greater(t, b.taken, 10, "heartbeats taken by the fast path")
 				assert.Greater(t, b.left, 10, "heartbeats left to Step")
-				t.Logf("taken %d, left to Step %d", b.taken, b.left)
+				assert.Greater(t, b.ticksTaken, 3, "ticks taken by the fast path")
+				assert.Greater(t, b.ticksLeft, 10, "ticks left to Tick and Ready")
+				t.Logf("taken %d, left to Step %d; ticks taken %d, left %d", b.taken, b.left, b.ticksTaken, b.ticksLeft)
 			})
 		}
 	}
@@ -269,4 +291,90 @@ func TestStepHeartbeatRefusesWhatChangesMore(t *testing.T) {
 		_, ok := c.nodes[1].rn.StepHeartbeat(resp)
 		assert.False(t, ok, "Step would probe it")
 	})
+}
+
+// TestTickHeartbeatLeavesToReadyWhatChangesMore checks the ticks whose
+// output TickHeartbeat leaves to the Ready, each from an idle three-node
+// group whose leader is 1: the node has ticked as Tick, and the Ready
+// holds what the tick made.
+func TestTickHeartbeatLeavesToReadyWhatChangesMore(t *testing.T) {
+	setup := func(t *testing.T, fast bool, configure func(*Config)) *twinCluster {
+		c := newTwinCluster(t, 1, fast, configure)
+		require.NoError(t, c.nodes[1].rn.Campaign())
+		var queue []pb.Message
+		queue = append(queue, c.ready(1).Messages...)
+		for len(queue) > 0 {
+			m := queue[0]
+			queue = queue[1:]
+			queue = append(queue, c.step(m).Messages...)
+		}
+		require.Equal(t, StateLeader, c.nodes[1].rn.raft.state)
+		return c
+	}
+	t.Run("an idle leader", func(t *testing.T) {
+		c := setup(t, true, nil)
+		hbs, ok := c.nodes[1].rn.TickHeartbeat(nil)
+		require.True(t, ok)
+		require.Len(t, hbs, 2)
+		for _, m := range hbs {
+			assert.Equal(t, pb.MsgHeartbeat, m.Type)
+			assert.Nil(t, m.Context)
+		}
+		assert.False(t, c.nodes[1].rn.HasReady())
+	})
+	cases := []struct {
+		name      string
+		configure func(*Config)
+		prepare   func(*twinCluster)
+		id        uint64
+	}{
+		{"a follower", nil, func(*twinCluster) {}, 2},
+		{"a pending read round", nil, func(c *twinCluster) {
+			c.nodes[1].rn.ReadIndex([]byte("rd"))
+			c.ready(1)
+		}, 1},
+		{"a proposal not yet in a Ready", nil, func(c *twinCluster) {
+			require.NoError(t, c.nodes[1].rn.Propose([]byte("x")))
+		}, 1},
+		{"a Ready not advanced", func(cfg *Config) { cfg.LendReadyMessages = true }, func(c *twinCluster) {
+			require.NoError(t, c.nodes[1].rn.Propose([]byte("x")))
+			c.nodes[1].rn.Ready()
+		}, 1},
+		{"the CheckQuorum tick", func(cfg *Config) { cfg.CheckQuorum = true }, func(c *twinCluster) {
+			r := c.nodes[1].rn.raft
+			r.electionElapsed = r.electionTimeout - 1
+		}, 1},
+		{"asynchronous writes", func(cfg *Config) { cfg.AsyncStorageWrites = true }, func(*twinCluster) {}, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.configure != nil && tc.name == "asynchronous writes" {
+				// The twin cluster's Ready handling is synchronous: check
+				// the refusal on a fresh leader of its own.
+				s := NewMemoryStorage()
+				require.NoError(t, s.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{
+					Index: 1, Term: 1, ConfState: pb.ConfState{Voters: []uint64{1}},
+				}}))
+				cfg := newTestConfig(1, 10, 1, s)
+				tc.configure(cfg)
+				rn, err := NewRawNode(cfg)
+				require.NoError(t, err)
+				rn.raft.becomeCandidate()
+				rn.raft.becomeLeader()
+				assert.False(t, rn.plainLeaderTick())
+				return
+			}
+			a, b := setup(t, false, tc.configure), setup(t, true, tc.configure)
+			tc.prepare(a)
+			tc.prepare(b)
+			a.nodes[tc.id].rn.Tick()
+			_, ok := b.nodes[tc.id].rn.TickHeartbeat(nil)
+			assert.False(t, ok)
+			assert.Equal(t, a.state(tc.id), b.state(tc.id), "ticked as Tick")
+			assert.Equal(t, a.nodes[tc.id].rn.HasReady(), b.nodes[tc.id].rn.HasReady())
+			if a.nodes[tc.id].rn.HasReady() {
+				assert.Equal(t, a.nodes[tc.id].rn.Ready(), b.nodes[tc.id].rn.Ready(), "the tick's output in the Ready")
+			}
+		})
+	}
 }

@@ -104,6 +104,7 @@ func (rn *RawNode) MayQuiesceFollowing(lead, term, commit uint64) bool {
 // leader, and MayQuiesceFollowing on a follower).
 func (rn *RawNode) Quiesce() {
 	rn.raft.rareSettings().quiesced = true
+	rn.raft.syncRareOn()
 	// No Tick comes to release them until Wake, and no heartbeat round
 	// to reuse a loaned Messages array.
 	rn.dropSpare()
@@ -115,7 +116,7 @@ func (rn *RawNode) Quiesce() {
 // Quiesced reports whether the group is quiesced (Quiesce called, Wake
 // not since).
 func (rn *RawNode) Quiesced() bool {
-	return rn.raft.rare != nil && rn.raft.rare.quiesced
+	return rn.raft.rareOn&rareQuiesced != 0
 }
 
 // Wake ends quiescence and reports whether the group was quiesced. The
@@ -129,6 +130,7 @@ func (rn *RawNode) Wake() bool {
 		return false
 	}
 	r.rare.quiesced = false
+	r.syncRareOn()
 	r.electionElapsed = 0
 	r.heartbeatElapsed = 0
 	if r.state == StateLeader {

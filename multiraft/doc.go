@@ -35,8 +35,10 @@
 // carries only messages (a leader's heartbeats) is advanced in the visit
 // that took it; its messages leave with the others. A plain heartbeat or
 // response that changes nothing a Ready would hand out is stepped when it
-// arrives, through raft.RawNode.StepHeartbeat, without a visit: an idle
-// group's heartbeat round costs its leader's tick visit only.
+// arrives, through raft.RawNode.StepHeartbeat, without a visit, and an
+// idle leader's tick hands its heartbeats out through
+// raft.RawNode.TickHeartbeat, without a Ready: an idle group's heartbeat
+// round costs its leader's tick visit only, with no Ready in it.
 //
 // Start runs passes on a goroutine whenever there is work, and ticks every
 // HostConfig.TickInterval. Tests may instead leave the host stopped and

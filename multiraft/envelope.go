@@ -336,6 +336,14 @@ func (r *reader) count(what string, min int) int {
 // an error wrapping ErrBadEnvelope, never a panic. The decoded messages own
 // their bytes (nothing refers to b afterwards).
 func (e *Envelope) Unmarshal(b []byte) error {
+	return e.unmarshal(b, nil)
+}
+
+// unmarshal is Unmarshal, decoding the heartbeat tuples into hbs's array
+// when it has room: a receiver that handles one envelope at a time
+// reuses one array rather than allocating a tuple array per envelope
+// (thousands of tuples each on a host of many groups).
+func (e *Envelope) unmarshal(b []byte, hbs []Heartbeat) error {
 	*e = Envelope{}
 	r := reader{b: b}
 	if r.byte("magic") != magic0 || r.byte("magic") != magic1 {
@@ -363,7 +371,12 @@ func (e *Envelope) Unmarshal(b []byte) error {
 		}
 	}
 	if n := r.count("heartbeats", 6); n > 0 {
-		e.Heartbeats = make([]Heartbeat, n)
+		if cap(hbs) >= n {
+			e.Heartbeats = hbs[:n]
+			clear(e.Heartbeats)
+		} else {
+			e.Heartbeats = make([]Heartbeat, n)
+		}
 		for i := range e.Heartbeats {
 			h := &e.Heartbeats[i]
 			f := r.byte("heartbeat flags")

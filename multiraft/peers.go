@@ -1,6 +1,9 @@
 package multiraft
 
 import (
+	"slices"
+	"sync"
+
 	pb "github.com/raftkit/raft/raftpb"
 
 	"github.com/raftkit/raft"
@@ -282,6 +285,16 @@ func (h *Host) HandleSnapshotStatus(gid GroupID, to uint64, failed bool) {
 	h.schedule(g)
 }
 
+// envScratch holds HandleEnvelope's per-envelope arrays, reused through
+// envScratches: an envelope of a host of many groups carries thousands of
+// tuples, and HandleEnvelope keeps neither array.
+type envScratch struct {
+	gs      []*group
+	routine []bool
+}
+
+var envScratches sync.Pool
+
 // HandleEnvelope implements Handler: it queues the envelope's messages on
 // their groups and answers liveness pings.
 func (h *Host) HandleEnvelope(env *Envelope) {
@@ -299,8 +312,18 @@ func (h *Host) HandleEnvelope(env *Envelope) {
 	// Look the groups up under one read lock, queue each message on its
 	// group, and schedule them all under one lock: an envelope may carry a
 	// heartbeat for each of 100,000 groups.
-	gs := make([]*group, n)
-	routine := make([]bool, len(env.Heartbeats))
+	sc, _ := envScratches.Get().(*envScratch)
+	if sc == nil {
+		sc = new(envScratch)
+	}
+	gs := slices.Grow(sc.gs[:0], n)[:n]
+	routine := slices.Grow(sc.routine[:0], len(env.Heartbeats))[:len(env.Heartbeats)]
+	clear(routine)
+	defer func() {
+		clear(gs)
+		sc.gs, sc.routine = gs[:0], routine[:0]
+		envScratches.Put(sc)
+	}()
 	h.mu.RLock()
 	for i := range env.Heartbeats {
 		gs[i] = h.groups[env.Heartbeats[i].Group]

@@ -234,7 +234,16 @@ func (h *Host) tickGroup(g *group, ticks int) {
 		}
 	}
 	for i := 0; i < ticks; i++ {
-		g.rn.Tick()
+		// An idle leader's heartbeats skip the Ready (raft's fast path,
+		// R2e): they join its routes now, where the Ready's would have
+		// gone, ahead of anything the visit adds.
+		var buf [4]pb.Message
+		hbs, ok := g.rn.TickHeartbeat(buf[:0])
+		if ok {
+			for j := range hbs {
+				h.routeLocked(g, hbs[j], 0)
+			}
+		}
 	}
 }
 

@@ -316,16 +316,20 @@ func (t *TCPTransport) serve(c net.Conn) {
 	}
 	c.SetDeadline(time.Time{})
 	h.HandleHello(peer)
+	var hbs []Heartbeat // the tuple array, reused: HandleEnvelope keeps none
 	for {
 		b, err := readEnvelope(r, t.cfg.MaxEnvelopeBytes)
 		if err != nil {
 			return
 		}
 		var env Envelope
-		if err := env.Unmarshal(b); err != nil || env.From != peer.Host {
+		if err := env.unmarshal(b, hbs); err != nil || env.From != peer.Host {
 			return
 		}
 		h.HandleEnvelope(&env)
+		if cap(env.Heartbeats) > cap(hbs) {
+			hbs = env.Heartbeats[:0]
+		}
 	}
 }
 

@@ -305,7 +305,17 @@ func (t *MemTransport) Send(env *Envelope) {
 	}
 	n.count(t.id, to, len(b))
 	var got Envelope
-	if err := got.Unmarshal(b); err != nil {
+	hbs, _ := heartbeatArrays.Get().(*[]Heartbeat)
+	if hbs == nil {
+		hbs = new([]Heartbeat)
+	}
+	defer func() {
+		if cap(got.Heartbeats) > cap(*hbs) {
+			*hbs = got.Heartbeats[:0]
+		}
+		heartbeatArrays.Put(hbs)
+	}()
+	if err := got.unmarshal(b, *hbs); err != nil {
 		if n.Strict {
 			panic(err)
 		}
@@ -315,6 +325,10 @@ func (t *MemTransport) Send(env *Envelope) {
 	dst.h.HandleEnvelope(&got)
 	reportSnapshots(t.h, env, false)
 }
+
+// heartbeatArrays holds tuple arrays (*[]Heartbeat) for the envelopes a
+// MemNetwork decodes, which HandleEnvelope does not keep.
+var heartbeatArrays sync.Pool
 
 // reportSnapshots reports the fate of the envelope's MsgSnap messages.
 func reportSnapshots(h Handler, env *Envelope, failed bool) {

@@ -117,7 +117,11 @@ func (c *testCluster) node(id uint64) *RawNode { return c.nodes[id].rn }
 // it did.
 func (c *testCluster) process(id uint64) bool {
 	m := c.nodes[id]
-	if c.down[id] || !m.rn.HasReady() {
+	if c.down[id] {
+		return false
+	}
+	requireRareOnInSync(c.t, m.rn.raft)
+	if !m.rn.HasReady() {
 		return false
 	}
 	rd := m.rn.Ready()
@@ -430,6 +434,7 @@ func ents(terms ...uint64) []pb.Entry {
 // none is left, and returns the messages addressed to others.
 func (n *testNode) flush() []pb.Message {
 	var out []pb.Message
+	requireRareOnInSync(n.t, n.r)
 	for i := 0; n.HasReady(); i++ {
 		require.Less(n.t, i, 100, "node does not settle")
 		rd := n.Ready()
@@ -562,3 +567,10 @@ func (c *testCluster) proposeConfChange(id uint64, cc pb.ConfChangeI) error {
 
 // members returns the configuration node id has applied.
 func (c *testCluster) members(id uint64) pb.ConfState { return c.node(id).raft.trk.ConfState() }
+
+// requireRareOnInSync fails the test unless r.rareOn says which of rare's
+// fields are set (syncRareOn follows every write of them).
+func requireRareOnInSync(t testing.TB, r *raft) {
+	t.Helper()
+	require.Equal(t, rareOnOf(r.rare), r.rareOn, "raft.rareOn out of sync with raft.rare")
+}

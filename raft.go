@@ -361,12 +361,16 @@ const (
 )
 
 // syncRareOn sets rareOn from rare; every write of a field that rareOn
-// reflects is followed by a call.
+// reflects is followed by a call. The root package's test clusters check
+// after every step that rareOn is rareOnOf(rare).
 func (r *raft) syncRareOn() {
-	rr := r.rare
+	r.rareOn = rareOnOf(r.rare)
+}
+
+// rareOnOf returns the rare* bits of the fields of rr that are set.
+func rareOnOf(rr *raftRare) uint8 {
 	if rr == nil {
-		r.rareOn = 0
-		return
+		return 0
 	}
 	var on uint8
 	if rr.lease != nil {
@@ -393,7 +397,7 @@ func (r *raft) syncRareOn() {
 	if rr.quiesced {
 		on |= rareQuiesced
 	}
-	r.rareOn = on
+	return on
 }
 
 // rareSettings returns r.rare, allocating it if needed.

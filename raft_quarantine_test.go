@@ -458,7 +458,13 @@ func TestStateLossAcknowledgesNoMoreThanTheLeaderCommitted(t *testing.T) {
 // campaign and lets the cluster settle, then reports whether any live
 // leader of any term lacks data at index.
 func leaderLacksAfterCampaign(c *testCluster, index uint64, data string) bool {
-	c.crash(1)
+	return leaderLacksAfterCrashAndCampaign(c, 1, index, data)
+}
+
+// leaderLacksAfterCrashAndCampaign is leaderLacksAfterCampaign with
+// node crashed instead of node 1.
+func leaderLacksAfterCrashAndCampaign(c *testCluster, crashed, index uint64, data string) bool {
+	c.crash(crashed)
 	c.heal()
 	_ = c.node(2).Campaign()
 	c.stabilize()

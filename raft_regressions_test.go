@@ -30,19 +30,7 @@ func formerLeaderLossScenario(t *testing.T) (Recovery, bool) {
 	term := c.node(1).raft.Term
 	c.regress(1, 3, pb.HardState{Term: term, Vote: 1, Commit: 4})
 	rec := c.recoveryOf(1)
-	c.crash(3)
-	c.heal()
-	_ = c.node(2).Campaign()
-	c.stabilize()
-	c.tick(30)
-	for _, ids := range c.leadersByTerm() {
-		for _, id := range ids {
-			if !c.down[id] && c.entryData(id, 4) != "e" {
-				return rec, true
-			}
-		}
-	}
-	return rec, false
+	return rec, leaderLacksAfterCrashAndCampaign(c, 3, 4, "e")
 }
 
 // TestFormerLeaderWhoseStorageLostEntriesIsQuarantinedAtRestart: D4 in

@@ -218,23 +218,27 @@ func TestStepHeartbeatMatchesStep(t *testing.T) {
 	}
 }
 
+// newIdleTwinGroup returns a three-node group (one cluster of
+// newTwinCluster, fast or not) whose leader is 1, every message of its
+// election delivered.
+func newIdleTwinGroup(t *testing.T, fast bool, configure func(*Config)) *twinCluster {
+	c := newTwinCluster(t, 1, fast, configure)
+	require.NoError(t, c.nodes[1].rn.Campaign())
+	// Copied out at once: with LendReadyMessages the arrays are reused.
+	queue := append([]pb.Message(nil), c.ready(1).Messages...)
+	for len(queue) > 0 {
+		m := queue[0]
+		queue = append(queue[1:], c.step(m).Messages...)
+	}
+	require.Equal(t, StateLeader, c.nodes[1].rn.raft.state)
+	return c
+}
+
 // TestStepHeartbeatRefusesWhatChangesMore checks, message by message,
 // the cases that StepHeartbeat must leave to Step, each from an idle
 // three-node group whose leader is 1.
 func TestStepHeartbeatRefusesWhatChangesMore(t *testing.T) {
-	setup := func(t *testing.T) *twinCluster {
-		c := newTwinCluster(t, 1, true, nil)
-		require.NoError(t, c.nodes[1].rn.Campaign())
-		var queue []pb.Message
-		queue = append(queue, c.ready(1).Messages...)
-		for len(queue) > 0 {
-			m := queue[0]
-			queue = queue[1:]
-			queue = append(queue, c.step(m).Messages...)
-		}
-		require.Equal(t, StateLeader, c.nodes[1].rn.raft.state)
-		return c
-	}
+	setup := func(t *testing.T) *twinCluster { return newIdleTwinGroup(t, true, nil) }
 	c := setup(t)
 	term := c.nodes[1].rn.raft.Term
 	commit := c.nodes[1].rn.raft.raftLog.committed
@@ -298,19 +302,7 @@ func TestStepHeartbeatRefusesWhatChangesMore(t *testing.T) {
 // group whose leader is 1: the node has ticked as Tick, and the Ready
 // holds what the tick made.
 func TestTickHeartbeatLeavesToReadyWhatChangesMore(t *testing.T) {
-	setup := func(t *testing.T, fast bool, configure func(*Config)) *twinCluster {
-		c := newTwinCluster(t, 1, fast, configure)
-		require.NoError(t, c.nodes[1].rn.Campaign())
-		var queue []pb.Message
-		queue = append(queue, c.ready(1).Messages...)
-		for len(queue) > 0 {
-			m := queue[0]
-			queue = queue[1:]
-			queue = append(queue, c.step(m).Messages...)
-		}
-		require.Equal(t, StateLeader, c.nodes[1].rn.raft.state)
-		return c
-	}
+	setup := newIdleTwinGroup
 	t.Run("an idle leader", func(t *testing.T) {
 		c := setup(t, true, nil)
 		hbs, ok := c.nodes[1].rn.TickHeartbeat(nil)

@@ -58,6 +58,19 @@ func TestQuarantineNonceComesFromTheRandomSourceAndSurvivesRestarts(t *testing.T
 	assert.Equal(t, persisted, d.Status().Recovery)
 }
 
+// newDeclaringCluster returns a cluster of n nodes with RecoverLostState
+// (StateLoss by default) in which node 3, at each start, passes *declare
+// as its Config.Recovery: a test sets it before restarting node 3 to
+// declare a loss the application saw.
+func newDeclaringCluster(t *testing.T, n int, declare **Recovery) *testCluster {
+	return newTestCluster(t, n, func(cfg *Config) {
+		recoverConfig(false)(cfg)
+		if cfg.ID == 3 {
+			cfg.Recovery = *declare
+		}
+	})
+}
+
 // declaredScenario is counterexample 1 with a loss that the library cannot
 // see: 3 is restored from an older copy of its disk, whose HardState and
 // log agree (commit index 3, last index 3), after it acknowledged e at
@@ -66,12 +79,7 @@ func TestQuarantineNonceComesFromTheRandomSourceAndSurvivesRestarts(t *testing.T
 // DeclareRegression once the node runs. It returns whether a leader lacks e.
 func declaredScenario(t *testing.T, atRunTime bool) bool {
 	var declare *Recovery
-	c := newTestCluster(t, 3, func(cfg *Config) {
-		recoverConfig(false)(cfg)
-		if cfg.ID == 3 {
-			cfg.Recovery = declare
-		}
-	})
+	c := newDeclaringCluster(t, 3, &declare)
 	c.campaign(1)
 	require.NoError(t, c.propose(1, "x"))
 	c.isolate(2)
@@ -253,12 +261,7 @@ func TestHandshakeStartsAfreshWithANewLeader(t *testing.T) {
 // two leaders.
 func counterexample4(t *testing.T) []uint64 {
 	var declare *Recovery
-	c := newTestCluster(t, 5, func(cfg *Config) {
-		recoverConfig(false)(cfg)
-		if cfg.ID == 3 {
-			cfg.Recovery = declare
-		}
-	})
+	c := newDeclaringCluster(t, 5, &declare)
 	c.campaign(1)
 	require.NoError(t, c.propose(1, "x"))
 	term := c.node(1).raft.Term

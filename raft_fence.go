@@ -174,7 +174,7 @@ type peerRecovery struct {
 
 // peerRecovering returns the leader's handshake with peer id, or nil.
 func (r *raft) peerRecovering(id uint64) *peerRecovery {
-	if r.rare == nil || r.rare.recovering == nil {
+	if r.rareOn&rareRecovery == 0 {
 		return nil
 	}
 	return r.rare.recovering[id]
@@ -183,7 +183,7 @@ func (r *raft) peerRecovering(id uint64) *peerRecovery {
 // excludesPeers reports whether this leader counts some peer for no
 // quorum: a peer in a handshake after a StateLoss.
 func (r *raft) excludesPeers() bool {
-	if r.rare == nil || recoveryMutation == mutNoExclusion {
+	if r.rareOn&rareRecovery == 0 || recoveryMutation == mutNoExclusion {
 		return false
 	}
 	for _, st := range r.rare.recovering {
@@ -221,7 +221,7 @@ func (l *recoveryAckIndexer) AckedIndex(id uint64) (quorum.Index, bool) {
 // committedByQuorum returns the largest index a quorum of the voters has
 // in its log, counting no peer in a handshake after a StateLoss.
 func (r *raft) committedByQuorum() uint64 {
-	if r.rare == nil || r.rare.recovering == nil || !r.excludesPeers() {
+	if !r.excludesPeers() {
 		return r.trk.Committed()
 	}
 	return uint64(r.trk.Voters.CommittedIndex((*recoveryAckIndexer)(r)))

@@ -290,7 +290,7 @@ func (r *raft) drawNonce() uint64 {
 
 // recoveryState returns the state of Config.RecoverLostState, or nil.
 func (r *raft) recoveryState() *recovery {
-	if r.rare == nil {
+	if r.rareOn&rareRecovery == 0 {
 		return nil
 	}
 	return r.rare.recovery

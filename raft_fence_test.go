@@ -475,18 +475,17 @@ func TestRecoverySignalIsNoReadAcknowledgement(t *testing.T) {
 // returns whether 3 is still quarantined and whether the stale leader
 // committed index 4.
 func appFenceScenario(t *testing.T, stale bool) (quarantined, staleCommit bool) {
-	c := newTestCluster(t, 3, recoverConfig(false))
-	c.drop = func(m pb.Message) bool { return m.From == 3 && m.Type == pb.MsgHeartbeatResp }
-	c.campaign(1)
-	require.NoError(t, c.propose(1, "x"))
+	dropSignals := func(c *testCluster) {
+		c.drop = func(m pb.Message) bool { return m.From == 3 && m.Type == pb.MsgHeartbeatResp }
+	}
+	var c *testCluster
 	if stale {
-		c.isolate(1)
-		c.campaign(2)
-		require.NoError(t, c.propose(2, "y"))
-		c.regress(3, 3, pb.HardState{Term: 1, Vote: 1, Commit: 4})
-		c.heal()
-		c.isolate(2)
+		c = staleLeaderSetup(t, dropSignals)
 	} else {
+		c = newTestCluster(t, 3, recoverConfig(false))
+		dropSignals(c)
+		c.campaign(1)
+		require.NoError(t, c.propose(1, "x"))
 		c.regress(3, 2, pb.HardState{Term: c.node(1).raft.Term, Vote: 1, Commit: 3})
 	}
 	rec := c.recoveryOf(3)

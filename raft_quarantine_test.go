@@ -250,8 +250,12 @@ func TestQuarantinedNodeCommitsOnlyThroughAppends(t *testing.T) {
 // term 1 and is cut off; 2 leads term 2 and commits y at index 5; 3, which
 // had acknowledged it, restarts from a StateLoss back at term 1 with its
 // log cut to index 3; then 2 is cut off and the stale 1 reaches 3.
-func staleLeaderSetup(t *testing.T) *testCluster {
+// Each of prepare runs on the new cluster before anything happens.
+func staleLeaderSetup(t *testing.T, prepare ...func(*testCluster)) *testCluster {
 	c := newTestCluster(t, 3, recoverConfig(false))
+	for _, p := range prepare {
+		p(c)
+	}
 	c.campaign(1)
 	require.NoError(t, c.propose(1, "x"))
 	c.isolate(1)
@@ -291,15 +295,7 @@ func TestStateLossAcknowledgementsDecideNoCommit(t *testing.T) {
 // confirms its leadership.
 func TestStateLossConfirmsNoRead(t *testing.T) {
 	staleRead := func() bool {
-		c := newTestCluster(t, 3, recoverConfig(false))
-		c.campaign(1)
-		require.NoError(t, c.propose(1, "x"))
-		c.isolate(1)
-		c.campaign(2)
-		require.NoError(t, c.propose(2, "y"))
-		c.regress(3, 3, pb.HardState{Term: 1, Vote: 1, Commit: 4})
-		c.heal()
-		c.isolate(2)
+		c := staleLeaderSetup(t)
 		c.node(1).ReadIndex([]byte("r"))
 		c.stabilize()
 		c.tick(3)

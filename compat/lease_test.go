@@ -7,11 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	etcdraft "go.etcd.io/raft/v3"
 	etcdpb "go.etcd.io/raft/v3/raftpb"
-
-	ourraft "github.com/raftkit/raft"
-	ourpb "github.com/raftkit/raft/raftpb"
 )
 
 // Issue 15: the known ways in which etcd raft v3.6's ReadOnlyLeaseBased
@@ -67,167 +63,6 @@ func (leaseQuiet) Fatalf(f string, v ...interface{}) { panic(fmt.Sprintf(f, v...
 func (leaseQuiet) Panic(v ...interface{})            { panic(fmt.Sprint(v...)) }
 func (leaseQuiet) Panicf(f string, v ...interface{}) { panic(fmt.Sprintf(f, v...)) }
 
-// etcdLeaseNode is an etcd raft v3.6 node in ReadOnlyLeaseBased.
-type etcdLeaseNode struct {
-	id uint64
-	s  *etcdraft.MemoryStorage
-	rn *etcdraft.RawNode
-}
-
-func newEtcdLeaseNode(id uint64) *etcdLeaseNode {
-	s := etcdraft.NewMemoryStorage()
-	if err := s.ApplySnapshot(etcdpb.Snapshot{Metadata: etcdpb.SnapshotMetadata{Index: 1, Term: 1,
-		ConfState: etcdpb.ConfState{Voters: []uint64{1, 2, 3}}}}); err != nil {
-		panic(err)
-	}
-	n := &etcdLeaseNode{id: id, s: s}
-	n.restart()
-	return n
-}
-
-func (n *etcdLeaseNode) restart() {
-	rn, err := etcdraft.NewRawNode(&etcdraft.Config{ID: n.id, ElectionTick: 10, HeartbeatTick: 1, Storage: n.s,
-		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, CheckQuorum: true,
-		ReadOnlyOption: etcdraft.ReadOnlyLeaseBased, Logger: leaseQuiet{}})
-	if err != nil {
-		panic(err)
-	}
-	n.rn = rn
-}
-
-func (n *etcdLeaseNode) tick() { n.rn.Tick() }
-func (n *etcdLeaseNode) step(data []byte) {
-	var m etcdpb.Message
-	if err := m.Unmarshal(data); err != nil {
-		panic(err)
-	}
-	_ = n.rn.Step(m)
-}
-func (n *etcdLeaseNode) ready() (out []leaseWire, reads []uint64) {
-	for n.rn.HasReady() {
-		rd := n.rn.Ready()
-		if !etcdraft.IsEmptyHardState(rd.HardState) {
-			_ = n.s.SetHardState(rd.HardState)
-		}
-		_ = n.s.Append(rd.Entries)
-		for _, e := range rd.CommittedEntries {
-			if e.Type == etcdpb.EntryConfChange {
-				var cc etcdpb.ConfChange
-				_ = cc.Unmarshal(e.Data)
-				n.rn.ApplyConfChange(cc)
-			}
-		}
-		for _, m := range rd.Messages {
-			data, err := m.Marshal()
-			if err != nil {
-				panic(err)
-			}
-			out = append(out, leaseWire{from: m.From, to: m.To, typ: int32(m.Type), data: data})
-		}
-		for _, rs := range rd.ReadStates {
-			reads = append(reads, rs.Index)
-		}
-		n.rn.Advance(rd)
-	}
-	return out, reads
-}
-func (n *etcdLeaseNode) readIndex()         { n.rn.ReadIndex([]byte("read")) }
-func (n *etcdLeaseNode) transfer(to uint64) { n.rn.TransferLeader(to) }
-func (n *etcdLeaseNode) campaign()          { _ = n.rn.Campaign() }
-func (n *etcdLeaseNode) propose() error     { return n.rn.Propose([]byte("write")) }
-func (n *etcdLeaseNode) leader() bool       { return n.rn.Status().RaftState == etcdraft.StateLeader }
-func (n *etcdLeaseNode) commit() uint64     { return n.rn.Status().Commit }
-func (n *etcdLeaseNode) voters() string     { return n.rn.Status().Config.Voters.String() }
-func (n *etcdLeaseNode) confChange(add bool, id uint64) error {
-	cc := etcdpb.ConfChange{Type: etcdpb.ConfChangeRemoveNode, NodeID: id}
-	if add {
-		cc.Type = etcdpb.ConfChangeAddNode
-	}
-	return n.rn.ProposeConfChange(cc)
-}
-
-// ourLeaseNode is a raftkit node in ReadOnlyLeaseBased, its lease bounded
-// by the script's clock.
-type ourLeaseNode struct {
-	id    uint64
-	s     *ourraft.MemoryStorage
-	rn    *ourraft.RawNode
-	clock func() time.Time
-}
-
-func newOurLeaseNode(id uint64, clock func() time.Time) *ourLeaseNode {
-	s := ourraft.NewMemoryStorage()
-	if err := s.ApplySnapshot(ourpb.Snapshot{Metadata: ourpb.SnapshotMetadata{Index: 1, Term: 1,
-		ConfState: ourpb.ConfState{Voters: []uint64{1, 2, 3}}}}); err != nil {
-		panic(err)
-	}
-	n := &ourLeaseNode{id: id, s: s, clock: clock}
-	n.restart()
-	return n
-}
-
-func (n *ourLeaseNode) restart() {
-	rn, err := ourraft.NewRawNode(&ourraft.Config{ID: n.id, ElectionTick: 10, HeartbeatTick: 1, Storage: n.s,
-		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, CheckQuorum: true,
-		ReadOnlyOption: ourraft.ReadOnlyLeaseBased, TickInterval: leaseTickInterval, Clock: n.clock,
-		Logger: leaseQuiet{}})
-	if err != nil {
-		panic(err)
-	}
-	n.rn = rn
-}
-
-func (n *ourLeaseNode) tick() { n.rn.Tick() }
-func (n *ourLeaseNode) step(data []byte) {
-	var m ourpb.Message
-	if err := m.Unmarshal(data); err != nil {
-		panic(err)
-	}
-	_ = n.rn.Step(m)
-}
-func (n *ourLeaseNode) ready() (out []leaseWire, reads []uint64) {
-	for n.rn.HasReady() {
-		rd := n.rn.Ready()
-		if !ourraft.IsEmptyHardState(rd.HardState) {
-			_ = n.s.SetHardState(rd.HardState)
-		}
-		_ = n.s.Append(rd.Entries)
-		for _, e := range rd.CommittedEntries {
-			if e.Type == ourpb.EntryConfChange {
-				var cc ourpb.ConfChange
-				_ = cc.Unmarshal(e.Data)
-				n.rn.ApplyConfChange(cc)
-			}
-		}
-		for _, m := range rd.Messages {
-			data, err := m.Marshal()
-			if err != nil {
-				panic(err)
-			}
-			out = append(out, leaseWire{from: m.From, to: m.To, typ: int32(m.Type), data: data})
-		}
-		for _, rs := range rd.ReadStates {
-			reads = append(reads, rs.Index)
-		}
-		n.rn.Advance(rd)
-	}
-	return out, reads
-}
-func (n *ourLeaseNode) readIndex()         { n.rn.ReadIndex([]byte("read")) }
-func (n *ourLeaseNode) transfer(to uint64) { n.rn.TransferLeader(to) }
-func (n *ourLeaseNode) campaign()          { _ = n.rn.Campaign() }
-func (n *ourLeaseNode) propose() error     { return n.rn.Propose([]byte("write")) }
-func (n *ourLeaseNode) leader() bool       { return n.rn.Status().RaftState == ourraft.StateLeader }
-func (n *ourLeaseNode) commit() uint64     { return n.rn.Status().Commit }
-func (n *ourLeaseNode) voters() string     { return n.rn.Status().Config.Voters.String() }
-func (n *ourLeaseNode) confChange(add bool, id uint64) error {
-	cc := ourpb.ConfChange{Type: ourpb.ConfChangeRemoveNode, NodeID: id}
-	if add {
-		cc.Type = ourpb.ConfChangeAddNode
-	}
-	return n.rn.ProposeConfChange(cc)
-}
-
 // leaseCluster runs a script on three nodes of one library (more once the
 // script joins some) over a network the script controls. Delivery is
 // instant; a cut link drops messages, a held message waits until the
@@ -270,10 +105,11 @@ func newLeaseCluster(t *testing.T, etcd bool) *leaseCluster {
 // 3), as a node restored from a backup would join: it is a voter only once
 // it applies its own addition, but answers (pre-)votes from the start.
 func (c *leaseCluster) join(id uint64) {
+	clock := func() time.Time { return c.now } // raftkit's lease reads it
 	if c.etcd {
-		c.nodes[id] = newEtcdLeaseNode(id)
+		c.nodes[id] = newEtcdLeaseNode(id, clock)
 	} else {
-		c.nodes[id] = newOurLeaseNode(id, func() time.Time { return c.now })
+		c.nodes[id] = newKitLeaseNode(id, clock)
 	}
 	c.ids = append(c.ids, id)
 }

@@ -10,6 +10,7 @@ import (
 
 	ourraft "github.com/raftkit/raft"
 	ourpb "github.com/raftkit/raft/raftpb"
+	"github.com/raftkit/raft/rafttest"
 )
 
 // Issue 16: a quarantined raftkit follower (Config.RecoverLostState) under
@@ -39,7 +40,7 @@ func TestEtcdLeaderTakesNoReadAckFromAQuarantinedRaftkitFollower(t *testing.T) {
 		require.NoError(t, es.ApplySnapshot(etcdpb.Snapshot{Metadata: etcdpb.SnapshotMetadata{Index: 1, Term: 1,
 			ConfState: etcdpb.ConfState{Voters: []uint64{1, 2, 3}}}}))
 		lead, err := etcdraft.NewRawNode(&etcdraft.Config{ID: 1, ElectionTick: 10, HeartbeatTick: 1, Storage: es,
-			MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, Logger: leaseQuiet{}})
+			MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, Logger: rafttest.QuietLogger{}})
 		require.NoError(t, err)
 		require.NoError(t, lead.Campaign())
 		etcdDrain(t, lead, es)
@@ -57,7 +58,7 @@ func TestEtcdLeaderTakesNoReadAckFromAQuarantinedRaftkitFollower(t *testing.T) {
 			ConfState: ourpb.ConfState{Voters: []uint64{1, 2, 3}}}}))
 		require.NoError(t, os.SetHardState(ourpb.HardState{Term: term, Vote: 1, Commit: 5}))
 		f, err := ourraft.NewRawNode(&ourraft.Config{ID: 3, ElectionTick: 10, HeartbeatTick: 1, Storage: os,
-			MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, Logger: leaseQuiet{},
+			MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, Logger: rafttest.QuietLogger{},
 			RecoverLostState: true, HardStateIndependentlyDurable: tail})
 		require.NoError(t, err)
 		require.True(t, f.Status().Recovery.Quarantined)

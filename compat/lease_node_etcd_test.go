@@ -5,6 +5,7 @@ package compat
 import (
 	"time"
 
+	"github.com/raftkit/raft/rafttest"
 	raft "go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 )
@@ -32,7 +33,7 @@ func newEtcdLeaseNode(id uint64, clock func() time.Time) *etcdLeaseNode {
 func (n *etcdLeaseNode) restart() {
 	c := &raft.Config{ID: n.id, ElectionTick: 10, HeartbeatTick: 1, Storage: n.s,
 		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, CheckQuorum: true,
-		ReadOnlyOption: raft.ReadOnlyLeaseBased, Logger: leaseQuiet{}}
+		ReadOnlyOption: raft.ReadOnlyLeaseBased, Logger: rafttest.QuietLogger{}}
 	rn, err := raft.NewRawNode(c)
 	if err != nil {
 		panic(err)

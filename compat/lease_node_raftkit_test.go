@@ -11,6 +11,7 @@ import (
 
 	raft "github.com/raftkit/raft"
 	pb "github.com/raftkit/raft/raftpb"
+	"github.com/raftkit/raft/rafttest"
 )
 
 // kitLeaseNode is a node of the library in ReadOnlyLeaseBased; a raftkit
@@ -36,7 +37,7 @@ func newKitLeaseNode(id uint64, clock func() time.Time) *kitLeaseNode {
 func (n *kitLeaseNode) restart() {
 	c := &raft.Config{ID: n.id, ElectionTick: 10, HeartbeatTick: 1, Storage: n.s,
 		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, CheckQuorum: true,
-		ReadOnlyOption: raft.ReadOnlyLeaseBased, Logger: leaseQuiet{}}
+		ReadOnlyOption: raft.ReadOnlyLeaseBased, Logger: rafttest.QuietLogger{}}
 	c.TickInterval, c.Clock = leaseTickInterval, n.clock // raftkit only
 	rn, err := raft.NewRawNode(c)
 	if err != nil {

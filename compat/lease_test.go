@@ -1,7 +1,6 @@
 package compat
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -47,21 +46,6 @@ type leaseNode interface {
 	leader() bool
 	commit() uint64
 }
-
-type leaseQuiet struct{}
-
-func (leaseQuiet) Debug(...interface{})              {}
-func (leaseQuiet) Debugf(string, ...interface{})     {}
-func (leaseQuiet) Error(...interface{})              {}
-func (leaseQuiet) Errorf(string, ...interface{})     {}
-func (leaseQuiet) Info(...interface{})               {}
-func (leaseQuiet) Infof(string, ...interface{})      {}
-func (leaseQuiet) Warning(...interface{})            {}
-func (leaseQuiet) Warningf(string, ...interface{})   {}
-func (leaseQuiet) Fatal(v ...interface{})            { panic(fmt.Sprint(v...)) }
-func (leaseQuiet) Fatalf(f string, v ...interface{}) { panic(fmt.Sprintf(f, v...)) }
-func (leaseQuiet) Panic(v ...interface{})            { panic(fmt.Sprint(v...)) }
-func (leaseQuiet) Panicf(f string, v ...interface{}) { panic(fmt.Sprintf(f, v...)) }
 
 // leaseCluster runs a script on three nodes of one library (more once the
 // script joins some) over a network the script controls. Delivery is

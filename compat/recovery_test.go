@@ -12,6 +12,7 @@ import (
 
 	ourraft "github.com/raftkit/raft"
 	ourpb "github.com/raftkit/raft/raftpb"
+	"github.com/raftkit/raft/rafttest"
 )
 
 // Issue 16 in mixed clusters: a raftkit node whose storage lost the tail
@@ -77,7 +78,7 @@ func newEtcdMixNode(t *testing.T, id uint64) *etcdMixNode {
 	s := etcdraft.NewMemoryStorage()
 	require.NoError(t, s.ApplySnapshot(snap))
 	rn, err := etcdraft.NewRawNode(&etcdraft.Config{ID: id, ElectionTick: 10, HeartbeatTick: 1, Storage: s,
-		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, PreVote: true, Logger: leaseQuiet{}})
+		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, PreVote: true, Logger: rafttest.QuietLogger{}})
 	require.NoError(t, err)
 	return &etcdMixNode{id: id, s: s, rn: rn}
 }
@@ -181,7 +182,7 @@ func (n *kitMixNode) start() error {
 	snap, _ := n.s.Snapshot()
 	rn, err := ourraft.NewRawNode(&ourraft.Config{ID: n.id, ElectionTick: 10, HeartbeatTick: 1, Storage: n.s,
 		Applied: snap.Metadata.Index, MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, PreVote: true,
-		Logger: leaseQuiet{}, RecoverLostState: n.recover, HardStateIndependentlyDurable: n.tailOnly,
+		Logger: rafttest.QuietLogger{}, RecoverLostState: n.recover, HardStateIndependentlyDurable: n.tailOnly,
 		Recovery: n.rec, OnRecovery: func(rec ourraft.Recovery) { n.rec = &rec }})
 	if err != nil {
 		return err
@@ -805,7 +806,7 @@ func TestEtcdCannotRejoinOverALostTail(t *testing.T) {
 		h.Commit = commit
 		require.NoError(t, s.SetHardState(h))
 		rn, err := etcdraft.NewRawNode(&etcdraft.Config{ID: 2, ElectionTick: 10, HeartbeatTick: 1, Storage: s,
-			MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, Logger: leaseQuiet{}})
+			MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, Logger: rafttest.QuietLogger{}})
 		require.NoError(t, err)
 		return rn
 	}

@@ -1,7 +1,6 @@
 package rafttest
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -172,7 +171,7 @@ func NewRawNode(cfg NodeConfig) (Node, error) {
 		Rand:               cfg.Rand,
 		TickInterval:       cfg.TickInterval,
 		Clock:              cfg.Clock,
-		Logger:             quietLogger{},
+		Logger:             QuietLogger{},
 
 		RecoverLostState:              cfg.RecoverLostState,
 		HardStateIndependentlyDurable: cfg.HardStateIndependentlyDurable,
@@ -388,23 +387,3 @@ func (n *rawNode) Status() Status {
 		Applied: s.Applied,
 	}
 }
-
-// quietLogger discards raft's log lines, which would drown a run of
-// thousands of seeds, but keeps Panic and Fatal: the simulator recovers the
-// panic and reports it as a violation with the seed and the trace.
-type quietLogger struct{}
-
-func (quietLogger) Debug(...interface{})            {}
-func (quietLogger) Debugf(string, ...interface{})   {}
-func (quietLogger) Error(...interface{})            {}
-func (quietLogger) Errorf(string, ...interface{})   {}
-func (quietLogger) Info(...interface{})             {}
-func (quietLogger) Infof(string, ...interface{})    {}
-func (quietLogger) Warning(...interface{})          {}
-func (quietLogger) Warningf(string, ...interface{}) {}
-func (quietLogger) Fatal(v ...interface{})          { panic(fmt.Sprint(v...)) }
-func (quietLogger) Fatalf(f string, v ...interface{}) {
-	panic(fmt.Sprintf(f, v...))
-}
-func (quietLogger) Panic(v ...interface{})            { panic(fmt.Sprint(v...)) }
-func (quietLogger) Panicf(f string, v ...interface{}) { panic(fmt.Sprintf(f, v...)) }

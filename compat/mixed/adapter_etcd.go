@@ -102,7 +102,7 @@ func newEtcdNode(cfg rafttest.NodeConfig, x Extra) (rafttest.Node, error) {
 		ReadOnlyOption:            raft.ReadOnlyOption(cfg.ReadOnlyOption),
 		StepDownOnRemoval:         cfg.StepDownOnRemoval,
 		AsyncStorageWrites:        cfg.AsyncStorageWrites,
-		Logger:                    quietLogger{},
+		Logger:                    rafttest.QuietLogger{},
 	})
 	if err != nil {
 		return nil, err

@@ -347,22 +347,3 @@ func decodeConfChange(e pb.Entry) (pb.ConfChangeV2, error) {
 	}
 	return pb.ConfChangeV2{}, fmt.Errorf("mixed: entry %d is not a conf change", e.Index)
 }
-
-// quietLogger discards both libraries' log lines but keeps Panic and
-// Fatal, which the simulator reports as a violation with the trace.
-type quietLogger struct{}
-
-func (quietLogger) Debug(...interface{})            {}
-func (quietLogger) Debugf(string, ...interface{})   {}
-func (quietLogger) Error(...interface{})            {}
-func (quietLogger) Errorf(string, ...interface{})   {}
-func (quietLogger) Info(...interface{})             {}
-func (quietLogger) Infof(string, ...interface{})    {}
-func (quietLogger) Warning(...interface{})          {}
-func (quietLogger) Warningf(string, ...interface{}) {}
-func (quietLogger) Fatal(v ...interface{})          { panic(fmt.Sprint(v...)) }
-func (quietLogger) Fatalf(f string, v ...interface{}) {
-	panic(fmt.Sprintf(f, v...))
-}
-func (quietLogger) Panic(v ...interface{})            { panic(fmt.Sprint(v...)) }
-func (quietLogger) Panicf(f string, v ...interface{}) { panic(fmt.Sprintf(f, v...)) }

@@ -10,6 +10,7 @@ import (
 
 	kit "github.com/raftkit/raft"
 	kitpb "github.com/raftkit/raft/raftpb"
+	"github.com/raftkit/raft/rafttest"
 )
 
 // etcdAppliedWith runs a single-voter etcd node through an election and
@@ -24,7 +25,7 @@ func etcdAppliedWith(maxMsg, maxCommitted uint64) (applied int) {
 	ms := etcd.NewMemoryStorage()
 	_ = ms.ApplySnapshot(etcdpb.Snapshot{Metadata: etcdpb.SnapshotMetadata{Index: 1, Term: 1, ConfState: etcdpb.ConfState{Voters: []uint64{1}}}})
 	rn, err := etcd.NewRawNode(&etcd.Config{ID: 1, ElectionTick: 10, HeartbeatTick: 1, Storage: ms,
-		MaxSizePerMsg: maxMsg, MaxCommittedSizePerReady: maxCommitted, MaxInflightMsgs: 16, Logger: quietLogger{}})
+		MaxSizePerMsg: maxMsg, MaxCommittedSizePerReady: maxCommitted, MaxInflightMsgs: 16, Logger: rafttest.QuietLogger{}})
 	if err != nil {
 		panic(err)
 	}
@@ -54,7 +55,7 @@ func kitAppliedWith(maxMsg, maxCommitted uint64) int {
 	ms := kit.NewMemoryStorage()
 	_ = ms.ApplySnapshot(kitpb.Snapshot{Metadata: kitpb.SnapshotMetadata{Index: 1, Term: 1, ConfState: kitpb.ConfState{Voters: []uint64{1}}}})
 	rn, err := kit.NewRawNode(&kit.Config{ID: 1, ElectionTick: 10, HeartbeatTick: 1, Storage: ms,
-		MaxSizePerMsg: maxMsg, MaxCommittedSizePerReady: maxCommitted, MaxInflightMsgs: 16, Logger: quietLogger{}})
+		MaxSizePerMsg: maxMsg, MaxCommittedSizePerReady: maxCommitted, MaxInflightMsgs: 16, Logger: rafttest.QuietLogger{}})
 	if err != nil {
 		panic(err)
 	}

@@ -186,7 +186,7 @@ func (h *Host) packLocked(envs []*Envelope, p *peer, hbFlush, all bool) []*Envel
 	// liveness are a few bytes each and count against the byte cap only).
 	next := func(lane Lane, cost int, msg bool) {
 		if env == nil || env.Lane != lane || (msg && count+1 > maxMsgs) || (size+cost > maxBytes && size > envelopeOverhead) {
-			env = &Envelope{From: h.cfg.ID, To: p.id, Lane: lane}
+			env = getEnvelope(h.cfg.ID, p.id, lane)
 			envs = append(envs, env)
 			size, count = envelopeOverhead, 0
 		}

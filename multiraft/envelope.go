@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	pb "github.com/raftkit/raft/raftpb"
 )
@@ -207,6 +209,13 @@ func messageCost(m *pb.Message) int { return m.Size() + 2*binary.MaxVarintLen64 
 
 // Marshal encodes the envelope.
 func (e *Envelope) Marshal() ([]byte, error) {
+	return e.appendMarshal(nil)
+}
+
+// appendMarshal encodes the envelope into b's array when it has room (a
+// transport that is done with the bytes before its next send reuses one
+// buffer), and returns the encoding, which starts at b[0].
+func (e *Envelope) appendMarshal(b []byte) ([]byte, error) {
 	n := envelopeOverhead + 3*binary.MaxVarintLen64
 	n += len(e.Liveness) * (1 + 3*binary.MaxVarintLen64)
 	for i := range e.Heartbeats {
@@ -215,7 +224,7 @@ func (e *Envelope) Marshal() ([]byte, error) {
 	for i := range e.Messages {
 		n += messageCost(&e.Messages[i].Message)
 	}
-	b := make([]byte, 0, n)
+	b = slices.Grow(b[:0], n)
 	b = append(b, magic0, magic1, Version, byte(e.Lane))
 	b = binary.AppendUvarint(b, uint64(e.From))
 	b = binary.AppendUvarint(b, uint64(e.To))
@@ -260,7 +269,7 @@ func (e *Envelope) Marshal() ([]byte, error) {
 		sz := gm.Message.Size()
 		b = binary.AppendUvarint(b, uint64(sz))
 		start := len(b)
-		b = append(b, make([]byte, sz)...)
+		b = slices.Grow(b, sz)[:start+sz]
 		if _, err := gm.Message.MarshalTo(b[start:]); err != nil {
 			return nil, err
 		}
@@ -336,14 +345,15 @@ func (r *reader) count(what string, min int) int {
 // an error wrapping ErrBadEnvelope, never a panic. The decoded messages own
 // their bytes (nothing refers to b afterwards).
 func (e *Envelope) Unmarshal(b []byte) error {
-	return e.unmarshal(b, nil)
+	return e.unmarshal(b, nil, nil)
 }
 
 // unmarshal is Unmarshal, decoding the heartbeat tuples into hbs's array
-// when it has room: a receiver that handles one envelope at a time
-// reuses one array rather than allocating a tuple array per envelope
-// (thousands of tuples each on a host of many groups).
-func (e *Envelope) unmarshal(b []byte, hbs []Heartbeat) error {
+// and the messages into msgs's when they have room: a receiver that
+// handles one envelope at a time reuses its arrays rather than allocating
+// them per envelope (thousands of tuples each on a host of many groups,
+// and a GroupMessage of 168 bytes per message).
+func (e *Envelope) unmarshal(b []byte, hbs []Heartbeat, msgs []GroupMessage) error {
 	*e = Envelope{}
 	r := reader{b: b}
 	if r.byte("magic") != magic0 || r.byte("magic") != magic1 {
@@ -397,7 +407,12 @@ func (e *Envelope) unmarshal(b []byte, hbs []Heartbeat) error {
 		}
 	}
 	if n := r.count("messages", 2); n > 0 {
-		e.Messages = make([]GroupMessage, n)
+		if cap(msgs) >= n {
+			e.Messages = msgs[:n]
+			clear(e.Messages)
+		} else {
+			e.Messages = make([]GroupMessage, n)
+		}
 		for i := range e.Messages {
 			gm := &e.Messages[i]
 			gm.Group = GroupID(r.uvarint("message group"))
@@ -414,4 +429,43 @@ func (e *Envelope) unmarshal(b []byte, hbs []Heartbeat) error {
 		r.fail("trailing bytes")
 	}
 	return r.err
+}
+
+// envelopePools hold envelopes, with their arrays, that a transport of
+// this package is done with (releaseEnvelope), for the host's next flush
+// (getEnvelope): control envelopes, which carry the tuple arrays, apart
+// from data ones. Every envelope a host sends used to allocate its
+// message array, grown by appends (the busy groups' appends and
+// responses: a third of the bytes a host allocated per entry), and a
+// heartbeat flush its tuple arrays. A transport that keeps envelopes, or
+// one written elsewhere, never releases them: they are collected as
+// before.
+var envelopePools [2]sync.Pool
+
+// getEnvelope returns an empty envelope, with the arrays of a released
+// one when there is one.
+func getEnvelope(from, to HostID, lane Lane) *Envelope {
+	env, _ := envelopePools[lane&1].Get().(*Envelope)
+	if env == nil {
+		env = new(Envelope)
+	}
+	env.From, env.To, env.Lane = from, to, lane
+	return env
+}
+
+// maxPooledItems bounds the arrays kept for reuse: one envelope of a
+// heartbeat for each of 100,000 groups is not kept around.
+const maxPooledItems = 1 << 14
+
+// releaseEnvelope hands env, which its holder no longer uses, to the next
+// getEnvelope. The arrays are cleared first: they refer to entries and
+// contexts.
+func releaseEnvelope(env *Envelope) {
+	if env == nil || cap(env.Messages) > maxPooledItems || cap(env.Heartbeats) > maxPooledItems {
+		return
+	}
+	clear(env.Messages)
+	clear(env.Heartbeats)
+	*env = Envelope{Lane: env.Lane, Liveness: env.Liveness[:0], Heartbeats: env.Heartbeats[:0], Messages: env.Messages[:0]}
+	envelopePools[env.Lane&1].Put(env)
 }

@@ -162,3 +162,43 @@ func TestHeartbeatTupleCarriesQuiescenceFlags(t *testing.T) {
 	require.NoError(t, got.Unmarshal(bb))
 	assert.False(t, got.Heartbeats[0].Quiesce, "a response is never a notice")
 }
+
+func TestEnvelopeDecodedIntoReusedArraysLeavesNothingBehind(t *testing.T) {
+	big := &Envelope{From: 1, To: 2, Messages: sampleMessages(),
+		Heartbeats: []Heartbeat{{Group: 9, From: 1, To: 2, Term: 5, Commit: 6, Context: []byte("rctx")}, {Group: 10, Resp: true, From: 2, To: 1, Term: 5, Wake: true}}}
+	small := &Envelope{From: 3, To: 2, Messages: sampleMessages()[1:2],
+		Heartbeats: []Heartbeat{{Group: 11, From: 3, To: 2, Term: 1}}}
+	var buf []byte
+	var hbs []Heartbeat
+	var msgs []GroupMessage
+	for _, env := range []*Envelope{big, small, big} {
+		want, err := env.Marshal()
+		require.NoError(t, err)
+		b, err := env.appendMarshal(buf)
+		require.NoError(t, err)
+		assert.Equal(t, want, b, "an encoding into a used buffer")
+		var fresh, reused Envelope
+		require.NoError(t, fresh.Unmarshal(b))
+		require.NoError(t, reused.unmarshal(b, hbs, msgs))
+		assert.Equal(t, fresh, reused, "a decoding into used arrays")
+		buf, hbs, msgs = b[:0], reused.Heartbeats[:0], reused.Messages[:0]
+	}
+}
+
+func TestReleasedEnvelopeComesBackEmpty(t *testing.T) {
+	env := getEnvelope(1, 2, LaneControl)
+	env.Messages = append(env.Messages, sampleMessages()...)
+	env.Heartbeats = append(env.Heartbeats, Heartbeat{Group: 1, Context: []byte("x")})
+	env.Liveness = append(env.Liveness, Liveness{Kind: LivenessPing, Seq: 1})
+	msgs := env.Messages
+	releaseEnvelope(env)
+	for i := range msgs {
+		assert.Zero(t, msgs[i], "a released array refers to no entry")
+	}
+	got := getEnvelope(3, 4, LaneControl)
+	assert.Equal(t, HostID(3), got.From)
+	assert.Equal(t, HostID(4), got.To)
+	assert.Empty(t, got.Messages)
+	assert.Empty(t, got.Heartbeats)
+	assert.Empty(t, got.Liveness)
+}

@@ -186,7 +186,7 @@ func (h *Host) packLocked(envs []*Envelope, p *peer, hbFlush, all bool) []*Envel
 	// liveness are a few bytes each and count against the byte cap only).
 	next := func(lane Lane, cost int, msg bool) {
 		if env == nil || env.Lane != lane || (msg && count+1 > maxMsgs) || (size+cost > maxBytes && size > envelopeOverhead) {
-			env = &Envelope{From: h.cfg.ID, To: p.id, Lane: lane}
+			env = getEnvelope(h.cfg.ID, p.id, lane)
 			envs = append(envs, env)
 			size, count = envelopeOverhead, 0
 		}
@@ -291,6 +291,15 @@ func (h *Host) HandleSnapshotStatus(gid GroupID, to uint64, failed bool) {
 type envScratch struct {
 	gs      []*group
 	routine []bool
+	resps   []deliveredResp // heartbeat responses made at delivery, queued together
+}
+
+// deliveredResp is a follower's heartbeat response made at delivery, for
+// host to.
+type deliveredResp struct {
+	to  HostID
+	g   GroupID
+	msg pb.Message
 }
 
 var envScratches sync.Pool
@@ -321,9 +330,11 @@ func (h *Host) HandleEnvelope(env *Envelope) {
 	clear(routine)
 	defer func() {
 		clear(gs)
-		sc.gs, sc.routine = gs[:0], routine[:0]
+		clear(sc.resps)
+		sc.gs, sc.routine, sc.resps = gs[:0], routine[:0], sc.resps[:0]
 		envScratches.Put(sc)
 	}()
+	inPlace := 0 // tuples that need no visit of their own (R2d)
 	h.mu.RLock()
 	for i := range env.Heartbeats {
 		gs[i] = h.groups[env.Heartbeats[i].Group]
@@ -347,7 +358,7 @@ func (h *Host) HandleEnvelope(env *Envelope) {
 			// fast path takes it (R2d), else it is routine work (R2b);
 			// one with a ReadIndex context, a notice or a poke is not.
 			if flags == 0 && hb.Context == nil {
-				ok = h.deliverPlain(g, hb.Group, hb.Message())
+				ok = h.deliverPlain(g, hb.Group, hb.Message(), &sc.resps, &inPlace)
 				routine[i] = true
 			} else {
 				ok = h.deliver(g, hb.Group, hb.Message(), flags)
@@ -360,8 +371,20 @@ func (h *Host) HandleEnvelope(env *Envelope) {
 			gs[i] = nil
 		}
 	}
+	if len(sc.resps) > 0 {
+		// The followers' responses join the outbox under one lock.
+		h.peerMu.Lock()
+		for i := range sc.resps {
+			r := &sc.resps[i]
+			h.enqueueLocked(r.to, r.g, &r.msg, 0)
+		}
+		h.peerMu.Unlock()
+	}
 	h.scheduleAll(gs, routine)
 	h.stats.received.Add(uint64(n))
+	if inPlace > 0 {
+		h.stats.inPlace.Add(uint64(inPlace))
+	}
 }
 
 // deliver queues m on group g (gid, nil if unknown) and reports whether
@@ -393,10 +416,11 @@ func (h *Host) deliver(g *group, gid GroupID, m pb.Message, flags uint8) bool {
 // the group needs a visit for it. It steps the message at once, under the
 // group's lock, when nothing is queued before it and raft's fast path
 // (raft.RawNode.StepHeartbeat) takes it: an idle group's heartbeat round
-// then costs no visit (R2d). A heartbeat's response is queued for its host
-// like the routes of a pass; it waits for the heartbeat flush (R9) as the
-// pass's tuples do.
-func (h *Host) deliverPlain(g *group, gid GroupID, m pb.Message) bool {
+// then costs no visit (R2d); left counts it. A heartbeat's response is
+// added to resps: the caller queues them all for their hosts under one
+// lock, like the routes of a pass, and they wait for the heartbeat flush
+// (R9) as the pass's tuples do.
+func (h *Host) deliverPlain(g *group, gid GroupID, m pb.Message, resps *[]deliveredResp, left *int) bool {
 	if raft.IsLocalMsgTarget(m.From) || g == nil {
 		return h.deliver(g, gid, m, 0) // drops it
 	}
@@ -423,13 +447,13 @@ func (h *Host) deliverPlain(g *group, gid GroupID, m pb.Message) bool {
 		g.clockAt = now // the election clock restarted (lazyClock)
 		to := g.replicas.get(resp.To)
 		g.mu.Unlock()
-		h.stats.inPlace.Add(1)
+		*left++
 		if to == 0 || to == h.cfg.ID {
 			h.stats.dropped.Add(1)
 			h.log.Debugf("multiraft: group %d has no host for replica %d; %s dropped", gid, resp.To, resp.Type)
 			return false
 		}
-		h.enqueue(to, gid, &resp)
+		*resps = append(*resps, deliveredResp{to: to, g: gid, msg: resp})
 		return false
 	case m.Type == pb.MsgHeartbeatResp && g.tickedAt == now:
 		// A leader with no owed tick: a tick pass ticks it at its visit,
@@ -437,7 +461,7 @@ func (h *Host) deliverPlain(g *group, gid GroupID, m pb.Message) bool {
 		// by a visit.
 		if _, ok := g.rn.StepHeartbeat(m); ok {
 			g.mu.Unlock()
-			h.stats.inPlace.Add(1)
+			*left++
 			return false
 		}
 	}

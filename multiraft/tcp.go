@@ -316,20 +316,26 @@ func (t *TCPTransport) serve(c net.Conn) {
 	}
 	c.SetDeadline(time.Time{})
 	h.HandleHello(peer)
-	var hbs []Heartbeat // the tuple array, reused: HandleEnvelope keeps none
+	// The tuple and message arrays, reused: HandleEnvelope keeps neither.
+	var hbs []Heartbeat
+	var msgs []GroupMessage
 	for {
 		b, err := readEnvelope(r, t.cfg.MaxEnvelopeBytes)
 		if err != nil {
 			return
 		}
 		var env Envelope
-		if err := env.unmarshal(b, hbs); err != nil || env.From != peer.Host {
+		if err := env.unmarshal(b, hbs, msgs); err != nil || env.From != peer.Host {
 			return
 		}
 		h.HandleEnvelope(&env)
 		if cap(env.Heartbeats) > cap(hbs) {
 			hbs = env.Heartbeats[:0]
 		}
+		if cap(env.Messages) > cap(msgs) {
+			msgs = env.Messages[:0]
+		}
+		clear(env.Messages) // they refer to entries the groups own now
 	}
 }
 
@@ -441,6 +447,7 @@ func (s *tcpSender) dial() (net.Conn, *bufio.Writer, error) {
 func (s *tcpSender) pump(c net.Conn, w *bufio.Writer) {
 	t := s.t
 	var sent []*Envelope // written but not yet flushed
+	var buf []byte       // the encoding, reused: the writer copies it
 	fail := func(cur *Envelope) {
 		t.h.HandleUnreachable(s.to)
 		for _, env := range append(sent, cur) {
@@ -456,10 +463,13 @@ func (s *tcpSender) pump(c net.Conn, w *bufio.Writer) {
 			return
 		case env = <-s.q:
 		}
-		b, err := env.Marshal()
+		b, err := env.appendMarshal(buf)
 		if err != nil {
 			reportSnapshots(t.h, env, true)
 			continue
+		}
+		if cap(b) <= 1<<20 {
+			buf = b[:0]
 		}
 		if err := writeEnvelope(w, b, t.cfg.ChunkBytes); err != nil {
 			fail(env)
@@ -473,6 +483,7 @@ func (s *tcpSender) pump(c net.Conn, w *bufio.Writer) {
 			}
 			for i, e := range sent {
 				reportSnapshots(t.h, e, false)
+				releaseEnvelope(e) // its arrays serve the host's next flush
 				sent[i] = nil
 			}
 			sent = sent[:0]

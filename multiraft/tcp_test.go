@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -180,8 +181,13 @@ type recHandler struct {
 }
 
 func (r *recHandler) HandleEnvelope(env *Envelope) {
+	// The transport reuses the envelope's arrays once this returns.
+	cp := *env
+	cp.Liveness = slices.Clone(env.Liveness)
+	cp.Heartbeats = slices.Clone(env.Heartbeats)
+	cp.Messages = slices.Clone(env.Messages)
 	r.mu.Lock()
-	r.envs = append(r.envs, env)
+	r.envs = append(r.envs, &cp)
 	r.mu.Unlock()
 }
 func (r *recHandler) HandleHello(h Hello) { r.mu.Lock(); r.hellos = append(r.hellos, h); r.mu.Unlock() }

@@ -34,7 +34,10 @@ type Transport interface {
 // Handler receives what a Transport delivers. Host implements it. Its
 // methods only queue work and return quickly.
 type Handler interface {
-	// HandleEnvelope delivers an envelope from a peer host.
+	// HandleEnvelope delivers an envelope from a peer host. The envelope
+	// and its arrays are the transport's again when it returns (a
+	// transport reuses them for the next envelope); the messages' own
+	// contents (entries, contexts, snapshots) are the handler's to keep.
 	HandleEnvelope(env *Envelope)
 	// HandleHello reports the peer's Hello after a handshake.
 	HandleHello(peer Hello)
@@ -234,6 +237,11 @@ func (t *MemTransport) Close() error {
 // Send implements Transport. The envelope is marshaled and unmarshaled (as
 // a bare raftpb message for a plain peer) and handed to the receiver.
 func (t *MemTransport) Send(env *Envelope) {
+	t.send(env)
+	releaseEnvelope(env) // nothing refers to it now: its arrays serve the next flush
+}
+
+func (t *MemTransport) send(env *Envelope) {
 	n := t.net
 	to := env.To
 	n.mu.Lock()
@@ -298,37 +306,54 @@ func (t *MemTransport) Send(env *Envelope) {
 		reportSnapshots(t.h, env, false)
 		return
 	}
-	b, err := env.Marshal()
+	sc, _ := memScratches.Get().(*memScratch)
+	if sc == nil {
+		sc = new(memScratch)
+	}
+	got := &sc.env
+	defer func() {
+		if cap(got.Heartbeats) > cap(sc.hbs) {
+			sc.hbs = got.Heartbeats[:0]
+		}
+		if cap(got.Messages) > cap(sc.msgs) {
+			sc.msgs = got.Messages[:0]
+		}
+		clear(got.Messages) // they refer to entries the receiver owns now
+		*got = Envelope{}
+		if cap(sc.buf) <= 1<<20 && cap(sc.hbs) <= maxPooledItems && cap(sc.msgs) <= maxPooledItems {
+			memScratches.Put(sc)
+		}
+	}()
+	b, err := env.appendMarshal(sc.buf)
 	if err != nil {
 		reportSnapshots(t.h, env, true)
 		return
 	}
+	sc.buf = b[:0]
 	n.count(t.id, to, len(b))
-	var got Envelope
-	hbs, _ := heartbeatArrays.Get().(*[]Heartbeat)
-	if hbs == nil {
-		hbs = new([]Heartbeat)
-	}
-	defer func() {
-		if cap(got.Heartbeats) > cap(*hbs) {
-			*hbs = got.Heartbeats[:0]
-		}
-		heartbeatArrays.Put(hbs)
-	}()
-	if err := got.unmarshal(b, *hbs); err != nil {
+	if err := got.unmarshal(b, sc.hbs, sc.msgs); err != nil {
 		if n.Strict {
 			panic(err)
 		}
 		reportSnapshots(t.h, env, true)
 		return
 	}
-	dst.h.HandleEnvelope(&got)
+	dst.h.HandleEnvelope(got)
 	reportSnapshots(t.h, env, false)
 }
 
-// heartbeatArrays holds tuple arrays (*[]Heartbeat) for the envelopes a
-// MemNetwork decodes, which HandleEnvelope does not keep.
-var heartbeatArrays sync.Pool
+// memScratch is what a MemTransport's Send reuses from one envelope to
+// the next: the encoding's buffer (the decoded envelope refers to none of
+// it) and the decoded envelope's tuple and message arrays, which
+// HandleEnvelope does not keep.
+type memScratch struct {
+	env  Envelope // the decoded envelope
+	buf  []byte
+	hbs  []Heartbeat
+	msgs []GroupMessage
+}
+
+var memScratches sync.Pool
 
 // reportSnapshots reports the fate of the envelope's MsgSnap messages.
 func reportSnapshots(h Handler, env *Envelope, failed bool) {

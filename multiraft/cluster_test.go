@@ -12,6 +12,7 @@ import (
 
 	"github.com/raftkit/raft"
 	pb "github.com/raftkit/raft/raftpb"
+	"github.com/raftkit/raft/rafttest"
 )
 
 // testCluster is a set of hosts on a MemNetwork, driven step by step: the
@@ -216,24 +217,7 @@ var scale = flag.Int("multiraft.scale", 1, "multiplies the group counts of the c
 var electionTick = 10
 
 // quietLogger drops everything but panics.
-type quietLogger struct{}
-
-func (quietLogger) Debug(...interface{})            {}
-func (quietLogger) Debugf(string, ...interface{})   {}
-func (quietLogger) Info(...interface{})             {}
-func (quietLogger) Infof(string, ...interface{})    {}
-func (quietLogger) Warning(...interface{})          {}
-func (quietLogger) Warningf(string, ...interface{}) {}
-func (quietLogger) Error(...interface{})            {}
-func (quietLogger) Errorf(string, ...interface{})   {}
-func (quietLogger) Fatal(v ...interface{})          { panic(fmt.Sprint(v...)) }
-func (quietLogger) Fatalf(f string, v ...interface{}) {
-	panic(fmt.Sprintf(f, v...))
-}
-func (quietLogger) Panic(v ...interface{}) { panic(fmt.Sprint(v...)) }
-func (quietLogger) Panicf(f string, v ...interface{}) {
-	panic(fmt.Sprintf(f, v...))
-}
+type quietLogger = rafttest.QuietLogger
 
 func TestClusterElectsAndCommitsInEveryGroup(t *testing.T) {
 	c := newTestCluster(t, 3, 60**scale, nil)

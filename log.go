@@ -231,7 +231,8 @@ func (l *raftLog) findConflict(ents []pb.Entry) uint64 {
 		// it for every index from the unstable offset on, and the
 		// storage holds every index below): a new entry, not a conflict.
 		// An entry of another term, or a compacted one, is logged.
-		if !errors.Is(err, ErrUnavailable) {
+		// (The plain comparison first: errors.Is costs a call per append.)
+		if err != ErrUnavailable && !errors.Is(err, ErrUnavailable) {
 			l.unstable.logf("found conflict at index %d [existing term: %d, conflicting term: %d]",
 				e.Index, zeroTermOnOutOfBounds(t, err), e.Term)
 		}
@@ -654,7 +655,7 @@ func payloadsSize(ents []pb.Entry) uint64 {
 // at most maxSize, but at least one entry when ents is not empty.
 // math.MaxUint64 means no limit.
 func limitSize(ents []pb.Entry, maxSize uint64) []pb.Entry {
-	if len(ents) == 0 || maxSize == math.MaxUint64 {
+	if len(ents) <= 1 || maxSize == math.MaxUint64 {
 		return ents
 	}
 	size := uint64(ents[0].Size())

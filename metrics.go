@@ -368,6 +368,15 @@ func (m *Metrics) become(r *raft, st StateType) {
 
 // observeSend records a message queued for a peer.
 func observeSend(r *raft, msg *pb.Message) {
+	// Only the check of the rareOn byte, small enough to inline: the
+	// hook runs on every step and Ready, and is off in most nodes.
+	if r.rareOn&rareMetrics != 0 {
+		observeSendOn(r, msg)
+	}
+}
+
+// observeSendOn is observeSend when it is on.
+func observeSendOn(r *raft, msg *pb.Message) {
 	if mx := r.metrics(); mx != nil && msg.To != r.id {
 		mx.send(msg)
 	}
@@ -387,6 +396,15 @@ func (m *Metrics) send(msg *pb.Message) {
 
 // observeReceive records a message about to be stepped.
 func observeReceive(r *raft, msg *pb.Message) {
+	// Only the check of the rareOn byte, small enough to inline: the
+	// hook runs on every step and Ready, and is off in most nodes.
+	if r.rareOn&rareMetrics != 0 {
+		observeReceiveOn(r, msg)
+	}
+}
+
+// observeReceiveOn is observeReceive when it is on.
+func observeReceiveOn(r *raft, msg *pb.Message) {
 	if mx := r.metrics(); mx != nil && msg.From != r.id {
 		mx.receive(msg)
 	}
@@ -494,6 +512,15 @@ func (m *Metrics) readServed(ticks uint64) {
 
 // observeReady records a Ready handed out, and the state it reflects.
 func observeReady(r *raft, rd *Ready) {
+	// Only the check of the rareOn byte, small enough to inline: the
+	// hook runs on every step and Ready, and is off in most nodes.
+	if r.rareOn&rareMetrics != 0 {
+		observeReadyOn(r, rd)
+	}
+}
+
+// observeReadyOn is observeReady when it is on.
+func observeReadyOn(r *raft, rd *Ready) {
 	if mx := r.metrics(); mx != nil {
 		mx.ready(r, rd)
 	}
@@ -510,6 +537,15 @@ func (m *Metrics) ready(r *raft, rd *Ready) {
 
 // observeState records the gauges of r: term, role, leader, indexes.
 func observeState(r *raft) {
+	// Only the check of the rareOn byte, small enough to inline: the
+	// hook runs on every step and Ready, and is off in most nodes.
+	if r.rareOn&rareMetrics != 0 {
+		observeStateOn(r)
+	}
+}
+
+// observeStateOn is observeState when it is on.
+func observeStateOn(r *raft) {
 	if mx := r.metrics(); mx != nil {
 		mx.gauges(r)
 	}

@@ -305,7 +305,7 @@ func (n *node) step(ctx context.Context, m pb.Message) error {
 	default:
 		// Peer messages, and the node's own requests (MsgHup,
 		// MsgUnreachable, ...) that RawNode.Step would refuse.
-		_ = r.Step(m)
+		_ = r.stepMsg(&m)
 	}
 	n.unlock()
 	return nil

@@ -75,6 +75,15 @@ func (r *raft) proposalTracer() ProposalTracer {
 // traceProposal reports a stage of entries First..Index (First 0 for a
 // cursor stage).
 func traceProposal(r *raft, st ProposalStage, first, index, to uint64) {
+	// Only the check of the rareOn byte, small enough to inline: the
+	// hook runs on every step and Ready, and is off in most nodes.
+	if r.rareOn&rareProposalTracer != 0 {
+		traceProposalOn(r, st, first, index, to)
+	}
+}
+
+// traceProposalOn is traceProposal when it is on.
+func traceProposalOn(r *raft, st ProposalStage, first, index, to uint64) {
 	if pt := r.proposalTracer(); pt != nil {
 		pt.TraceProposal(ProposalEvent{Stage: st, Node: r.id, Term: r.Term, First: first, Index: index, To: to})
 	}
@@ -89,6 +98,15 @@ func traceProposed(r *raft, ents []pb.Entry) {
 
 // traceSentEntries reports the entries of an append sent to a follower.
 func traceSentEntries(r *raft, m *pb.Message) {
+	// Only the check of the rareOn byte, small enough to inline: the
+	// hook runs on every step and Ready, and is off in most nodes.
+	if r.rareOn&rareProposalTracer != 0 {
+		traceSentEntriesOn(r, m)
+	}
+}
+
+// traceSentEntriesOn is traceSentEntries when it is on.
+func traceSentEntriesOn(r *raft, m *pb.Message) {
 	if r.proposalTracer() != nil && m.Type == pb.MsgApp && len(m.Entries) > 0 && m.To != r.id {
 		traceProposal(r, ProposalSent, m.Entries[0].Index, m.Entries[len(m.Entries)-1].Index, m.To)
 	}
@@ -97,6 +115,15 @@ func traceSentEntries(r *raft, m *pb.Message) {
 // traceCursors reports the commit and apply cursors when they moved since
 // the last report.
 func traceCursors(r *raft) {
+	// Only the check of the rareOn byte, small enough to inline: the
+	// hook runs on every step and Ready, and is off in most nodes.
+	if r.rareOn&rareProposalTracer != 0 {
+		traceCursorsOn(r)
+	}
+}
+
+// traceCursorsOn is traceCursors when it is on.
+func traceCursorsOn(r *raft) {
 	if r.proposalTracer() == nil {
 		return
 	}

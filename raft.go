@@ -423,7 +423,7 @@ func (r *raft) tick() {
 }
 
 // step hands a message to the current role's step function.
-func (r *raft) step(m pb.Message) error {
+func (r *raft) step(m *pb.Message) error {
 	switch r.state {
 	case StateLeader:
 		return stepLeader(r, m)
@@ -858,13 +858,18 @@ func (r *raft) poll(id uint64, t pb.MessageType, v bool) (granted int, rejected 
 // or from a peer, goes through it. It first checks the message's shape, then
 // applies the term rules (Raft §5.1), then the steps every role shares, then
 // hands the message to the current role.
-func (r *raft) Step(m pb.Message) error {
-	if err := r.checkMessage(&m); err != nil {
+func (r *raft) Step(m pb.Message) error { return r.stepMsg(&m) }
+
+// stepMsg is Step of *m, which it may modify. The message goes down the
+// role's functions by pointer: a Message is copied once, into Step's
+// argument, rather than at every call.
+func (r *raft) stepMsg(m *pb.Message) error {
+	if err := r.checkMessage(m); err != nil {
 		r.logger.Warningf("%x dropped %s from %x: %v", r.id, m.Type, m.From, err)
 		return err
 	}
-	traceReceiveMessage(r, &m)
-	observeReceive(r, &m)
+	traceReceiveMessage(r, m)
+	observeReceive(r, m)
 
 	switch {
 	case m.Term == 0:
@@ -974,10 +979,10 @@ func (r *raft) Step(m pb.Message) error {
 		}
 
 	case pb.MsgVote, pb.MsgPreVote:
-		r.handleVote(m)
+		r.handleVote(*m)
 
 	case pb.MsgApp, pb.MsgHeartbeat, pb.MsgSnap, pb.MsgReadIndexResp:
-		if err := r.checkLeader(&m); err != nil {
+		if err := r.checkLeader(m); err != nil {
 			r.logger.Warningf("%x dropped %s from %x: %v", r.id, m.Type, m.From, err)
 			return err
 		}

@@ -8,7 +8,7 @@ import (
 )
 
 // stepCandidate is shared by candidates and pre-candidates.
-func stepCandidate(r *raft, m pb.Message) error {
+func stepCandidate(r *raft, m *pb.Message) error {
 	// Only the responses of the current phase count; the others are stale.
 	myVoteRespType := pb.MsgVoteResp
 	if r.state == StatePreCandidate {
@@ -52,7 +52,7 @@ func stepCandidate(r *raft, m pb.Message) error {
 	return nil
 }
 
-func stepFollower(r *raft, m pb.Message) error {
+func stepFollower(r *raft, m *pb.Message) error {
 	switch m.Type {
 	case pb.MsgProp:
 		if r.lead == None {
@@ -66,7 +66,7 @@ func stepFollower(r *raft, m pb.Message) error {
 		}
 		m.To = r.lead
 		m.From = r.id
-		r.send(m)
+		r.send(*m)
 	case pb.MsgApp, pb.MsgHeartbeat, pb.MsgSnap:
 		// Step made sure m.From is the leader of the term, or that the
 		// term had none yet (checkLeader).
@@ -80,7 +80,7 @@ func stepFollower(r *raft, m pb.Message) error {
 			return nil
 		}
 		m.To = r.lead
-		r.send(m)
+		r.send(*m)
 	case pb.MsgForgetLeader:
 		if r.leaseReads {
 			r.logger.Error("ignoring MsgForgetLeader due to ReadOnlyLeaseBased")
@@ -91,7 +91,7 @@ func stepFollower(r *raft, m pb.Message) error {
 			r.lead = None
 		}
 	case pb.MsgTimeoutNow:
-		if why := r.refuseTimeoutNow(&m); why != "" {
+		if why := r.refuseTimeoutNow(m); why != "" {
 			r.logger.Infof("%x [term %d] ignored MsgTimeoutNow from %x: %s", r.id, r.Term, m.From, why)
 			return nil
 		}
@@ -106,7 +106,7 @@ func stepFollower(r *raft, m pb.Message) error {
 		}
 		m.To = r.lead
 		m.From = r.id
-		r.send(m)
+		r.send(*m)
 	case pb.MsgReadIndexResp:
 		if len(m.Entries) != 1 {
 			r.logger.Errorf("%x invalid format of MsgReadIndexResp from %x, entries count: %d", r.id, m.From, len(m.Entries))
@@ -124,7 +124,7 @@ func stepFollower(r *raft, m pb.Message) error {
 
 // handleLeaderMessage handles what a follower receives from the leader of
 // its term: appends, heartbeats and snapshots.
-func (r *raft) handleLeaderMessage(m pb.Message) {
+func (r *raft) handleLeaderMessage(m *pb.Message) {
 	r.leaseHeard()
 	switch m.Type {
 	case pb.MsgApp:
@@ -137,7 +137,7 @@ func (r *raft) handleLeaderMessage(m pb.Message) {
 }
 
 // handleAppendEntries is the follower side of AppendEntries (Raft §5.3).
-func (r *raft) handleAppendEntries(m pb.Message) {
+func (r *raft) handleAppendEntries(m *pb.Message) {
 	if m.Index < r.raftLog.committed {
 		// Everything up to our commit index is known to match the leader's
 		// log (Log Matching): say where we are (after a StateLoss, no
@@ -173,16 +173,16 @@ func (r *raft) handleAppendEntries(m pb.Message) {
 	})
 }
 
-func (r *raft) handleHeartbeat(m pb.Message) {
+func (r *raft) handleHeartbeat(m *pb.Message) {
 	if r.recoveryState() != nil {
-		if r.recoveryConfirmed(&m) && r.quarantined() {
+		if r.recoveryConfirmed(m) && r.quarantined() {
 			// A confirmation that does not end the quarantine yet is not
 			// answered: the answer would be a signal, which the leader
 			// answers with the confirmation again. The next heartbeat's
 			// answer asks for it.
 			return
 		}
-		if r.quarantineHeartbeat(m) {
+		if r.quarantineHeartbeat(*m) {
 			return
 		}
 	}
@@ -196,12 +196,12 @@ func (r *raft) handleHeartbeat(m pb.Message) {
 		// leaders ignore Reject on a heartbeat response.
 		r.logger.Errorf("%x ignored commit index %d from %x beyond the last index %d: was the raft log corrupted, truncated, or lost?",
 			r.id, m.Commit, m.From, last.index)
-		r.send(pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: r.heartbeatRespCtx(&m),
+		r.send(pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: r.heartbeatRespCtx(m),
 			Reject: true, RejectHint: last.index, LogTerm: last.term})
 		return
 	}
 	r.raftLog.commitTo(m.Commit)
-	resp := pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: r.heartbeatRespCtx(&m)}
+	resp := pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: r.heartbeatRespCtx(m)}
 	if r.quarantined() {
 		// The recovery signal tells where the log ends, so that a raftkit
 		// leader starting the handshake probes from there; an etcd
@@ -212,7 +212,7 @@ func (r *raft) handleHeartbeat(m pb.Message) {
 	r.send(resp)
 }
 
-func (r *raft) handleSnapshot(m pb.Message) {
+func (r *raft) handleSnapshot(m *pb.Message) {
 	s := *m.Snapshot
 	sindex, sterm := s.Metadata.Index, s.Metadata.Term
 	if r.raftLog.entriesOutForApply() && sindex > r.raftLog.committed && !r.raftLog.matchTerm(sindex, sterm) {
@@ -239,7 +239,9 @@ func (r *raft) handleSnapshot(m pb.Message) {
 		// installs the snapshot at once.
 		rare := r.rareSettings()
 		if w := rare.waitingSnap; w == nil || w.Term < m.Term || w.Snapshot.Metadata.Index <= sindex {
-			rare.waitingSnap = &m
+			// A copy: m is the caller's.
+			kept := *m
+			rare.waitingSnap = &kept
 		}
 		r.logger.Infof("%x [commit: %d, applying: %d, applied: %d] holds snapshot [index: %d, term: %d] until the entries out with the application are applied",
 			r.id, r.raftLog.committed, r.raftLog.applying, r.raftLog.applied, sindex, sterm)
@@ -337,5 +339,5 @@ func (r *raft) installWaitingSnapshot() {
 			r.id, r.Term, r.state, m.Snapshot.Metadata.Index, m.Snapshot.Metadata.Term, m.Term)
 		return
 	}
-	r.handleSnapshot(m)
+	r.handleSnapshot(&m)
 }

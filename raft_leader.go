@@ -352,7 +352,7 @@ func (r *raft) inheritedUncommittedSize() uint64 {
 	return size
 }
 
-func stepLeader(r *raft, m pb.Message) error {
+func stepLeader(r *raft, m *pb.Message) error {
 	// Messages that do not need a sender's progress.
 	switch m.Type {
 	case pb.MsgBeat:
@@ -388,10 +388,10 @@ func stepLeader(r *raft, m pb.Message) error {
 		// lost in a restart (it is persisted without sync).
 		if !r.committedEntryInCurrentTerm() {
 			ro := r.reads()
-			ro.waiting = append(ro.waiting, m)
+			ro.waiting = append(ro.waiting, *m)
 			return nil
 		}
-		sendMsgReadIndexResponse(r, m)
+		sendMsgReadIndexResponse(r, *m)
 		return nil
 	case pb.MsgForgetLeader:
 		return nil // a leader has no leader to forget
@@ -434,7 +434,7 @@ func stepLeader(r *raft, m pb.Message) error {
 		}
 		r.logger.Debugf("%x failed to send message to %x because it is unreachable [%s]", r.id, m.From, pr)
 	case pb.MsgTransferLeader:
-		r.handleTransferLeader(m, pr)
+		r.handleTransferLeader(*m, pr)
 	default:
 		// MsgApp, MsgHeartbeat, MsgSnap at our own term from another node
 		// were refused by Step (checkLeader); vote responses are stale; MsgTimeoutNow is for
@@ -445,7 +445,7 @@ func stepLeader(r *raft, m pb.Message) error {
 }
 
 // propose appends a client proposal, after the conf change checks.
-func (r *raft) propose(m pb.Message) error {
+func (r *raft) propose(m *pb.Message) error {
 	if r.trk.Get(r.id) == nil {
 		// This node was removed from the configuration while leading.
 		observeDrop(r, DropNotMember)
@@ -516,7 +516,7 @@ func (r *raft) validateConfChange(cc pb.ConfChangeV2, pending uint64) error {
 	return err
 }
 
-func (r *raft) handleAppendResponse(m pb.Message, pr *progress.Progress) {
+func (r *raft) handleAppendResponse(m *pb.Message, pr *progress.Progress) {
 	pr.RecentActive = true
 
 	if m.Reject {
@@ -527,7 +527,7 @@ func (r *raft) handleAppendResponse(m pb.Message, pr *progress.Progress) {
 		// our own entries past the hint whose terms are above the follower's
 		// hint term: none of them can match. This finds the matching point
 		// in one round trip per term rather than per entry.
-		nextProbeIdx := r.regressHint(&m)
+		nextProbeIdx := r.regressHint(m)
 		if r.maybeRegress(m.From, pr, m.Index, nextProbeIdx) {
 			// The follower's log went backwards below Match: MaybeDecrTo
 			// would never probe below Match+1 and the follower would
@@ -596,14 +596,14 @@ func (r *raft) handleAppendResponse(m pb.Message, pr *progress.Progress) {
 	}
 }
 
-func (r *raft) handleHeartbeatResponse(m pb.Message, pr *progress.Progress) {
+func (r *raft) handleHeartbeatResponse(m *pb.Message, pr *progress.Progress) {
 	pr.RecentActive = true
 	pr.MsgAppFlowPaused = false
 	if m.Reject {
 		// A raftkit follower rejects a heartbeat whose commit index is
 		// beyond its log (handleHeartbeat): its log lost entries up to
 		// Match. The append below then probes it from where its log ends.
-		r.maybeRegress(m.From, pr, pr.Match, r.regressHint(&m))
+		r.maybeRegress(m.From, pr, pr.Match, r.regressHint(m))
 	}
 
 	// A follower behind, or being probed, gets an append now: this is how
@@ -617,7 +617,7 @@ func (r *raft) handleHeartbeatResponse(m pb.Message, pr *progress.Progress) {
 	if sig, ok := decodeRecoverySignal(ctx); ok {
 		// A quarantined raftkit peer (raft_fence.go): never a read or
 		// lease acknowledgement by itself.
-		r.handleRecoverySignal(&m, pr, sig)
+		r.handleRecoverySignal(m, pr, sig)
 		ctx = sig.round
 	} else if r.rare != nil && r.rare.recovering != nil {
 		r.endRecovery(m.From, pr)

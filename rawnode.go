@@ -320,7 +320,7 @@ func (rn *RawNode) FenceApplied(index, nonce uint64) error {
 // ErrProposalDropped (or an error wrapping it) when the proposal cannot be
 // taken now; see ErrProposalDropped.
 func (rn *RawNode) Propose(data []byte) error {
-	return rn.raft.Step(pb.Message{
+	return rn.raft.stepMsg(&pb.Message{
 		Type:    pb.MsgProp,
 		From:    rn.raft.id,
 		Entries: []pb.Entry{{Data: data}},
@@ -383,7 +383,7 @@ func (rn *RawNode) Step(m pb.Message) error {
 	if IsResponseMsg(m.Type) && rn.raft.trk.Get(m.From) == nil {
 		return ErrStepPeerNotFound
 	}
-	return rn.raft.Step(m)
+	return rn.raft.stepMsg(&m)
 }
 
 // Ready returns what is ready and marks it handed out: the next Ready will
@@ -391,8 +391,10 @@ func (rn *RawNode) Step(m pb.Message) error {
 // processed. Calling Ready again before Advance is allowed: the outcomes of
 // both take effect on the next Advance, which must then follow the
 // processing of both.
-func (rn *RawNode) Ready() Ready {
-	rd := rn.readyWithoutAccept()
+func (rn *RawNode) Ready() (rd Ready) {
+	// Filled in place: a Ready is some 300 bytes, and each copy of it
+	// costs as much as a small step of the cycle.
+	rn.readyWithoutAccept(&rd)
 	rn.acceptReady(&rd)
 	// The room after the messages takes the next ones (acceptMsgs): the
 	// application's slice ends with them.
@@ -400,17 +402,16 @@ func (rn *RawNode) Ready() Ready {
 	return rd
 }
 
-// readyWithoutAccept returns a Ready without marking anything handed out.
-func (rn *RawNode) readyWithoutAccept() Ready {
+// readyWithoutAccept fills rd, a zero Ready, without marking anything
+// handed out.
+func (rn *RawNode) readyWithoutAccept(rd *Ready) {
 	r := rn.raft
 
-	rd := Ready{
-		Entries:          r.raftLog.nextUnstableEnts(),
-		CommittedEntries: r.raftLog.nextCommittedEnts(rn.applyUnstableEntries()),
-		// Empty but with room when the array is a returned loan
-		// (Config.LendReadyMessages); nil below if nothing is added.
-		Messages: r.msgs,
-	}
+	rd.Entries = r.raftLog.nextUnstableEnts()
+	rd.CommittedEntries = r.raftLog.nextCommittedEnts(rn.applyUnstableEntries())
+	// Empty but with room when the array is a returned loan
+	// (Config.LendReadyMessages); nil below if nothing is added.
+	rd.Messages = r.msgs
 	if softSt := r.softState(); !softSt.equal(&rn.prevSoftSt) {
 		// Allocate only when it changed: the pointer escapes to the caller.
 		escapingSoftSt := softSt
@@ -430,8 +431,8 @@ func (rn *RawNode) readyWithoutAccept() Ready {
 	if rn.raft.asyncStorageWrites {
 		// Persistence and application become messages to the storage
 		// threads, each carrying the responses to deliver when done.
-		if needStorageAppendMsg(r, &rd) {
-			rd.Messages = append(rd.Messages, newStorageAppendMsg(r, &rd))
+		if needStorageAppendMsg(r, rd) {
+			rd.Messages = append(rd.Messages, newStorageAppendMsg(r, rd))
 		}
 		if len(rd.CommittedEntries) > 0 {
 			rd.Messages = append(rd.Messages, newStorageApplyMsg(r, rd.CommittedEntries))
@@ -460,7 +461,6 @@ func (rn *RawNode) readyWithoutAccept() Ready {
 		// A Ready without messages has nil Messages, as in etcd.
 		rd.Messages = nil
 	}
-	return rd
 }
 
 // needStorageAppendMsg reports whether the append thread has work: state to
@@ -690,15 +690,18 @@ func (rn *RawNode) acceptMsgs(handed []pb.Message) {
 }
 
 // returnMsgs ends the loan of the last Ready's Messages, on Advance: the
-// array is cleared (so that it holds no entries alive) and given to msgs,
-// or kept as the spare if msgs has an array already.
+// messages of the array that refer to other memory are cleared (so that
+// it holds no entries alive; see clearRefs) and the array is given to
+// msgs, or kept as the spare if msgs has an array already.
 func (rn *RawNode) returnMsgs() {
 	if rn.raft.rareOn&rareLent == 0 {
 		return
 	}
 	rare := rn.raft.rare
 	lent := rare.lentMsgs[:cap(rare.lentMsgs)]
-	clear(lent)
+	// Not clear(lent): zeroing the whole array at every Advance cost
+	// more than the allocation the loan saves.
+	clearRefs(lent)
 	rare.lentMsgs = nil
 	rn.raft.syncRareOn()
 	if r := rn.raft; cap(r.msgs) == 0 {
@@ -751,7 +754,7 @@ func (rn *RawNode) Advance(_ Ready) {
 	if a := rn.adv; a != nil {
 		r := rn.raft
 		for i := range a.steps {
-			_ = r.Step(a.steps[i])
+			_ = r.stepMsg(&a.steps[i])
 		}
 		clearRefs(a.steps)
 		a.steps = a.steps[:0]

@@ -193,6 +193,18 @@ func traceInitState(r *raft) {
 // traceReady records that a Ready was handed out: the state in it is what
 // the application persists.
 func traceReady(r *raft) {
+	// Only the check of the rareOn byte, small enough to inline: the
+	// hook runs on every step and Ready, and is off in most nodes.
+	if r.rareOn&rareTracer != 0 {
+		traceReadyOn(r)
+	}
+}
+
+// traceReadyOn is traceReady when it is on. Kept out of line, or
+// traceReady would no longer inline.
+//
+//go:noinline
+func traceReadyOn(r *raft) {
 	if r.tracer() == nil {
 		return
 	}
@@ -224,6 +236,15 @@ func traceBecomeLeader(r *raft) {
 // (ticks, storage thread messages, ...) are not part of the protocol and are
 // not traced.
 func traceSendMessage(r *raft, m *pb.Message) {
+	// Only the check of the rareOn byte, small enough to inline: the
+	// hook runs on every step and Ready, and is off in most nodes.
+	if r.rareOn&rareTracer != 0 {
+		traceSendMessageOn(r, m)
+	}
+}
+
+// traceSendMessageOn is traceSendMessage when it is on.
+func traceSendMessageOn(r *raft, m *pb.Message) {
 	if r.tracer() == nil {
 		return
 	}
@@ -233,6 +254,15 @@ func traceSendMessage(r *raft, m *pb.Message) {
 // traceReceiveMessage records a message about to be stepped. Local
 // messages are not traced.
 func traceReceiveMessage(r *raft, m *pb.Message) {
+	// Only the check of the rareOn byte, small enough to inline: the
+	// hook runs on every step and Ready, and is off in most nodes.
+	if r.rareOn&rareTracer != 0 {
+		traceReceiveMessageOn(r, m)
+	}
+}
+
+// traceReceiveMessageOn is traceReceiveMessage when it is on.
+func traceReceiveMessageOn(r *raft, m *pb.Message) {
 	if r.tracer() == nil {
 		return
 	}

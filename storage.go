@@ -124,9 +124,11 @@ func (ms *MemoryStorage) InitialState() (pb.HardState, pb.ConfState, error) {
 
 // SetHardState saves the current HardState, replacing the previous one.
 func (ms *MemoryStorage) SetHardState(st pb.HardState) error {
+	// The small accessors unlock without defer: they cannot panic, and a
+	// follower calls several of them for every append.
 	ms.Lock()
-	defer ms.Unlock()
 	ms.hardState = st
+	ms.Unlock()
 	return nil
 }
 
@@ -176,29 +178,34 @@ func (ms *MemoryStorage) Entries(lo, hi, maxSize uint64) ([]pb.Entry, error) {
 // Term implements the Storage interface.
 func (ms *MemoryStorage) Term(i uint64) (uint64, error) {
 	ms.Lock()
-	defer ms.Unlock()
-	offset := ms.offset()
-	if i < offset {
-		return 0, ErrCompacted
+	var t uint64
+	var err error
+	switch {
+	case i < ms.offset():
+		err = ErrCompacted
+	case i > ms.lastIndex():
+		err = ErrUnavailable
+	default:
+		t = ms.term(i)
 	}
-	if i > ms.lastIndex() {
-		return 0, ErrUnavailable
-	}
-	return ms.term(i), nil
+	ms.Unlock()
+	return t, err
 }
 
 // LastIndex implements the Storage interface.
 func (ms *MemoryStorage) LastIndex() (uint64, error) {
 	ms.Lock()
-	defer ms.Unlock()
-	return ms.lastIndex(), nil
+	i := ms.lastIndex()
+	ms.Unlock()
+	return i, nil
 }
 
 // FirstIndex implements the Storage interface.
 func (ms *MemoryStorage) FirstIndex() (uint64, error) {
 	ms.Lock()
-	defer ms.Unlock()
-	return ms.offset() + 1, nil
+	i := ms.offset() + 1
+	ms.Unlock()
+	return i, nil
 }
 
 // Snapshot implements the Storage interface.
@@ -331,8 +338,14 @@ func (ms *MemoryStorage) Append(entries []pb.Entry) error {
 	}
 
 	ms.Lock()
-	defer ms.Unlock()
+	err := ms.appendLocked(entries)
+	ms.Unlock()
+	return err
+}
 
+// appendLocked is Append once the entries are checked. Callers hold the
+// lock.
+func (ms *MemoryStorage) appendLocked(entries []pb.Entry) error {
 	first := ms.offset() + 1
 	if last := entries[len(entries)-1].Index; last < first {
 		return nil // everything is already compacted
@@ -359,7 +372,13 @@ func (ms *MemoryStorage) Append(entries []pb.Entry) error {
 		if len(ms.ents)+len(entries) > cap(ms.ents) {
 			ms.dead = 0 // append moves the live entries to a new array
 		}
-		ms.ents = append(ms.ents, entries...)
+		if len(entries) == 1 {
+			// The usual append: one entry copied as a value costs less
+			// than the bulk copy of a slice.
+			ms.ents = append(ms.ents, entries[0])
+		} else {
+			ms.ents = append(ms.ents, entries...)
+		}
 	default:
 		return fmt.Errorf("raft: missing log entry [last: %d, append at: %d]",
 			ms.lastIndex(), entries[0].Index)

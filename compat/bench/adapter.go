@@ -24,6 +24,11 @@ type Options struct {
 	// MaxSizePerMsg defaults to 1 MiB; MaxInflightMsgs to 256.
 	MaxSizePerMsg   uint64
 	MaxInflightMsgs int
+	// Lend sets raftkit's Config.LendReadyMessages: each Ready's Messages
+	// array is lent until Advance. etcd has no such option and ignores
+	// it; the adapters' code is the same for both (see HandleReadyNative
+	// and Delivered), so the two libraries run the same harness.
+	Lend bool
 }
 
 func (o Options) withDefaults() Options {
@@ -114,7 +119,13 @@ type RawNode interface {
 	HandleReady(send func(to uint64, m []byte)) Stats
 	// HandleReadyNative is HandleReady passing each message as a native
 	// value for StepNative, not marshaled.
+	// With Options.Lend, the values passed are copies the adapter keeps
+	// until Delivered, since the Ready's array is reused after Advance.
 	HandleReadyNative(send func(to uint64, m any)) Stats
+	// Delivered says that every message HandleReadyNative passed to send
+	// so far has been stepped: with Options.Lend the adapter reuses the
+	// copies it made of them.
+	Delivered()
 	// Leader reports whether this node leads.
 	Leader() bool
 }

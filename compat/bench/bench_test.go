@@ -61,6 +61,9 @@ type cluster struct {
 	native  bool
 	nqueues [][]any
 	nspare  [][]any
+	// lend is Options.Lend: pump tells the nodes when the native
+	// messages they passed have all been stepped (RawNode.Delivered).
+	lend bool
 	// sendFn and sendNativeFn are c.send and c.sendNative, made once: a
 	// method value passed to an interface method escapes, so making it
 	// at every Ready cost the harness an allocation per Ready.
@@ -69,7 +72,7 @@ type cluster struct {
 }
 
 func newCluster(l Lib, n int, o Options) *cluster {
-	c := &cluster{queues: make([][][]byte, n), spare: make([][][]byte, n), applied: make([]int, n)}
+	c := &cluster{queues: make([][][]byte, n), spare: make([][][]byte, n), applied: make([]int, n), lend: o.Lend}
 	c.sendFn, c.sendNativeFn = c.send, c.sendNative
 	voters := make([]uint64, n)
 	for i := range voters {
@@ -121,6 +124,13 @@ func (c *cluster) pump() {
 				for j, m := range q {
 					_ = n.StepNative(m)
 					q[j] = nil
+				}
+			}
+			if c.lend {
+				// Step sends nothing: every message passed by the
+				// Readies above has been stepped.
+				for _, n := range c.nodes {
+					n.Delivered()
 				}
 			}
 		}
@@ -257,20 +267,27 @@ func BenchmarkThreeRawNodes(b *testing.B) {
 // nothing is left to do, the leader having applied it. One op is one
 // entry. With transport=wire the messages are marshaled and unmarshaled,
 // with transport=native they are passed as values, so that the raft's own
-// allocations show without the codec's.
+// allocations show without the codec's. With messages=lent the nodes run
+// with Options.Lend (raftkit's Config.LendReadyMessages; nothing for
+// etcd): the native transport then passes copies of the messages, which
+// the adapter reuses once they are stepped, in both libraries.
 func BenchmarkThreeRawNodesSequential(b *testing.B) {
-	for _, native := range []bool{false, true} {
-		name := "transport=wire"
-		if native {
-			name = "transport=native"
-		}
-		b.Run(name, func(b *testing.B) { benchmarkSequential(b, native) })
+	for _, v := range []struct {
+		name         string
+		native, lend bool
+	}{
+		{"transport=wire", false, false},
+		{"transport=native", true, false},
+		{"transport=wire/messages=lent", false, true},
+		{"transport=native/messages=lent", true, true},
+	} {
+		b.Run(v.name, func(b *testing.B) { benchmarkSequential(b, v.native, v.lend) })
 	}
 }
 
-func benchmarkSequential(b *testing.B, native bool) {
+func benchmarkSequential(b *testing.B, native, lend bool) {
 	forEachLib(b, func(b *testing.B, l Lib) {
-		c := newCluster(l, 3, Options{})
+		c := newCluster(l, 3, Options{Lend: lend})
 		c.native = native
 		c.nqueues, c.nspare = make([][]any, 3), make([][]any, 3)
 		c.elect(b)
@@ -609,10 +626,17 @@ func BenchmarkStepMsgAppFollower(b *testing.B) {
 // one 128 B entry that also commits it: Step, Ready, append to
 // MemoryStorage, apply, Advance (the answer to the leader is dropped,
 // not marshaled). The messages are built outside the timer, 64 at a time;
-// one op is one message.
+// one op is one message. messages=lent runs the follower with
+// Options.Lend (raftkit's Config.LendReadyMessages; nothing for etcd): the
+// dropped answer never outlives its Ready.
 func BenchmarkFollowerCycle(b *testing.B) {
+	benchmarkFollowerCycle(b, false)
+	b.Run("messages=lent", func(b *testing.B) { benchmarkFollowerCycle(b, true) })
+}
+
+func benchmarkFollowerCycle(b *testing.B, lend bool) {
 	forEachLib(b, func(b *testing.B, l Lib) {
-		rn := l.NewRawNode(Options{ID: 1, Voters: []uint64{1, 2, 3}})
+		rn := l.NewRawNode(Options{ID: 1, Voters: []uint64{1, 2, 3}, Lend: lend})
 		data := payload(128)
 		msgs := make([]any, stepChunk)
 		index, logTerm := uint64(1), uint64(1)

@@ -9,6 +9,7 @@ cd "$(dirname "$0")"
 	sed -e 's#raft "github.com/raftkit/raft"#raft "go.etcd.io/raft/v3"#' \
 		-e 's#"github.com/raftkit/raft/raftpb"#"go.etcd.io/raft/v3/raftpb"#' \
 		-e 's/raftkit/etcd/g' \
+		-e '/gen.sh drops the next line/,/LendReadyMessages/d' \
 		-e 's#"go.etcd.io/raft/v3"#"go.etcd.io/raft/v3"#' \
 		lib_raftkit.go
 } > lib_etcd.go.tmp

@@ -43,7 +43,7 @@ func (l etcdLib) NewRawNode(o Options) RawNode {
 	if err != nil {
 		panic(err)
 	}
-	return &etcdRawNode{rn: rn, ms: ms, first: 2}
+	return &etcdRawNode{rn: rn, ms: ms, first: 2, lend: o.Lend}
 }
 
 func (etcdLib) MsgApp(from, to, term, logTerm, index, commit uint64, n int, data []byte) any {
@@ -76,6 +76,10 @@ type etcdRawNode struct {
 	rn    *raft.RawNode
 	ms    *raft.MemoryStorage
 	first uint64 // first index in ms, for compaction
+	// lend is Options.Lend; lent holds the copies of the messages passed
+	// by HandleReadyNative since the last Delivered.
+	lend bool
+	lent []pb.Message
 }
 
 func (n *etcdRawNode) Tick()                     { n.rn.Tick() }
@@ -96,24 +100,35 @@ func (n *etcdRawNode) Step(b []byte) error {
 
 func (n *etcdRawNode) HandleReady(send func(to uint64, m []byte)) Stats {
 	rd := n.rn.Ready()
-	n.first = etcdPersist(n.ms, rd, send, n.first)
+	n.first = etcdPersist(n.ms, &rd, send, n.first)
 	n.rn.Advance(rd)
 	return Stats{Entries: len(rd.Entries), Committed: len(rd.CommittedEntries), Messages: len(rd.Messages), ReadStates: len(rd.ReadStates)}
 }
 
 func (n *etcdRawNode) HandleReadyNative(send func(to uint64, m any)) Stats {
 	rd := n.rn.Ready()
-	n.first = etcdPersist(n.ms, rd, nil, n.first)
+	n.first = etcdPersist(n.ms, &rd, nil, n.first)
 	for i := range rd.Messages {
-		send(rd.Messages[i].To, &rd.Messages[i])
+		m := &rd.Messages[i]
+		if n.lend {
+			// The array is lent until Advance, and the message is
+			// stepped after it: pass a copy, reused after Delivered. A
+			// copy left behind by append's growth stays as it is.
+			n.lent = append(n.lent, *m)
+			m = &n.lent[len(n.lent)-1]
+		}
+		send(m.To, m)
 	}
 	n.rn.Advance(rd)
 	return Stats{Entries: len(rd.Entries), Committed: len(rd.CommittedEntries), Messages: len(rd.Messages), ReadStates: len(rd.ReadStates)}
 }
 
+func (n *etcdRawNode) Delivered() { n.lent = n.lent[:0] }
+
 // etcdPersist does what a Ready asks of a synchronous application and
-// returns the storage's new first index.
-func etcdPersist(ms *raft.MemoryStorage, rd raft.Ready, send func(uint64, []byte), first uint64) uint64 {
+// returns the storage's new first index. It takes the Ready by pointer:
+// a copy of some 300 bytes per Ready is the harness's, not the library's.
+func etcdPersist(ms *raft.MemoryStorage, rd *raft.Ready, send func(uint64, []byte), first uint64) uint64 {
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		if err := ms.ApplySnapshot(rd.Snapshot); err != nil {
 			panic(err)
@@ -158,7 +173,7 @@ func (l etcdLib) StartNode(o Options, send func(to uint64, m []byte), apply func
 		for {
 			select {
 			case rd := <-n.n.Ready():
-				first = etcdPersist(ms, rd, send, first)
+				first = etcdPersist(ms, &rd, send, first)
 				if len(rd.CommittedEntries) > 0 {
 					apply(len(rd.CommittedEntries))
 				}

@@ -713,6 +713,9 @@ func (r *raft) reset(term uint64) {
 // tickElection is the tick of followers and candidates.
 func (r *raft) tickElection() {
 	r.electionElapsed++
+	if rc := r.recoveryState(); rc != nil {
+		rc.rejected = entryID{}
+	}
 	// The clock first: promotable reads the progress tracker, memory of
 	// its own that an idle follower's tick need not touch.
 	if r.pastElectionTimeout() && r.promotable() {

@@ -159,6 +159,9 @@ func (r *raft) handleAppendEntries(m *pb.Message) {
 	// entry at or below the probed index whose term is at or below the
 	// probed term. Every entry between it and the probed index has a
 	// higher term than the leader's there, so none can match.
+	if r.repeatedRejection(m.Index) {
+		return
+	}
 	hintIndex := min(m.Index, r.raftLog.lastIndex())
 	hintIndex, hintTerm := r.raftLog.findConflictByTerm(hintIndex, m.LogTerm)
 	r.logger.Debugf("%x [logterm: %d, index: %d] rejected MsgApp [logterm: %d, index: %d] from %x",

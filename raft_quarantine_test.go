@@ -512,3 +512,58 @@ func TestQuarantinedNodeTellsALowerTermLeaderItsTerm(t *testing.T) {
 		})
 	}
 }
+
+// rejectionsOfRepeatedProbe steps an append probing index 6 (beyond the
+// log, which ends at 4) three times, ticks, and steps it once more; it
+// returns the number of rejections answered before and after the tick.
+func rejectionsOfRepeatedProbe(t *testing.T, quarantined bool) (before, after int) {
+	s := newTestStorage(t, voters(1, 2, 3), ents(1, 1, 2, 2)...)
+	commit := uint64(4)
+	var opts []func(*Config)
+	if quarantined {
+		commit = 6
+		opts = append(opts, recoverConfig(true))
+	}
+	require.NoError(t, s.SetHardState(pb.HardState{Term: 3, Vote: 2, Commit: commit}))
+	n := newTestNode(t, 1, voters(1, 2, 3), s, opts...)
+	require.Equal(t, quarantined, n.Status().Recovery.Quarantined)
+	probe := pb.Message{From: 2, To: 1, Term: 3, Type: pb.MsgApp, Index: 6, LogTerm: 3, Commit: 6,
+		Entries: []pb.Entry{{Term: 3, Index: 7}}}
+	rejections := func(times int) (k int) {
+		for i := 0; i < times; i++ {
+			for _, m := range n.stepFlush(probe) {
+				require.Equal(t, pb.MsgAppResp, m.Type)
+				require.True(t, m.Reject)
+				require.Equal(t, uint64(6), m.Index)
+				assert.Equal(t, uint64(4), m.RejectHint)
+				k++
+			}
+		}
+		return k
+	}
+	before = rejections(3)
+	n.Tick()
+	n.flush()
+	return before, rejections(1)
+}
+
+// TestQuarantinedFollowerRejectsARepeatedProbeOncePerTick: an etcd v3.6
+// leader never probes below Match+1, so a quarantined follower whose log
+// ends below that Match gets the same probe back for every answer; it
+// answers it once a tick (rule L3), or the exchanges pile up without end
+// (compat/mixed seed 50005). A node out of quarantine answers every probe,
+// as etcd raft does.
+func TestQuarantinedFollowerRejectsARepeatedProbeOncePerTick(t *testing.T) {
+	before, after := rejectionsOfRepeatedProbe(t, true)
+	assert.Equal(t, 1, before, "one rejection of the probe in a tick")
+	assert.Equal(t, 1, after, "answered again after a tick")
+
+	before, after = rejectionsOfRepeatedProbe(t, false)
+	assert.Equal(t, 3, before, "out of quarantine, every probe is answered")
+	assert.Equal(t, 1, after)
+
+	withRecoveryMutation(mutRepeatRejections, func() {
+		before, _ = rejectionsOfRepeatedProbe(t, true)
+	})
+	assert.Equal(t, 3, before, "the mutation answers every probe")
+}

@@ -81,6 +81,9 @@ const (
 	// mutAppFenceAnyNonce lets RawNode.FenceApplied end the quarantine
 	// with an entry carrying another nonce.
 	mutAppFenceAnyNonce
+	// mutRepeatRejections lets a quarantined node answer every append it
+	// rejects, however many times a tick the leader probes the same index.
+	mutRepeatRejections
 )
 
 // ErrQuarantined is returned by Campaign while the node is quarantined
@@ -217,6 +220,10 @@ type recovery struct {
 	// E2): the quarantine ends once the commit index reaches it. Zero
 	// until confirmed; not persisted (the leader confirms it again).
 	fence entryID
+	// rejected is the probe (term and index) of the append this node last
+	// rejected while quarantined, cleared at each tick: rule L3 answers
+	// one rejection of it per tick.
+	rejected entryID
 	// declared is set from initRecovery to finishRecoveryInit when the
 	// application declared the quarantine at restart (Config.Recovery
 	// without a nonce).
@@ -294,6 +301,29 @@ func (r *raft) recoveryState() *recovery {
 		return nil
 	}
 	return r.rare.recovery
+}
+
+// repeatedRejection reports whether a quarantined node already rejected,
+// since its last tick, an append probing the same index in this term, and
+// then leaves this one unanswered (rule L3). An etcd v3.6 leader never
+// probes below Match+1: its Match may predate the loss, so every answer
+// brings the same probe back at once, and every heartbeat answer and
+// duplicated message starts one more such exchange that never ends (the
+// storm of compat/mixed seed 50005). Answering once a tick bounds what the
+// leader sends to the number of ticks and heartbeats; a raftkit leader
+// lowers Match on the first rejection (L1) and probes another index.
+func (r *raft) repeatedRejection(index uint64) bool {
+	rc := r.recoveryState()
+	if rc == nil || !rc.rec.Quarantined || recoveryMutation == mutRepeatRejections {
+		return false
+	}
+	probe := entryID{term: r.Term, index: index}
+	if rc.rejected == probe {
+		r.logger.Debugf("%x left a repeated probe at index %d unanswered: rejected once this tick", r.id, index)
+		return true
+	}
+	rc.rejected = probe
+	return false
 }
 
 // quarantined reports whether the node is quarantined.

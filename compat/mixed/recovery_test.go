@@ -2,11 +2,14 @@ package mixed
 
 import (
 	"fmt"
+	"math/rand"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	pb "github.com/raftkit/raft/raftpb"
 	"github.com/raftkit/raft/rafttest"
 )
 
@@ -79,4 +82,33 @@ func TestMixedLostTails(t *testing.T) {
 		assert.Greater(t, tl.stats.Led[Etcd], 0, "etcd nodes led")
 		assert.Greater(t, tl.stats.Led[Raftkit], 0, "raftkit nodes led")
 	}
+}
+
+// TestEtcdLeaderProbeOfAQuarantinedFollowerStaysBounded replays seed 50005
+// of TestMixedLostTails on the split where it ran out of memory: node 1, a
+// raftkit follower of the etcd leader 2, lost entries 78–83 it had
+// acknowledged. The etcd leader, in probe state with Match 83, probes at
+// 84 on every rejection and every heartbeat answer (MaybeDecrTo never
+// goes below Match+1), and the network duplicates 7% of the messages:
+// when the follower answered each probe, every answer brought the probe
+// back at once and each heartbeat and duplicate started one more exchange
+// that never ended, until the process held 24 GB. A quarantined follower
+// answers one rejection of a probe per tick (rule L3), so the run sends
+// about as many messages as a healthy one.
+func TestEtcdLeaderProbeOfAQuarantinedFollowerStaysBounded(t *testing.T) {
+	const seed, maxMessages = 50005, 50_000
+	c := &Cluster{KindOf: Split{Etcd: 0b11110}.KindOf}
+	sc := lostTails(options(0, func(sc *rafttest.Scenario) { setVoters(sc, 5) }), 0.5, true)
+	sent := 0
+	res := Run(rafttest.Options{Seed: seed, NewNode: c.Factory(), Scenario: sc, OutDir: outDir(),
+		LoseTailOf: raftkitOnly(c), Fencers: raftkitOnly(c),
+		Tamper: func(_ *rand.Rand, _ *pb.Message) {
+			if sent++; sent > maxMessages {
+				t.Fatalf("seed %d sent over %d messages: a probe storm", seed, maxMessages)
+			}
+		}})
+	require.Nil(t, res.Violation)
+	t.Logf("ticks %d, messages %d, faults %+v", res.Ticks, sent, res.Faults)
+	assert.Greater(t, res.Faults.LostTails, 0, "raftkit nodes lost tails")
+	assert.Zero(t, res.Faults.StillQuarantined, "every quarantine ended")
 }

@@ -68,7 +68,7 @@ func TestDiskLossSeeds(t *testing.T) {
 			for _, res := range results {
 				require.NotNil(t, res)
 				require.Nil(t, res.Violation, "%v\nscenario: %s", res.Violation, res.Scenario)
-				total = addFaults(total, res.Faults)
+				total = total.Add(res.Faults)
 				if res.Scenario.AsyncStorageWrites && kind.count(res.Faults) > 0 {
 					async++
 				}

@@ -122,6 +122,42 @@ func (f Faults) Total() int {
 	return f.Crashes + f.Partitions + f.OneWayCuts + f.Lost + f.Duplicated + f.Tampered
 }
 
+// Add returns the sum of two runs' counts, for a summary of many runs:
+// the counts add up, and the longest waits (QuarantineSlowTicks,
+// FenceTicks, FenceStall) are the larger of the two.
+func (f Faults) Add(g Faults) Faults {
+	f.Crashes += g.Crashes
+	f.ReadyCrashes += g.ReadyCrashes
+	f.Restarts += g.Restarts
+	f.Partitions += g.Partitions
+	f.OneWayCuts += g.OneWayCuts
+	f.Heals += g.Heals
+	f.Lost += g.Lost
+	f.Duplicated += g.Duplicated
+	f.Tampered += g.Tampered
+	f.Snapshots += g.Snapshots
+	f.LostTails += g.LostTails
+	f.LostStates += g.LostStates
+	f.TornHardStates += g.TornHardStates
+	f.WipedDisks += g.WipedDisks
+	f.RestoredBackups += g.RestoredBackups
+	f.LostAcked += g.LostAcked
+	f.Declared += g.Declared
+	f.LeaderLosses += g.LeaderLosses
+	f.LeftQuarantine += g.LeftQuarantine
+	f.StillQuarantined += g.StillQuarantined
+	f.QuarantineBlocked += g.QuarantineBlocked
+	f.QuarantineSlow += g.QuarantineSlow
+	f.QuarantineSlowTicks = max(f.QuarantineSlowTicks, g.QuarantineSlowTicks)
+	f.FencesDue += g.FencesDue
+	f.FenceTicks = max(f.FenceTicks, g.FenceTicks)
+	f.FenceStall = max(f.FenceStall, g.FenceStall)
+	f.ConfChanges += g.ConfChanges
+	f.Transfers += g.Transfers
+	f.Campaigns += g.Campaigns
+	return f
+}
+
 // Result is the outcome of a run.
 type Result struct {
 	// Seed is the run's seed and Scenario what it drew.

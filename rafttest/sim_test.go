@@ -108,7 +108,7 @@ func TestSeeds(t *testing.T) {
 		if res.Violation != nil {
 			t.Fatalf("%v\nscenario: %s", res.Violation, res.Scenario)
 		}
-		total = addFaults(total, res.Faults)
+		total = total.Add(res.Faults)
 		ops += res.Ops
 		events += res.Events
 	}
@@ -167,39 +167,6 @@ func outDir(t *testing.T) string {
 	d, err := os.Getwd()
 	require.NoError(t, err)
 	return d
-}
-
-func addFaults(a, b Faults) Faults {
-	a.Crashes += b.Crashes
-	a.ReadyCrashes += b.ReadyCrashes
-	a.Restarts += b.Restarts
-	a.Partitions += b.Partitions
-	a.OneWayCuts += b.OneWayCuts
-	a.Heals += b.Heals
-	a.Lost += b.Lost
-	a.Duplicated += b.Duplicated
-	a.Tampered += b.Tampered
-	a.Snapshots += b.Snapshots
-	a.LostTails += b.LostTails
-	a.LostStates += b.LostStates
-	a.TornHardStates += b.TornHardStates
-	a.WipedDisks += b.WipedDisks
-	a.RestoredBackups += b.RestoredBackups
-	a.LostAcked += b.LostAcked
-	a.Declared += b.Declared
-	a.LeaderLosses += b.LeaderLosses
-	a.LeftQuarantine += b.LeftQuarantine
-	a.StillQuarantined += b.StillQuarantined
-	a.QuarantineBlocked += b.QuarantineBlocked
-	a.QuarantineSlow += b.QuarantineSlow
-	a.QuarantineSlowTicks = max(a.QuarantineSlowTicks, b.QuarantineSlowTicks)
-	a.FencesDue += b.FencesDue
-	a.FenceTicks = max(a.FenceTicks, b.FenceTicks)
-	a.FenceStall = max(a.FenceStall, b.FenceStall)
-	a.ConfChanges += b.ConfChanges
-	a.Transfers += b.Transfers
-	a.Campaigns += b.Campaigns
-	return a
 }
 
 // TestSameSeedReplaysByteForByte runs seeds twice and compares the hashes

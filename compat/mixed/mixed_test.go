@@ -121,22 +121,7 @@ type tally struct {
 func (t *tally) add(res rafttest.Result, st Stats) {
 	t.runs++
 	t.stats.Add(st)
-	f := res.Faults
-	t.faults.Crashes += f.Crashes
-	t.faults.ReadyCrashes += f.ReadyCrashes
-	t.faults.Restarts += f.Restarts
-	t.faults.Partitions += f.Partitions
-	t.faults.OneWayCuts += f.OneWayCuts
-	t.faults.Heals += f.Heals
-	t.faults.Lost += f.Lost
-	t.faults.Duplicated += f.Duplicated
-	t.faults.Snapshots += f.Snapshots
-	t.faults.LostTails += f.LostTails
-	t.faults.StillQuarantined += f.StillQuarantined
-	t.faults.QuarantineBlocked += f.QuarantineBlocked
-	t.faults.ConfChanges += f.ConfChanges
-	t.faults.Transfers += f.Transfers
-	t.faults.Campaigns += f.Campaigns
+	t.faults = t.faults.Add(res.Faults)
 	t.ops += res.Ops
 	if st.Led[Raftkit] > 0 && st.Led[Etcd] > 0 {
 		t.bothLed++

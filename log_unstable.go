@@ -205,13 +205,7 @@ func (u *unstable) truncateAndAppend(ents []pb.Entry) {
 		if len(u.entries) == 0 && cap(u.entries) < len(ents) {
 			u.entries = make([]pb.Entry, 0, max(len(ents), unstableChunk))
 		}
-		if len(ents) == 1 {
-			// A follower's usual append: one entry copied as a value
-			// costs less than the bulk copy of a slice.
-			u.entries = append(u.entries, ents[0])
-		} else {
-			u.entries = append(u.entries, ents...)
-		}
+		u.entries = appendEntries(u.entries, ents)
 	case from <= u.offset:
 		// Replace everything. Cap the slice so a later append cannot write
 		// into the caller's spare capacity.

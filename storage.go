@@ -338,14 +338,8 @@ func (ms *MemoryStorage) Append(entries []pb.Entry) error {
 	}
 
 	ms.Lock()
-	err := ms.appendLocked(entries)
-	ms.Unlock()
-	return err
-}
+	defer ms.Unlock()
 
-// appendLocked is Append once the entries are checked. Callers hold the
-// lock.
-func (ms *MemoryStorage) appendLocked(entries []pb.Entry) error {
 	first := ms.offset() + 1
 	if last := entries[len(entries)-1].Index; last < first {
 		return nil // everything is already compacted
@@ -372,13 +366,7 @@ func (ms *MemoryStorage) appendLocked(entries []pb.Entry) error {
 		if len(ms.ents)+len(entries) > cap(ms.ents) {
 			ms.dead = 0 // append moves the live entries to a new array
 		}
-		if len(entries) == 1 {
-			// The usual append: one entry copied as a value costs less
-			// than the bulk copy of a slice.
-			ms.ents = append(ms.ents, entries[0])
-		} else {
-			ms.ents = append(ms.ents, entries...)
-		}
+		ms.ents = appendEntries(ms.ents, entries)
 	default:
 		return fmt.Errorf("raft: missing log entry [last: %d, append at: %d]",
 			ms.lastIndex(), entries[0].Index)

@@ -64,3 +64,13 @@ func IsEmptySnap(sp pb.Snapshot) bool {
 func MustSync(st, prevst pb.HardState, entsnum int) bool {
 	return entsnum != 0 || st.Vote != prevst.Vote || st.Term != prevst.Term
 }
+
+// appendEntries appends src to dst. A single entry, a follower's usual
+// append, is copied as a value, which costs less than the bulk copy of a
+// slice (a call to memmove with its write barriers).
+func appendEntries(dst, src []pb.Entry) []pb.Entry {
+	if len(src) == 1 {
+		return append(dst, src[0])
+	}
+	return append(dst, src...)
+}

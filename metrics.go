@@ -368,8 +368,6 @@ func (m *Metrics) become(r *raft, st StateType) {
 
 // observeSend records a message queued for a peer.
 func observeSend(r *raft, msg *pb.Message) {
-	// Only the check of the rareOn byte, small enough to inline: the
-	// hook runs on every step and Ready, and is off in most nodes.
 	if r.rareOn&rareMetrics != 0 {
 		observeSendOn(r, msg)
 	}
@@ -396,8 +394,6 @@ func (m *Metrics) send(msg *pb.Message) {
 
 // observeReceive records a message about to be stepped.
 func observeReceive(r *raft, msg *pb.Message) {
-	// Only the check of the rareOn byte, small enough to inline: the
-	// hook runs on every step and Ready, and is off in most nodes.
 	if r.rareOn&rareMetrics != 0 {
 		observeReceiveOn(r, msg)
 	}
@@ -512,8 +508,6 @@ func (m *Metrics) readServed(ticks uint64) {
 
 // observeReady records a Ready handed out, and the state it reflects.
 func observeReady(r *raft, rd *Ready) {
-	// Only the check of the rareOn byte, small enough to inline: the
-	// hook runs on every step and Ready, and is off in most nodes.
 	if r.rareOn&rareMetrics != 0 {
 		observeReadyOn(r, rd)
 	}
@@ -537,8 +531,6 @@ func (m *Metrics) ready(r *raft, rd *Ready) {
 
 // observeState records the gauges of r: term, role, leader, indexes.
 func observeState(r *raft) {
-	// Only the check of the rareOn byte, small enough to inline: the
-	// hook runs on every step and Ready, and is off in most nodes.
 	if r.rareOn&rareMetrics != 0 {
 		observeStateOn(r)
 	}

@@ -75,8 +75,6 @@ func (r *raft) proposalTracer() ProposalTracer {
 // traceProposal reports a stage of entries First..Index (First 0 for a
 // cursor stage).
 func traceProposal(r *raft, st ProposalStage, first, index, to uint64) {
-	// Only the check of the rareOn byte, small enough to inline: the
-	// hook runs on every step and Ready, and is off in most nodes.
 	if r.rareOn&rareProposalTracer != 0 {
 		traceProposalOn(r, st, first, index, to)
 	}
@@ -98,8 +96,6 @@ func traceProposed(r *raft, ents []pb.Entry) {
 
 // traceSentEntries reports the entries of an append sent to a follower.
 func traceSentEntries(r *raft, m *pb.Message) {
-	// Only the check of the rareOn byte, small enough to inline: the
-	// hook runs on every step and Ready, and is off in most nodes.
 	if r.rareOn&rareProposalTracer != 0 {
 		traceSentEntriesOn(r, m)
 	}
@@ -115,8 +111,6 @@ func traceSentEntriesOn(r *raft, m *pb.Message) {
 // traceCursors reports the commit and apply cursors when they moved since
 // the last report.
 func traceCursors(r *raft) {
-	// Only the check of the rareOn byte, small enough to inline: the
-	// hook runs on every step and Ready, and is off in most nodes.
 	if r.rareOn&rareProposalTracer != 0 {
 		traceCursorsOn(r)
 	}

@@ -348,7 +348,11 @@ func (r *raft) setRandIntn(f func(n int) int) {
 	r.rareSettings().randIntn = f
 }
 
-// The bits of raft.rareOn.
+// The bits of raft.rareOn. The metrics and trace hooks on the step and
+// Ready paths (observeSend, traceReady, ...) are each a check of their bit,
+// small enough to inline, around an out-of-line body (observeSendOn,
+// traceReadyOn, ...): they run on every step and Ready and are off in most
+// nodes.
 const (
 	rareLease          = 1 << iota // rare.lease
 	rareMetrics                    // rare.metrics

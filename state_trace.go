@@ -193,8 +193,6 @@ func traceInitState(r *raft) {
 // traceReady records that a Ready was handed out: the state in it is what
 // the application persists.
 func traceReady(r *raft) {
-	// Only the check of the rareOn byte, small enough to inline: the
-	// hook runs on every step and Ready, and is off in most nodes.
 	if r.rareOn&rareTracer != 0 {
 		traceReadyOn(r)
 	}
@@ -236,8 +234,6 @@ func traceBecomeLeader(r *raft) {
 // (ticks, storage thread messages, ...) are not part of the protocol and are
 // not traced.
 func traceSendMessage(r *raft, m *pb.Message) {
-	// Only the check of the rareOn byte, small enough to inline: the
-	// hook runs on every step and Ready, and is off in most nodes.
 	if r.rareOn&rareTracer != 0 {
 		traceSendMessageOn(r, m)
 	}
@@ -254,8 +250,6 @@ func traceSendMessageOn(r *raft, m *pb.Message) {
 // traceReceiveMessage records a message about to be stepped. Local
 // messages are not traced.
 func traceReceiveMessage(r *raft, m *pb.Message) {
-	// Only the check of the rareOn byte, small enough to inline: the
-	// hook runs on every step and Ready, and is off in most nodes.
 	if r.rareOn&rareTracer != 0 {
 		traceReceiveMessageOn(r, m)
 	}

@@ -321,6 +321,51 @@ func TestLentReadyMessagesAreReusedOnlyAfterAdvance(t *testing.T) {
 	assert.Equal(t, want1.entries, copyReady(rd1).entries, "nor are the entries")
 }
 
+// TestReturnedLoanKeepsNoEntryAlive pins down that Advance clears, in a
+// returned loan, every message that refers to other memory: the array
+// lives on for later Readies and must not keep the entries it carried
+// alive (nor the application's buffers they may alias).
+func TestReturnedLoanKeepsNoEntryAlive(t *testing.T) {
+	ms := NewMemoryStorage()
+	require.NoError(t, ms.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{
+		Index: 1, Term: 1, ConfState: pb.ConfState{Voters: []uint64{1, 2}}}}))
+	c := newTestConfig(1, 10, 1, ms)
+	c.LendReadyMessages = true
+	rn, err := NewRawNode(c)
+	require.NoError(t, err)
+	persisted := func() Ready {
+		rd := rn.Ready()
+		require.NoError(t, ms.Append(rd.Entries))
+		if !IsEmptyHardState(rd.HardState) {
+			require.NoError(t, ms.SetHardState(rd.HardState))
+		}
+		return rd
+	}
+	require.NoError(t, rn.Campaign())
+	rn.Advance(persisted())
+	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgVoteResp, From: 2, To: 1, Term: rn.BasicStatus().Term}))
+	require.Equal(t, StateLeader, rn.BasicStatus().RaftState)
+	rn.Advance(persisted())
+	st := rn.BasicStatus()
+	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgAppResp, From: 2, To: 1, Term: st.Term, Index: rn.raft.raftLog.lastIndex()}))
+	rn.Advance(persisted())
+	require.NoError(t, rn.Propose([]byte("x")))
+	rd := persisted()
+	carried := 0
+	for _, m := range rd.Messages {
+		if m.Type == pb.MsgApp && len(m.Entries) > 0 {
+			carried++
+		}
+	}
+	require.Equal(t, 1, carried, "the lent array carries the append of the proposal")
+	lent := rd.Messages[:cap(rd.Messages)]
+	rn.Advance(rd)
+	for i, m := range lent {
+		assert.True(t, m.Entries == nil && m.Context == nil && m.Snapshot == nil && m.Responses == nil,
+			"message %d of the returned loan still refers to memory: %v", i, m)
+	}
+}
+
 func TestLentReadyMessagesCostNoAllocation(t *testing.T) {
 	rn, ms := newTestFollower(t, lendReadyMessages)
 	msgs, index := followerAppends(102)

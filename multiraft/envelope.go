@@ -382,12 +382,7 @@ func (e *Envelope) unmarshal(b []byte, hbs []Heartbeat, msgs []GroupMessage) err
 		}
 	}
 	if n := r.count("heartbeats", 6); n > 0 {
-		if cap(hbs) >= n {
-			e.Heartbeats = hbs[:n]
-			clear(e.Heartbeats)
-		} else {
-			e.Heartbeats = make([]Heartbeat, n)
-		}
+		e.Heartbeats = reuse(hbs, n)
 		for i := range e.Heartbeats {
 			h := &e.Heartbeats[i]
 			f := r.byte("heartbeat flags")
@@ -408,12 +403,7 @@ func (e *Envelope) unmarshal(b []byte, hbs []Heartbeat, msgs []GroupMessage) err
 		}
 	}
 	if n := r.count("messages", 2); n > 0 {
-		if cap(msgs) >= n {
-			e.Messages = msgs[:n]
-			clear(e.Messages)
-		} else {
-			e.Messages = make([]GroupMessage, n)
-		}
+		e.Messages = reuse(msgs, n)
 		for i := range e.Messages {
 			gm := &e.Messages[i]
 			gm.Group = GroupID(r.uvarint("message group"))
@@ -430,6 +420,17 @@ func (e *Envelope) unmarshal(b []byte, hbs []Heartbeat, msgs []GroupMessage) err
 		r.fail("trailing bytes")
 	}
 	return r.err
+}
+
+// reuse returns s's array holding n zero items when it has room for
+// them, else a new one.
+func reuse[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
 }
 
 // envelopePools hold envelopes, with their arrays, that a transport of

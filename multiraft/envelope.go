@@ -422,6 +422,43 @@ func (e *Envelope) unmarshal(b []byte, hbs []Heartbeat, msgs []GroupMessage) err
 	return r.err
 }
 
+// envelopeDecoder decodes envelopes into arrays it reuses from one
+// envelope to the next, for a receiver that hands each envelope to
+// Handler.HandleEnvelope, which keeps none of its arrays, before it
+// decodes the next.
+type envelopeDecoder struct {
+	env  Envelope
+	hbs  []Heartbeat
+	msgs []GroupMessage
+}
+
+// decode decodes b into the decoder's envelope, in the arrays of the
+// envelopes before it. The envelope is valid until done.
+func (d *envelopeDecoder) decode(b []byte) (*Envelope, error) {
+	err := d.env.unmarshal(b, d.hbs, d.msgs)
+	return &d.env, err
+}
+
+// done takes the arrays of the decoded envelope back once its handler
+// returned; the messages are cleared, as they refer to entries the
+// groups own now.
+func (d *envelopeDecoder) done() {
+	if cap(d.env.Heartbeats) > cap(d.hbs) {
+		d.hbs = d.env.Heartbeats[:0]
+	}
+	if cap(d.env.Messages) > cap(d.msgs) {
+		d.msgs = d.env.Messages[:0]
+	}
+	clear(d.env.Messages)
+	d.env = Envelope{}
+}
+
+// small reports whether the decoder's arrays are small enough to keep in
+// a pool (see maxPooledItems).
+func (d *envelopeDecoder) small() bool {
+	return cap(d.hbs) <= maxPooledItems && cap(d.msgs) <= maxPooledItems
+}
+
 // reuse returns s's array holding n zero items when it has room for
 // them, else a new one.
 func reuse[T any](s []T, n int) []T {

@@ -316,26 +316,18 @@ func (t *TCPTransport) serve(c net.Conn) {
 	}
 	c.SetDeadline(time.Time{})
 	h.HandleHello(peer)
-	// The tuple and message arrays, reused: HandleEnvelope keeps neither.
-	var hbs []Heartbeat
-	var msgs []GroupMessage
+	var dec envelopeDecoder
 	for {
 		b, err := readEnvelope(r, t.cfg.MaxEnvelopeBytes)
 		if err != nil {
 			return
 		}
-		var env Envelope
-		if err := env.unmarshal(b, hbs, msgs); err != nil || env.From != peer.Host {
+		env, err := dec.decode(b)
+		if err != nil || env.From != peer.Host {
 			return
 		}
-		h.HandleEnvelope(&env)
-		if cap(env.Heartbeats) > cap(hbs) {
-			hbs = env.Heartbeats[:0]
-		}
-		if cap(env.Messages) > cap(msgs) {
-			msgs = env.Messages[:0]
-		}
-		clear(env.Messages) // they refer to entries the groups own now
+		h.HandleEnvelope(env)
+		dec.done()
 	}
 }
 

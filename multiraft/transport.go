@@ -310,17 +310,9 @@ func (t *MemTransport) send(env *Envelope) {
 	if sc == nil {
 		sc = new(memScratch)
 	}
-	got := &sc.env
 	defer func() {
-		if cap(got.Heartbeats) > cap(sc.hbs) {
-			sc.hbs = got.Heartbeats[:0]
-		}
-		if cap(got.Messages) > cap(sc.msgs) {
-			sc.msgs = got.Messages[:0]
-		}
-		clear(got.Messages) // they refer to entries the receiver owns now
-		*got = Envelope{}
-		if cap(sc.buf) <= 1<<20 && cap(sc.hbs) <= maxPooledItems && cap(sc.msgs) <= maxPooledItems {
+		sc.dec.done()
+		if cap(sc.buf) <= 1<<20 && sc.dec.small() {
 			memScratches.Put(sc)
 		}
 	}()
@@ -331,7 +323,8 @@ func (t *MemTransport) send(env *Envelope) {
 	}
 	sc.buf = b[:0]
 	n.count(t.id, to, len(b))
-	if err := got.unmarshal(b, sc.hbs, sc.msgs); err != nil {
+	got, err := sc.dec.decode(b)
+	if err != nil {
 		if n.Strict {
 			panic(err)
 		}
@@ -344,13 +337,10 @@ func (t *MemTransport) send(env *Envelope) {
 
 // memScratch is what a MemTransport's Send reuses from one envelope to
 // the next: the encoding's buffer (the decoded envelope refers to none of
-// it) and the decoded envelope's tuple and message arrays, which
-// HandleEnvelope does not keep.
+// it) and the decoder's arrays.
 type memScratch struct {
-	env  Envelope // the decoded envelope
-	buf  []byte
-	hbs  []Heartbeat
-	msgs []GroupMessage
+	dec envelopeDecoder
+	buf []byte
 }
 
 var memScratches sync.Pool

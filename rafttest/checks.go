@@ -376,7 +376,15 @@ func (s *sim) finalChecks() {
 			s.chk.checkComplete(n, st.Term)
 		}
 		s.chk.compareDisk(n, n.disk.FirstIndex(), n.disk.HardState().Commit)
-		if rec := n.disk.Recovery(); rec != nil && rec.Quarantined {
+	}
+}
+
+// countQuarantined counts the nodes up and still quarantined at the end
+// of the run (Faults.StillQuarantined), a run that failed included: a
+// violation ends the run before finalChecks.
+func (s *sim) countQuarantined() {
+	for _, n := range s.nodes[1:] {
+		if n.up() && n.disk.quarantined() {
 			s.res.Faults.StillQuarantined++
 		}
 	}

@@ -85,7 +85,10 @@
 //   - Faults stop after Scenario.FaultTicks: the network heals and every
 //     node restarts, and a leader must then commit a proposal within
 //     Options.LivenessTicks (five times that while a quarantined voter
-//     leaves the others without a spare: see quarantineSlowsElections).
+//     leaves the others without a spare: see quarantineSlowsElections),
+//     unless a quarantined voter leaves no quorum (Faults.QuarantineBlocked)
+//     or no node able to win an election without its vote
+//     (Faults.QuarantineUnelectable; see quarantineBlocksElection).
 //
 // # The checks
 //

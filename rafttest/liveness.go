@@ -1,6 +1,8 @@
 package rafttest
 
 import (
+	"slices"
+
 	pb "github.com/raftkit/raft/raftpb"
 )
 
@@ -74,4 +76,86 @@ func (s *sim) quarantineBlocks(cs *pb.ConfState) bool {
 	with := quorum(cs.Voters, true) && quorum(cs.VotersOutgoing, true)
 	without := quorum(cs.Voters, false) && quorum(cs.VotersOutgoing, false)
 	return with && !without
+}
+
+// quarantineBlocksElection reports whether no node can win an election
+// while the quarantined voters reject every vote (rule Q1 of
+// docs/design/recovery.md), but one could if they voted as any other node
+// does, on its log alone; it requires that no node leads. The quorums of
+// quarantineBlocks count every voter that is up, but a voter that is up
+// still refuses a candidate whose log is behind its own, and a node
+// campaigns only in the configuration it has applied (etcd raft's rule),
+// which may name voters a later one removed or demoted (seed 330196: the
+// leader demoted itself while a voter was quarantined; the one node with
+// the longest log had not learned that the demotion was committed and
+// campaigned in the configuration before it, whose other voters were the
+// demoted leader, whose uncommitted tail was longer still, and the
+// quarantined one). Without a leader no log moves, so the stall lasts
+// until the quarantine ends, which needs a leader: the voter counts as a
+// failed one, as in etcd raft with that voter down.
+func (s *sim) quarantineBlocksElection() bool {
+	if s.leader() != nil {
+		return false
+	}
+	views := make([]electionView, 0, len(s.nodes)-1)
+	for _, n := range s.nodes[1:] {
+		v := electionView{id: n.id, up: n.up(), quarantined: n.disk.quarantined(), cs: n.cs,
+			lastIndex: n.disk.LastIndex()}
+		v.lastTerm, _ = n.disk.Term(v.lastIndex)
+		views = append(views, v)
+	}
+	return !electable(views, false) && electable(views, true)
+}
+
+// electionView is what the liveness check reads of a node to tell
+// whether an election can be won: whether it is up and quarantined, the
+// configuration it applied, and its last entry.
+type electionView struct {
+	id                  uint64
+	up, quarantined     bool
+	cs                  pb.ConfState
+	lastTerm, lastIndex uint64
+}
+
+// electable reports whether some node of nodes can win an election: it
+// is up, not quarantined, a voter of the configuration it applied (a
+// learner or a node outside it never campaigns), and a majority of each
+// half of that configuration would grant it their vote. A voter grants
+// it if it is up and the candidate's log is at least as up to date as
+// its own (§5.4.1); a quarantined voter rejects every vote unless
+// quarantinedVote is set. Terms, votes already cast in a term and
+// timeouts are left out: a candidate's next campaign is at a term no
+// node has voted in.
+func electable(nodes []electionView, quarantinedVote bool) bool {
+	byID := make(map[uint64]*electionView, len(nodes))
+	for i := range nodes {
+		byID[nodes[i].id] = &nodes[i]
+	}
+	grants := func(c *electionView, voters []uint64) bool {
+		if len(voters) == 0 {
+			return true
+		}
+		votes := 0
+		for _, id := range voters {
+			v := byID[id]
+			switch {
+			case id == c.id:
+				votes++
+			case v == nil || !v.up || (v.quarantined && !quarantinedVote):
+			case c.lastTerm > v.lastTerm || (c.lastTerm == v.lastTerm && c.lastIndex >= v.lastIndex):
+				votes++
+			}
+		}
+		return 2*votes > len(voters)
+	}
+	for i := range nodes {
+		c := &nodes[i]
+		if !c.up || c.quarantined || !(slices.Contains(c.cs.Voters, c.id) || slices.Contains(c.cs.VotersOutgoing, c.id)) {
+			continue
+		}
+		if grants(c, c.cs.Voters) && grants(c, c.cs.VotersOutgoing) {
+			return true
+		}
+	}
+	return false
 }

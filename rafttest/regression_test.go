@@ -60,39 +60,45 @@ var regressions = []struct {
 		"term 11, above the leader's 10; without CheckQuorum and PreVote it ignored the leader's lower-term messages " +
 		"in silence and, quarantined, never campaigned, so no leader could ever fence it; a quarantined node now " +
 		"answers a lower-term append or heartbeat with its term (fixed in raft, issue 16)",
-		func(sc *Scenario) {
-			sc.LoseTail, sc.LoseState, sc.TornHardState, sc.WipeDisk, sc.RestoreBackup, sc.LoseAcked = 0.1, 0.1, 0.1, 0.1, 0.1, 0.1
-		}},
+		allSixDiskFaults},
 	{20161, "one vote per term (all six disk faults at 0.1 each): node 3 campaigned in term 7, lost that vote in a " +
 		"StateLoss, was fenced at term 6 and voted for 5 in term 7; the fence makes that safe (no election counting " +
 		"the forgotten vote can win after it), so the checker now forgets a fenced node's lost votes and keeps " +
 		"checking one leader per term (fixed in rafttest, issue 16)",
-		func(sc *Scenario) {
-			sc.LoseTail, sc.LoseState, sc.TornHardState, sc.WipeDisk, sc.RestoreBackup, sc.LoseAcked = 0.1, 0.1, 0.1, 0.1, 0.1, 0.1
-		}},
+		allSixDiskFaults},
 	{23493, "quarantine ends within a bound (all six disk faults at 0.1 each): the fence waited for the other " +
 		"follower, catching up one entry per round trip, to commit it without the quarantined node, whose own log " +
 		"stood still for 101 ticks; the bound now counts the progress of every log (fixed in rafttest, issue 16)",
-		func(sc *Scenario) {
-			sc.LoseTail, sc.LoseState, sc.TornHardState, sc.WipeDisk, sc.RestoreBackup, sc.LoseAcked = 0.1, 0.1, 0.1, 0.1, 0.1, 0.1
-		}},
+		allSixDiskFaults},
 	{22933, "liveness (all six disk faults at 0.1 each): a wiped, quarantined voter of four left three that had " +
 		"to agree; only node 1, whose log was the longest, could win, and without PreVote nodes 3 and 4 kept " +
 		"starting elections that node 1 had to beat by a one-way delay of up to 4 ticks (against timeouts drawn " +
 		"in [10, 20)); a proposal committed 1,123 ticks after the faults healed. Raft is live only if round trips are well " +
 		"below the election timeout; the liveness check now waits five times longer while a quarantined voter " +
 		"leaves the others without a spare (fixed in rafttest, issue 16)",
-		func(sc *Scenario) {
-			sc.LoseTail, sc.LoseState, sc.TornHardState, sc.WipeDisk, sc.RestoreBackup, sc.LoseAcked = 0.1, 0.1, 0.1, 0.1, 0.1, 0.1
-		}},
+		allSixDiskFaults},
 	{31133, "liveness (all six disk faults at 0.1 each): a wiped, quarantined voter of three left node 1 with " +
 		"node 3, whose links took 4 to 7 ticks each way; under CheckQuorum every leader node 1 became heard " +
 		"nothing from node 3 before its first check, 10 ticks after it won, and stepped down (the quarantined " +
 		"node's answers count for no quorum), until one did and a proposal committed 2,012 ticks after the faults healed; the same " +
 		"fix as 22933 (fixed in rafttest, issue 16)",
-		func(sc *Scenario) {
-			sc.LoseTail, sc.LoseState, sc.TornHardState, sc.WipeDisk, sc.RestoreBackup, sc.LoseAcked = 0.1, 0.1, 0.1, 0.1, 0.1, 0.1
-		}},
+		allSixDiskFaults},
+	{330196, "liveness (all six disk faults at 0.1 each): leader 1 demoted itself to a learner while voter 3 " +
+		"was wiped and quarantined; node 4, whose log was the longest of the voters, had not learned that the " +
+		"demotion was committed and campaigned in the configuration before it, where node 1 (a longer uncommitted " +
+		"tail) and node 3 (quarantined) refused, and node 2 needed node 4 or node 3; etcd raft v3.6 stalls the " +
+		"same way with node 3 down (compat.TestDemotedLeaderWithAVoterDownStallsAsEtcd). The liveness check now " +
+		"excuses a run in which no node can win an election while the quarantined voters reject every vote, " +
+		"but one could with their votes (fixed in rafttest)",
+		allSixDiskFaults},
+}
+
+// allSixDiskFaults pins the seeds found with all six disk faults at 0.1
+// per crash (-rafttest.losetail=0.1 -rafttest.losestate=0.1
+// -rafttest.torn=0.1 -rafttest.wipe=0.1 -rafttest.backup=0.1
+// -rafttest.loseacked=0.1).
+func allSixDiskFaults(sc *Scenario) {
+	sc.LoseTail, sc.LoseState, sc.TornHardState, sc.WipeDisk, sc.RestoreBackup, sc.LoseAcked = 0.1, 0.1, 0.1, 0.1, 0.1, 0.1
 }
 
 // noLag pins the seeds found before Scenario.ApplyLag existed to the run

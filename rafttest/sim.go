@@ -99,6 +99,11 @@ type Faults struct {
 	// gone, left no quorum (the liveness check then passes: a
 	// quarantined voter counts as a failed one).
 	LeftQuarantine, StillQuarantined, QuarantineBlocked int
+	// QuarantineUnelectable counts the runs that ended without a leader
+	// because no node could win an election while the quarantined voters
+	// rejected every vote, where one could have with their votes (see
+	// quarantineBlocksElection); the liveness check then passes too.
+	QuarantineUnelectable int
 	// QuarantineSlow counts the runs whose first commit after the faults
 	// healed came later than Options.LivenessTicks, which the liveness
 	// check allowed because a quarantined voter left the others without
@@ -147,6 +152,7 @@ func (f Faults) Add(g Faults) Faults {
 	f.LeftQuarantine += g.LeftQuarantine
 	f.StillQuarantined += g.StillQuarantined
 	f.QuarantineBlocked += g.QuarantineBlocked
+	f.QuarantineUnelectable += g.QuarantineUnelectable
 	f.QuarantineSlow += g.QuarantineSlow
 	f.QuarantineSlowTicks = max(f.QuarantineSlowTicks, g.QuarantineSlowTicks)
 	f.FencesDue += g.FencesDue
@@ -264,6 +270,7 @@ func Run(opts Options) (res Result) {
 			}
 			s.res.Violation = v
 		}
+		s.countQuarantined()
 		s.res.TraceHash = s.tr.h.Sum64()
 		s.res.Events = s.tr.count
 		s.res.Ticks = s.tick
@@ -522,6 +529,14 @@ func (s *sim) run() {
 					s.event(0, "quarantine-blocks-quorum", 0, 0, s.describeNodes())
 					return
 				}
+				if s.quarantineBlocksElection() {
+					// No node can win an election while the quarantined
+					// voters reject every vote, and without a leader no
+					// quarantine ends.
+					s.res.Faults.QuarantineUnelectable++
+					s.event(0, "quarantine-blocks-election", 0, 0, s.describeNodes())
+					return
+				}
 				if s.tick <= healAt+quarantineLivenessFactor*s.opts.LivenessTicks && s.quarantineSlowsElections() {
 					// A quarantined voter leaves the others no spare one,
 					// and Raft's elections are live only where round trips
@@ -535,7 +550,7 @@ func (s *sim) run() {
 					continue
 				}
 				s.fail("liveness", "%d ticks after the faults healed, no proposal has committed (%s)",
-					s.opts.LivenessTicks, s.describeNodes())
+					s.tick-healAt, s.describeNodes())
 			}
 			s.driveProbe()
 		}
@@ -552,8 +567,12 @@ func (s *sim) describeNodes() string {
 			parts = append(parts, fmt.Sprintf("%d:down", n.id))
 		default:
 			st := n.node.Status()
-			parts = append(parts, fmt.Sprintf("%d:%s/t%d/lead%d/commit%d/applied%d/conf%v",
-				n.id, st.Role, st.Term, st.Lead, st.Commit, n.applied, n.cs))
+			q := ""
+			if n.disk.quarantined() {
+				q = "/quarantined"
+			}
+			parts = append(parts, fmt.Sprintf("%d:%s%s/t%d/lead%d/commit%d/applied%d/last%d/conf%v",
+				n.id, st.Role, q, st.Term, st.Lead, st.Commit, n.applied, n.disk.LastIndex(), n.cs))
 		}
 	}
 	return strings.Join(parts, " ")

@@ -86,11 +86,11 @@ func (s *sim) quarantineBlocks(cs *pb.ConfState) bool {
 // still refuses a candidate whose log is behind its own, and a node
 // campaigns only in the configuration it has applied (etcd raft's rule),
 // which may name voters a later one removed or demoted (seed 330196: the
-// leader demoted itself while a voter was quarantined; the one node with
-// the longest log had not learned that the demotion was committed and
+// leader demoted itself while a voter was quarantined; the voter with the
+// longest log had not learned that the demotion was committed and
 // campaigned in the configuration before it, whose other voters were the
-// demoted leader, whose uncommitted tail was longer still, and the
-// quarantined one). Without a leader no log moves, so the stall lasts
+// demoted leader, whose uncommitted tail was longer still, the
+// quarantined one, and one that granted its vote). Without a leader no log moves, so the stall lasts
 // until the quarantine ends, which needs a leader: the voter counts as a
 // failed one, as in etcd raft with that voter down.
 func (s *sim) quarantineBlocksElection() bool {

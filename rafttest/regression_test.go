@@ -91,6 +91,10 @@ var regressions = []struct {
 		"excuses a run in which no node can win an election while the quarantined voters reject every vote, " +
 		"but one could with their votes (fixed in rafttest)",
 		allSixDiskFaults},
+	{410884, "liveness (all six disk faults at 0.1 each), found in the soak of the fix for 330196: the same, with " +
+		"two voters, nodes 2 and 4, in the configuration before the demotion and logs of equal length: each " +
+		"had the other's vote only, node 1's tail being longer and node 3 quarantined (fixed in rafttest)",
+		allSixDiskFaults},
 }
 
 // allSixDiskFaults pins the seeds found with all six disk faults at 0.1

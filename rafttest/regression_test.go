@@ -93,6 +93,15 @@ var regressions = []struct {
 		func(sc *Scenario) {
 			sc.LoseTail, sc.LoseState, sc.TornHardState, sc.WipeDisk, sc.RestoreBackup, sc.LoseAcked = 0.1, 0.1, 0.1, 0.1, 0.1, 0.1
 		}},
+	{347271, "quarantine ends within a bound (all six disk faults at 0.1 each): cut off with new voter 5, node 3 " +
+		"campaigned up to term 12 with 5's votes and was then wiped; 5, which had no configuration yet and so " +
+		"could not campaign, kept term 12 and ignored the term-9 leader in silence (no CheckQuorum, no PreVote), " +
+		"so the half {2,3,4,5} of the joint configuration had no quorum without the quarantined 3 and its fence " +
+		"never committed; a node that cannot campaign now answers a lower-term append or heartbeat with its " +
+		"term (rule T1, fixed in raft, issue 16)",
+		func(sc *Scenario) {
+			sc.LoseTail, sc.LoseState, sc.TornHardState, sc.WipeDisk, sc.RestoreBackup, sc.LoseAcked = 0.1, 0.1, 0.1, 0.1, 0.1, 0.1
+		}},
 }
 
 // noLag pins the seeds found before Scenario.ApplyLag existed to the run

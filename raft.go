@@ -914,15 +914,13 @@ func (r *raft) stepMsg(m *pb.Message) error {
 
 	case m.Term < r.Term:
 		switch {
-		case (r.checkQuorum || r.preVote || r.quarantined()) && (m.Type == pb.MsgHeartbeat || m.Type == pb.MsgApp):
+		case (r.checkQuorum || r.preVote || r.tellsLowerTermLeader()) && (m.Type == pb.MsgHeartbeat || m.Type == pb.MsgApp):
 			// A leader cut off by a partition keeps its old term. Tell it
 			// ours so it steps down; otherwise, with CheckQuorum or
 			// PreVote, this node would never hear from it again and it
-			// would never learn that it was deposed. A quarantined node,
-			// which never campaigns, tells it too: its term may be above
-			// the cluster's (a StateLoss brought back a HardState of a
-			// campaign that failed), and only a leader of its term or a
-			// later one can fence it.
+			// would never learn that it was deposed. With
+			// RecoverLostState a node that cannot campaign tells it too
+			// (rule T1 of the recovery).
 			r.send(pb.Message{To: m.From, Type: pb.MsgAppResp})
 		case m.Type == pb.MsgPreVote:
 			// Reject explicitly, so the pre-candidate learns the newer term

@@ -475,42 +475,164 @@ func leaderLacksAfterCrashAndCampaign(c *testCluster, crashed, index uint64, dat
 	return false
 }
 
-// TestQuarantinedNodeTellsALowerTermLeaderItsTerm: a StateLoss may bring a
-// node back at a term above the cluster's (the HardState of a campaign
-// that failed). Without CheckQuorum and PreVote a node ignores a
-// lower-term leader in silence and would campaign in time; a quarantined
-// node never campaigns, so it answers the leader's append or heartbeat
-// with its term instead: the leader steps down, and a leader of a later
-// term can fence it (rafttest seed 13710 of the disk faults).
-func TestQuarantinedNodeTellsALowerTermLeaderItsTerm(t *testing.T) {
-	for _, quarantined := range []bool{true, false} {
-		t.Run(fmt.Sprintf("quarantined=%t", quarantined), func(t *testing.T) {
-			s := NewMemoryStorage()
-			require.NoError(t, s.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{
-				Index: 1, Term: 1, ConfState: pb.ConfState{Voters: []uint64{1, 2, 3}}}}))
-			require.NoError(t, s.SetHardState(pb.HardState{Term: 11, Commit: 1}))
-			cfg := &Config{ID: 3, ElectionTick: 10, HeartbeatTick: 1, Storage: s, MaxInflightMsgs: 256,
-				RecoverLostState: true, Logger: discardLogger}
-			if quarantined {
-				cfg.Recovery = &Recovery{Quarantined: true, Kind: StateLoss, Cause: CauseDeclared}
-			}
-			rn, err := NewRawNode(cfg)
-			require.NoError(t, err)
-			require.NoError(t, rn.Step(pb.Message{From: 2, To: 3, Type: pb.MsgHeartbeat, Term: 10}))
-			var answers []pb.Message
-			if rn.HasReady() {
-				answers = rn.Ready().Messages
-			}
-			if !quarantined {
-				assert.Empty(t, answers, "etcd raft's behaviour: ignored in silence, the node campaigns in time")
-				return
-			}
-			require.Len(t, answers, 1)
-			assert.Equal(t, pb.MsgAppResp, answers[0].Type)
-			assert.Equal(t, uint64(2), answers[0].To)
-			assert.Equal(t, uint64(11), answers[0].Term, "the leader learns the higher term and steps down")
+// TestNodeThatCannotCampaignTellsALowerTermLeaderItsTerm: rule T1.
+// Without CheckQuorum and PreVote a node ignores a lower-term leader in
+// silence and, if it can campaign, makes its term known in time. With
+// RecoverLostState a node that cannot campaign answers the leader's append
+// or heartbeat with its term instead: a quarantined node, whose term a
+// StateLoss may have brought back above the cluster's (rafttest seed
+// 13710), and a node that is not promotable, such as a new voter that has
+// no configuration yet and took the term of a candidate that is gone since
+// (seed 347271). Without the option, every node keeps etcd raft's silence.
+func TestNodeThatCannotCampaignTellsALowerTermLeaderItsTerm(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		cs          *pb.ConfState // nil: an empty storage, no configuration
+		recover     bool
+		quarantined bool
+		mut         recoveryMut
+		tells       bool
+	}{
+		{name: "quarantined voter", cs: &pb.ConfState{Voters: []uint64{1, 2, 3}}, recover: true, quarantined: true, tells: true},
+		{name: "voter", cs: &pb.ConfState{Voters: []uint64{1, 2, 3}}, recover: true},
+		{name: "no configuration", recover: true, tells: true},
+		{name: "learner", cs: &pb.ConfState{Voters: []uint64{1, 2}, Learners: []uint64{3}}, recover: true, tells: true},
+		{name: "removed", cs: &pb.ConfState{Voters: []uint64{1, 2}}, recover: true, tells: true},
+		{name: "no configuration, without the option", cs: nil},
+		{name: "learner, without the option", cs: &pb.ConfState{Voters: []uint64{1, 2}, Learners: []uint64{3}}},
+		{name: "no configuration, mutSilentUnpromotable", recover: true, mut: mutSilentUnpromotable},
+		{name: "quarantined voter, mutSilentUnpromotable", cs: &pb.ConfState{Voters: []uint64{1, 2, 3}},
+			recover: true, quarantined: true, mut: mutSilentUnpromotable, tells: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			withRecoveryMutation(tc.mut, func() {
+				s := NewMemoryStorage()
+				if tc.cs != nil {
+					require.NoError(t, s.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{
+						Index: 1, Term: 1, ConfState: *tc.cs}}))
+					require.NoError(t, s.SetHardState(pb.HardState{Term: 11, Commit: 1}))
+				} else {
+					require.NoError(t, s.SetHardState(pb.HardState{Term: 11, Vote: 4}))
+				}
+				cfg := &Config{ID: 3, ElectionTick: 10, HeartbeatTick: 1, Storage: s, MaxInflightMsgs: 256,
+					RecoverLostState: tc.recover, Logger: discardLogger}
+				if tc.quarantined {
+					cfg.Recovery = &Recovery{Quarantined: true, Kind: StateLoss, Cause: CauseDeclared}
+				}
+				rn, err := NewRawNode(cfg)
+				require.NoError(t, err)
+				require.Equal(t, tc.quarantined, rn.Status().Recovery.Quarantined)
+				for _, m := range []pb.Message{
+					{From: 2, To: 3, Type: pb.MsgHeartbeat, Term: 10},
+					{From: 2, To: 3, Type: pb.MsgApp, Term: 10, Index: 1, LogTerm: 1},
+				} {
+					require.NoError(t, rn.Step(m))
+					var answers []pb.Message
+					if rn.HasReady() {
+						rd := rn.Ready()
+						answers = rd.Messages
+						rn.Advance(rd)
+					}
+					if !tc.tells {
+						assert.Empty(t, answers, "%s: etcd raft's behaviour, ignored in silence", m.Type)
+						continue
+					}
+					require.Len(t, answers, 1, "%s", m.Type)
+					assert.Equal(t, pb.Message{From: 3, To: 2, Type: pb.MsgAppResp, Term: 11}, answers[0],
+						"%s: the leader learns the higher term, and nothing else", m.Type)
+				}
+				assert.Equal(t, uint64(11), rn.raft.Term)
+				assert.Equal(t, StateFollower, rn.raft.state)
+			})
 		})
 	}
+}
+
+// lostCandidateScenario is rafttest seed 347271 in four voters: node 4
+// joins with an empty storage, and the leader 1's configuration change
+// that makes it a voter commits while 4 hears only from 3. Cut off from 1
+// and 2, 3 campaigns twice with 4's votes, which cannot win, and loses
+// its state (a declared StateLoss, back to term 1). After the links heal,
+// 4 holds term 3, which it cannot campaign with (it has no configuration),
+// and the leader of term 1 needs its acknowledgement to commit 3's fence:
+// {1, 2, 4} is the only quorum without 3. It returns the cluster after
+// ticks ticks.
+func lostCandidateScenario(t *testing.T, ticks int) *testCluster {
+	var declare *Recovery
+	c := newDeclaringCluster(t, 3, &declare)
+	c.campaign(1)
+	require.NoError(t, c.propose(1, "x"))
+	c.addMember(4, NewMemoryStorage())
+	for _, id := range []uint64{1, 2} {
+		c.cut[[2]uint64{id, 4}], c.cut[[2]uint64{4, id}] = true, true
+	}
+	require.NoError(t, c.proposeConfChange(1, pb.ConfChange{Type: pb.ConfChangeAddNode, NodeID: 4}))
+	require.Equal(t, []uint64{1, 2, 3, 4}, c.members(3).Voters)
+	require.Empty(t, c.members(4).Voters, "4 heard nothing from the leader")
+	for _, id := range []uint64{1, 2} {
+		// As etcd's server does, so that a snapshot names 4, which
+		// refuses one that does not.
+		c.compact(id)
+	}
+	for _, id := range []uint64{1, 2} {
+		c.cut[[2]uint64{id, 3}], c.cut[[2]uint64{3, id}] = true, true
+	}
+	c.campaign(3)
+	c.campaign(3)
+	require.Equal(t, uint64(1), c.node(1).raft.Term)
+	require.Equal(t, uint64(3), c.node(4).raft.Term)
+	require.Equal(t, uint64(3), c.node(4).raft.Vote, "4 voted for 3 in term 3")
+	require.Equal(t, StateCandidate, c.node(3).raft.state, "3 cannot win without 1 or 2")
+	declare = &Recovery{Quarantined: true, Kind: StateLoss, Cause: CauseDeclared}
+	c.regress(3, c.node(3).raft.raftLog.lastIndex(), pb.HardState{Term: 1, Vote: 1, Commit: c.node(1).raft.raftLog.committed})
+	declare = nil
+	require.True(t, c.recoveryOf(3).Quarantined)
+	c.heal()
+	c.tick(ticks)
+	return c
+}
+
+// TestNodeWithoutConfigurationLetsAQuarantineEnd: rule T1 in a cluster
+// (rafttest seed 347271). Without it, 4 ignores the leader of term 1 for
+// ever: nothing commits, 3 is never fenced and 4 never gets its
+// configuration. With it, 4's answer deposes that leader; the leader of
+// the next term snapshots 4 and fences 3.
+func TestNodeWithoutConfigurationLetsAQuarantineEnd(t *testing.T) {
+	c := lostCandidateScenario(t, 60)
+	lead := c.leader()
+	require.NotZero(t, lead)
+	assert.Equal(t, uint64(4), c.node(lead).raft.Term, "one election after the step-down, at 4's term plus one")
+	assert.False(t, c.recoveryOf(3).Quarantined, "3 was fenced")
+	assert.Equal(t, []uint64{1, 2, 3, 4}, c.members(4).Voters, "4 got its configuration")
+	require.NoError(t, c.propose(lead, "y"))
+	for _, id := range c.ids {
+		assert.Equal(t, []string{"x", "y"}, c.nodes[id].applied, "node %d", id)
+	}
+	assert.Empty(t, func() (twice []uint64) {
+		for term, ids := range c.leadersByTerm() {
+			if len(ids) > 1 {
+				twice = append(twice, term)
+			}
+		}
+		return twice
+	}(), "one leader per term")
+	c.tick(100)
+	for _, id := range c.ids {
+		assert.Equal(t, uint64(4), c.node(id).raft.Term, "node %d: no election after term 4", id)
+	}
+
+	withRecoveryMutation(mutSilentUnpromotable, func() {
+		c := lostCandidateScenario(t, 300)
+		assert.Equal(t, uint64(1), c.leader(), "the leader of term 1 stays")
+		assert.Equal(t, uint64(1), c.node(1).raft.Term)
+		assert.Equal(t, uint64(3), c.node(4).raft.Term, "4 ignores it in silence")
+		assert.True(t, c.recoveryOf(3).Quarantined, "without T1, 3 is never fenced")
+		assert.Empty(t, c.members(4).Voters)
+		commit := c.node(1).raft.raftLog.committed
+		require.NoError(t, c.propose(1, "y"))
+		c.tick(10)
+		assert.Equal(t, commit, c.node(1).raft.raftLog.committed, "nothing commits")
+	})
 }
 
 // rejectionsOfRepeatedProbe steps an append probing index 6 (beyond the

@@ -84,6 +84,10 @@ const (
 	// mutRepeatRejections lets a quarantined node answer every append it
 	// rejects, however many times a tick the leader probes the same index.
 	mutRepeatRejections
+	// mutSilentUnpromotable makes a node that cannot campaign, and is not
+	// quarantined, ignore a lower-term leader in silence, as etcd raft
+	// does without CheckQuorum and PreVote.
+	mutSilentUnpromotable
 )
 
 // ErrQuarantined is returned by Campaign while the node is quarantined
@@ -330,6 +334,28 @@ func (r *raft) repeatedRejection(index uint64) bool {
 func (r *raft) quarantined() bool {
 	rc := r.recoveryState()
 	return rc != nil && rc.rec.Quarantined
+}
+
+// tellsLowerTermLeader reports whether the node, with RecoverLostState,
+// answers an append or heartbeat of a lower term with its own term although
+// neither CheckQuorum nor PreVote asks it to (rule T1): it cannot campaign,
+// quarantined or not promotable (a voter of the leader's configuration that
+// has not applied it yet, a learner), so a term of its above the leader's
+// would otherwise never reach the cluster. A quarantined node may hold one
+// from a HardState a StateLoss brought back (rafttest seed 13710); any such
+// node may hold one from a vote for a candidate that is gone since: wiped,
+// removed or cut off (seed 347271). While it ignores the leader, its own
+// acknowledgements are missing from the leader's quorums, and it gets
+// nothing it needs (a snapshot of its configuration, a fence). The answer
+// carries only a term, which is always safe to send: the leader steps down
+// and a leader of a later term, which the node follows, is elected. As the
+// node never raises its term by itself, every step-down it causes relays a
+// term another node's campaign or leadership gave it.
+func (r *raft) tellsLowerTermLeader() bool {
+	if r.recoveryState() == nil {
+		return false
+	}
+	return r.quarantined() || (!r.promotable() && recoveryMutation != mutSilentUnpromotable)
 }
 
 // stateLoss reports whether the node is quarantined after a StateLoss.

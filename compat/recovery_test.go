@@ -72,13 +72,16 @@ type etcdMixNode struct {
 	reads int
 }
 
-func newEtcdMixNode(t *testing.T, id uint64) *etcdMixNode {
+func newEtcdMixNode(t *testing.T, id uint64) *etcdMixNode { return newEtcdMixNodePreVote(t, id, true) }
+
+// newEtcdMixNodePreVote is newEtcdMixNode with Config.PreVote set to preVote.
+func newEtcdMixNodePreVote(t *testing.T, id uint64, preVote bool) *etcdMixNode {
 	var snap etcdpb.Snapshot
 	recConvert(t, &snap, ptr(mixBootstrap()))
 	s := etcdraft.NewMemoryStorage()
 	require.NoError(t, s.ApplySnapshot(snap))
 	rn, err := etcdraft.NewRawNode(&etcdraft.Config{ID: id, ElectionTick: 10, HeartbeatTick: 1, Storage: s,
-		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, PreVote: true, Logger: rafttest.QuietLogger{}})
+		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, PreVote: preVote, Logger: rafttest.QuietLogger{}})
 	require.NoError(t, err)
 	return &etcdMixNode{id: id, s: s, rn: rn}
 }
@@ -165,7 +168,9 @@ type kitMixNode struct {
 	rn       *ourraft.RawNode
 	recover  bool
 	tailOnly bool
-	rec      *ourraft.Recovery
+	// noPreVote turns Config.PreVote off (it is on in the other scripts).
+	noPreVote bool
+	rec       *ourraft.Recovery
 }
 
 func newKitMixNode(t *testing.T, id uint64, recover, tailOnly bool) *kitMixNode {
@@ -181,7 +186,7 @@ func newKitMixNode(t *testing.T, id uint64, recover, tailOnly bool) *kitMixNode 
 func (n *kitMixNode) start() error {
 	snap, _ := n.s.Snapshot()
 	rn, err := ourraft.NewRawNode(&ourraft.Config{ID: n.id, ElectionTick: 10, HeartbeatTick: 1, Storage: n.s,
-		Applied: snap.Metadata.Index, MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, PreVote: true,
+		Applied: snap.Metadata.Index, MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 64, PreVote: !n.noPreVote,
 		Logger: rafttest.QuietLogger{}, RecoverLostState: n.recover, HardStateIndependentlyDurable: n.tailOnly,
 		Recovery: n.rec, OnRecovery: func(rec ourraft.Recovery) { n.rec = &rec }})
 	if err != nil {
@@ -916,4 +921,63 @@ func copyKitStorage(t *testing.T, s *ourraft.MemoryStorage) *ourraft.MemoryStora
 	require.NoError(t, cp.Append(es))
 	require.NoError(t, cp.SetHardState(hs))
 	return cp
+}
+
+// TestEtcdLeaderStepsDownOnceForANodeThatCannotCampaign: rule T1 under
+// etcd leaders (rafttest seed 347271). Node 3, a raftkit node with
+// RecoverLostState, has an empty storage (no configuration yet, so it
+// cannot campaign) and term 5, from a vote for a candidate that is gone
+// since; no node runs CheckQuorum or PreVote. The etcd leader of term 1
+// steps down at 3's answer to its first append, as it does under
+// CheckQuorum; elected again at term 6, it snapshots 3, and the cluster
+// stays at that term. Without the option, 3 ignores the leader in
+// silence, as an etcd node does, and never gets its configuration.
+func TestEtcdLeaderStepsDownOnceForANodeThatCannotCampaign(t *testing.T) {
+	for _, recover := range []bool{true, false} {
+		t.Run(fmt.Sprintf("RecoverLostState=%t", recover), func(t *testing.T) {
+			s := ourraft.NewMemoryStorage()
+			require.NoError(t, s.SetHardState(ourpb.HardState{Term: 5, Vote: 4}))
+			c3 := &kitMixNode{id: 3, s: s, recover: recover, noPreVote: true}
+			require.NoError(t, c3.start())
+			c := newMixCluster(t, newEtcdMixNodePreVote(t, 1, false), newEtcdMixNodePreVote(t, 2, false), c3)
+			answers := 0
+			c.observe = func(m ourpb.Message) {
+				if m.From == 3 && m.Type == ourpb.MsgAppResp && m.Term == 5 {
+					answers++
+				}
+			}
+			require.NoError(t, c.nodes[1].campaign())
+			c.stabilize()
+			require.Equal(t, uint64(1), c.leaders[1], "node 1 led term 1")
+			if !recover {
+				for i := 0; i < 30; i++ {
+					c.tick(3)
+				}
+				assert.Zero(t, answers, "etcd raft's silence")
+				assert.True(t, c.nodes[1].status().leader)
+				assert.Equal(t, uint64(1), c.nodes[1].status().term)
+				assert.Equal(t, uint64(5), c3.status().term)
+				assert.Zero(t, c3.status().last, "3 never gets its configuration")
+				return
+			}
+			assert.Equal(t, 1, answers, "3 answered the first append with its term")
+			st := c.nodes[1].status()
+			assert.False(t, st.leader, "the etcd leader stepped down")
+			assert.Equal(t, uint64(5), st.term)
+			// Its election timeout would do the same, at a random tick.
+			require.NoError(t, c.nodes[1].campaign())
+			c.stabilize()
+			lead := c.leaders[6]
+			require.Equal(t, uint64(1), lead, "node 1 leads term 6, with 3's vote")
+			for i := 0; i < 30; i++ {
+				c.tick(3)
+			}
+			c.propose(lead, 2, "v")
+			assert.True(t, caughtUp(c, lead), "3 got the snapshot and the entries")
+			for _, id := range c.ids {
+				assert.Equal(t, uint64(6), c.nodes[id].status().term, "node %d: no election after term 6", id)
+			}
+			assert.Equal(t, 1, answers, "3 told its term once")
+		})
+	}
 }

@@ -95,6 +95,13 @@ var regressions = []struct {
 		"two voters, nodes 2 and 4, in the configuration before the demotion and logs of equal length: each " +
 		"had the other's vote only, node 1's tail being longer and node 3 quarantined (fixed in rafttest)",
 		allSixDiskFaults},
+	{347271, "quarantine ends within a bound (all six disk faults at 0.1 each): cut off with new voter 5, node 3 " +
+		"campaigned up to term 12 with 5's votes and was then wiped; 5, which had no configuration yet and so " +
+		"could not campaign, kept term 12 and ignored the term-9 leader in silence (no CheckQuorum, no PreVote), " +
+		"so the half {2,3,4,5} of the joint configuration had no quorum without the quarantined 3 and its fence " +
+		"never committed; a node that cannot campaign now answers a lower-term append or heartbeat with its " +
+		"term (rule T1 of docs/design/recovery.md, fixed in raft)",
+		allSixDiskFaults},
 }
 
 // allSixDiskFaults pins the seeds found with all six disk faults at 0.1

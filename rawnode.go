@@ -391,15 +391,22 @@ func (rn *RawNode) Step(m pb.Message) error {
 // processed. Calling Ready again before Advance is allowed: the outcomes of
 // both take effect on the next Advance, which must then follow the
 // processing of both.
+//
+// Ready is small enough to be inlined: the caller's variable is filled in
+// place (a Ready is some 300 bytes, and each copy of it costs as much as
+// a small step of the cycle).
 func (rn *RawNode) Ready() (rd Ready) {
-	// Filled in place: a Ready is some 300 bytes, and each copy of it
-	// costs as much as a small step of the cycle.
-	rn.readyWithoutAccept(&rd)
-	rn.acceptReady(&rd)
+	rn.fillReady(&rd)
+	return rd
+}
+
+// fillReady fills rd, a zero Ready, and marks its content handed out.
+func (rn *RawNode) fillReady(rd *Ready) {
+	rn.readyWithoutAccept(rd)
+	rn.acceptReady(rd)
 	// The room after the messages takes the next ones (acceptMsgs): the
 	// application's slice ends with them.
 	rd.Messages = rd.Messages[:len(rd.Messages):len(rd.Messages)]
-	return rd
 }
 
 // readyWithoutAccept fills rd, a zero Ready, without marking anything
@@ -743,7 +750,15 @@ func (rn *RawNode) HasReady() bool {
 // (persisted, sent, applied): the self-acknowledgements it held back take
 // effect. The argument is unused. In asynchronous mode there is nothing to
 // advance; a call is logged and ignored.
+//
+// Advance is small enough to be inlined, so that the caller does not copy
+// the Ready (some 300 bytes) only for it to be ignored.
 func (rn *RawNode) Advance(_ Ready) {
+	rn.advanceReady()
+}
+
+// advanceReady is Advance.
+func (rn *RawNode) advanceReady() {
 	if rn.raft.asyncStorageWrites {
 		rn.raft.logger.Error("raft: Advance must not be called when using AsyncStorageWrites; ignored")
 		return

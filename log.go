@@ -150,6 +150,12 @@ func (l *raftLog) lastTerm() uint64 {
 
 // lastEntryID returns the ID of the last entry in the log.
 func (l *raftLog) lastEntryID() entryID {
+	if n := len(l.unstable.entries); n != 0 {
+		// The last unstable entry, read directly: what lastIndex and term
+		// answer for it, without their checks (the path of every Ready
+		// that writes entries).
+		return entryID{term: l.unstable.entries[n-1].Term, index: l.unstable.offset + uint64(n) - 1}
+	}
 	last := l.lastIndex()
 	t, err := l.term(last)
 	if err != nil {
@@ -474,11 +480,7 @@ func (l *raftLog) maybeCommit(at entryID) bool {
 
 // stableTo records that the entries up to id were persisted.
 func (l *raftLog) stableTo(id entryID) {
-	u := &l.unstable
-	t, ok := u.maybeTerm(id.index)
-	taken := ok && id.index >= u.offset && t == id.term
-	u.stableTo(id)
-	if taken {
+	if l.unstable.stableTo(id) {
 		// Taken: the storage holds the entry at id.index, of term
 		// id.term, which the next append (whose previous entry it is)
 		// or the next MsgApp to a peer asks for.

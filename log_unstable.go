@@ -231,9 +231,11 @@ func (u *unstable) truncateAndAppend(ents []pb.Entry) {
 }
 
 // unstableChunk is the number of entries an empty unstable log makes room
-// for when it starts an array: 768 bytes, held only while the node is busy
-// (dropSpare releases it).
-const unstableChunk = 16
+// for when it starts an array: 21 entries are 1008 bytes, which with the
+// 8-byte header of an array with pointers over 512 bytes fill the
+// 1024-byte size class (16 entries, 768 bytes, took the 896-byte class).
+// The array is held only while the node is busy (dropSpare releases it).
+const unstableChunk = 21
 
 // dropSpare releases the room kept after the stable entries when no
 // unstable entry is left, so that an idle group holds no array.

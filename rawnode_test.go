@@ -250,9 +250,10 @@ func TestFollowerCycleAllocatesOnlyTheMessages(t *testing.T) {
 	})
 	if !raceEnabled {
 		// The Messages array (the application's for good), one for eight
-		// rounds once the node is busy, and an array for the unstable
-		// entries once every 16 rounds: below one per round, which
-		// AllocsPerRun rounds down to 0.
+		// rounds once the node is busy and one for 40 once it is very
+		// busy, and an array for the unstable entries once every 21
+		// rounds: below one per round, which AllocsPerRun rounds down
+		// to 0.
 		assert.Equal(t, 0.0, allocs)
 	}
 	assert.Equal(t, index, rn.BasicStatus().Applied)
@@ -262,7 +263,9 @@ func TestReadySlicesStayIntactAfterLaterRounds(t *testing.T) {
 	rn, ms := newTestFollower(t)
 	var kept []Ready
 	var want []readyCopy
-	for index := uint64(1); index <= 40; index++ {
+	// 100 rounds: arrays of 8 messages, then of 40 (growMsgs), each
+	// filled up.
+	for index := uint64(1); index <= 100; index++ {
 		rd := followerRound(t, rn, ms, index)
 		require.Len(t, rd.Entries, 1)
 		require.Len(t, rd.Messages, 1)
@@ -400,14 +403,17 @@ func TestReadyMessagesEndWithTheirLastMessage(t *testing.T) {
 	// each Ready's slice ends with its own messages, so that an
 	// application appending to it cannot write over the next Ready's.
 	rn, ms := newTestFollower(t)
-	for index := uint64(1); index <= 40; index++ {
+	room := 0
+	for index := uint64(1); index <= 100; index++ {
 		rd := followerRound(t, rn, ms, index)
 		require.Len(t, rd.Messages, 1)
 		assert.Equal(t, len(rd.Messages), cap(rd.Messages))
 		assert.Equal(t, index+1, rd.Messages[0].Index)
 		_ = append(rd.Messages, pb.Message{Type: pb.MsgHeartbeat, Index: 999})
+		room = max(room, cap(rn.raft.msgs))
 		rn.Advance(rd)
 	}
+	assert.Equal(t, msgsChunkBusy-1, room, "a very busy node takes its messages from arrays of msgsChunkBusy")
 }
 
 // advanceBySteppingMessages is Advance as it was before the storage

@@ -474,13 +474,13 @@ func (rn *RawNode) readyWithoutAccept(rd *Ready) {
 // persist, or responses waiting for durability.
 func needStorageAppendMsg(r *raft, rd *Ready) bool {
 	return !IsEmptyHardState(rd.HardState) || len(rd.Entries) > 0 ||
-		!IsEmptySnap(rd.Snapshot) || len(r.msgsAfterAppend) > 0
+		!isEmptySnapAt(&rd.Snapshot) || len(r.msgsAfterAppend) > 0
 }
 
 // needStorageAppendRespMsg reports whether the local node must learn that an
 // append finished: when entries or a snapshot are being written.
 func needStorageAppendRespMsg(r *raft, rd *Ready) bool {
-	return r.raftLog.hasNextOrInProgressUnstableEnts() || !IsEmptySnap(rd.Snapshot)
+	return r.raftLog.hasNextOrInProgressUnstableEnts() || !isEmptySnapAt(&rd.Snapshot)
 }
 
 // newStorageAppendMsg builds the MsgStorageAppend of a Ready, in
@@ -499,7 +499,7 @@ func newStorageAppendMsg(r *raft, rd *Ready) pb.Message {
 		m.Vote = rd.Vote
 		m.Commit = rd.Commit
 	}
-	if !IsEmptySnap(rd.Snapshot) {
+	if !isEmptySnapAt(&rd.Snapshot) {
 		snap := rd.Snapshot
 		m.Snapshot = &snap
 	}
@@ -531,7 +531,7 @@ func newStorageAppendRespMsg(r *raft, rd *Ready) pb.Message {
 		m.Index = last.index
 		m.LogTerm = last.term
 	}
-	if !IsEmptySnap(rd.Snapshot) {
+	if !isEmptySnapAt(&rd.Snapshot) {
 		snap := rd.Snapshot
 		m.Snapshot = &snap
 	}
@@ -611,7 +611,7 @@ func (rn *RawNode) recordAdvance(rd *Ready, committedSize uint64) {
 	a := rn.adv
 	if a == nil {
 		if len(r.msgsAfterAppend) == 0 && len(rd.CommittedEntries) == 0 &&
-			!r.raftLog.hasNextOrInProgressUnstableEnts() && IsEmptySnap(rd.Snapshot) {
+			!r.raftLog.hasNextOrInProgressUnstableEnts() && isEmptySnapAt(&rd.Snapshot) {
 			return // nothing to do on Advance
 		}
 		a = new(advance)
@@ -624,7 +624,7 @@ func (rn *RawNode) recordAdvance(rd *Ready, committedSize uint64) {
 			a.steps = append(a.steps, *m)
 		}
 	}
-	if !IsEmptySnap(rd.Snapshot) {
+	if !isEmptySnapAt(&rd.Snapshot) {
 		// Rare: built and stepped as messages.
 		if needStorageAppendRespMsg(r, rd) {
 			a.steps = append(a.steps, newStorageAppendRespMsg(r, rd))

@@ -365,6 +365,10 @@ const (
 	rareQuiesced                   // rare.quiesced
 )
 
+// rareSeesMessages are the hooks that see the messages stepped and their
+// entries, and may keep them (RawNode.proposeAsLeader).
+const rareSeesMessages = rareMetrics | rareTracer | rareProposalTracer
+
 // syncRareOn sets rareOn from rare; every write of a field that rareOn
 // reflects is followed by a call. The root package's test clusters check
 // after every step that rareOn is rareOnOf(rare).

@@ -129,6 +129,10 @@ type advance struct {
 	// appliedSize their encoded size (entsSize).
 	applied     []pb.Entry
 	appliedSize uint64
+
+	// prop holds the entry of a proposal while a leader steps it
+	// (Propose): see proposeAsLeader. It is empty otherwise.
+	prop [1]pb.Entry
 }
 
 // pending reports whether the last Ready's storage responses are recorded.
@@ -320,11 +324,36 @@ func (rn *RawNode) FenceApplied(index, nonce uint64) error {
 // ErrProposalDropped (or an error wrapping it) when the proposal cannot be
 // taken now; see ErrProposalDropped.
 func (rn *RawNode) Propose(data []byte) error {
+	if r := rn.raft; rn.adv != nil && r.state == StateLeader && r.rareOn&rareSeesMessages == 0 {
+		return rn.proposeAsLeader(data)
+	}
 	return rn.raft.stepMsg(&pb.Message{
 		Type:    pb.MsgProp,
 		From:    rn.raft.id,
 		Entries: []pb.Entry{{Data: data}},
 	})
+}
+
+// proposeAsLeader is Propose on a busy leader (one that has rn.adv)
+// without the hooks that see messages (rareSeesMessages), stepping the
+// proposal's entry from rn.adv.prop rather than from an array of its own:
+// one allocation per proposal fewer. A leader keeps nothing of a
+// proposal's Entries: appendEntry copies the entry into the unstable log
+// (which copies whatever it appends at its end, where a leader appends),
+// and the appends it sends are sliced from the log. A follower forwards
+// the message, Entries included, so Propose takes this path only on a
+// leader; and only without the hooks, which may keep what they see. The
+// entry is cleared once stepped, so that the array holds no payload.
+func (rn *RawNode) proposeAsLeader(data []byte) error {
+	a := rn.adv
+	a.prop[0] = pb.Entry{Data: data}
+	err := rn.raft.stepMsg(&pb.Message{
+		Type:    pb.MsgProp,
+		From:    rn.raft.id,
+		Entries: a.prop[:],
+	})
+	a.prop[0] = pb.Entry{}
+	return err
 }
 
 // ProposeConfChange proposes a configuration change (ConfChange or

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -911,5 +912,88 @@ func BenchmarkLogTermOfLastStableEntry(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		_, _ = l.term(5)
+	}
+}
+
+// randomTestLog returns a random log: a snapshot or not, stable entries or
+// not, unstable entries (some overwriting stable ones) or not, some of
+// them handed out and persisted; terms grow along the log, by 0 or 1.
+func randomTestLog(t *testing.T, rnd *rand.Rand) *raftLog {
+	var snap pb.SnapshotMetadata
+	if rnd.IntN(2) == 0 {
+		snap = pb.SnapshotMetadata{Index: uint64(rnd.IntN(5)), Term: uint64(1 + rnd.IntN(2))}
+	}
+	term := max(snap.Term, 1)
+	next := snap.Index + 1
+	var stable []pb.Entry
+	for n := rnd.IntN(4); n > 0; n-- {
+		term += uint64(rnd.IntN(2))
+		stable = append(stable, pb.Entry{Index: next, Term: term})
+		next++
+	}
+	// Unstable entries start anywhere after the snapshot up to the end of
+	// the stable ones: some replace stable entries.
+	from := snap.Index + 1 + uint64(rnd.IntN(int(next-snap.Index)))
+	var unstableEnts []pb.Entry
+	term++
+	for n := rnd.IntN(4); n > 0; n-- {
+		unstableEnts = append(unstableEnts, pb.Entry{Index: from, Term: term})
+		term += uint64(rnd.IntN(2))
+		from++
+	}
+	l := newTestLog(t, snap, stable, unstableEnts)
+	if len(unstableEnts) > 0 && rnd.IntN(2) == 0 {
+		// Hand them out and persist some of them.
+		l.acceptUnstable()
+		last := unstableEnts[rnd.IntN(len(unstableEnts))]
+		require.NoError(t, l.storage.(*MemoryStorage).Append(unstableEnts))
+		l.stableTo(entryID{term: last.Term, index: last.Index})
+	}
+	return l
+}
+
+// TestLogLastEntryIDReadsWhatLastIndexAndTermAnswer checks lastEntryID,
+// which reads the last unstable entry directly when there is one, against
+// the slow path it stands for (lastIndex, then term of that index), on
+// random logs.
+func TestLogLastEntryIDReadsWhatLastIndexAndTermAnswer(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(20, 6))
+	for i := 0; i < 2000; i++ {
+		l := randomTestLog(t, rnd)
+		last := l.lastIndex()
+		lastTerm, err := l.term(last)
+		require.NoError(t, err)
+		require.Equal(t, entryID{term: lastTerm, index: last}, l.lastEntryID(), "log %s", l)
+	}
+}
+
+// TestLogFindConflictAnswersAsTheTermLookups checks findConflict, which
+// takes an entry past the last one as new without looking its term up,
+// against the lookups it stands for (the first entry whose term is
+// unknown or different), on random logs and random runs of entries that
+// match, conflict, start below the first index or run past the end.
+func TestLogFindConflictAnswersAsTheTermLookups(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(20, 6))
+	for i := 0; i < 5000; i++ {
+		l := randomTestLog(t, rnd)
+		first, last := l.firstIndex(), l.lastIndex()
+		from := max(1, first-1+uint64(rnd.IntN(int(last-first)+4))-1)
+		var ents []pb.Entry
+		for n := rnd.IntN(5); n > 0; n-- {
+			index := from + uint64(len(ents))
+			t, err := l.term(index)
+			if err != nil || rnd.IntN(4) == 0 {
+				t = uint64(1 + rnd.IntN(5))
+			}
+			ents = append(ents, pb.Entry{Index: index, Term: t})
+		}
+		want := uint64(0)
+		for _, e := range ents {
+			if t, err := l.term(e.Index); err != nil || t != e.Term {
+				want = e.Index
+				break
+			}
+		}
+		require.Equal(t, want, l.findConflict(ents), "log %s, entries %v", l, ents)
 	}
 }

@@ -123,28 +123,30 @@ func (u *unstable) acceptInProgress() {
 // persisted, and drops them. The write is only credited if the unstable
 // entry at id.index still has term id.term: otherwise the log was
 // overwritten after the entries were handed out (a newer leader replaced
-// them), and the entries now here have not been persisted yet.
-func (u *unstable) stableTo(id entryID) {
+// them), and the entries now here have not been persisted yet. It reports
+// whether the write was credited.
+func (u *unstable) stableTo(id entryID) bool {
 	t, ok := u.maybeTerm(id.index)
 	if !ok || id.index < u.offset {
 		// Not an unstable entry (the index may be that of the snapshot,
 		// which is acknowledged through stableSnapTo). This happens when a
 		// snapshot replaced the entries after they were handed out.
 		u.logf("entry at index %d missing from unstable log; ignoring", id.index)
-		return
+		return false
 	}
 	if t != id.term {
 		// The entry was overwritten by a newer leader since the write was
 		// handed out; the acknowledged write is not the current content.
 		u.logf("entry at (index,term)=(%d,%d) mismatched with entry at (%d,%d) in unstable log; ignoring",
 			id.index, id.term, id.index, t)
-		return
+		return false
 	}
 	n := id.index + 1 - u.offset
 	u.entries = u.entries[n:]
 	u.offset = id.index + 1
 	u.offsetInProgress = max(u.offsetInProgress, u.offset)
 	u.shrinkEntriesArray()
+	return true
 }
 
 // shrinkEntriesArray releases the backing array when most of it is no
@@ -229,9 +231,11 @@ func (u *unstable) truncateAndAppend(ents []pb.Entry) {
 }
 
 // unstableChunk is the number of entries an empty unstable log makes room
-// for when it starts an array: 768 bytes, held only while the node is busy
-// (dropSpare releases it).
-const unstableChunk = 16
+// for when it starts an array: 21 entries are 1008 bytes, which with the
+// 8-byte header of an array with pointers over 512 bytes fill the
+// 1024-byte size class (16 entries, 768 bytes, took the 896-byte class).
+// The array is held only while the node is busy (dropSpare releases it).
+const unstableChunk = 21
 
 // dropSpare releases the room kept after the stable entries when no
 // unstable entry is left, so that an idle group holds no array.

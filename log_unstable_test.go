@@ -198,7 +198,9 @@ func TestUnstableStableToChecksTheTerm(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			u := newUnstable(tt.snap, tt.ents, 0)
 			u.offsetInProgress = max(u.offset, tt.inProgress)
-			u.stableTo(tt.id)
+			before := len(u.entries)
+			taken := u.stableTo(tt.id)
+			assert.Equal(t, len(u.entries) < before, taken, "reports whether the write was credited")
 			assert.Equal(t, tt.wantOffset, u.offset)
 			assert.Equal(t, max(tt.wantOffset, tt.wantInProgress), u.offsetInProgress)
 			assert.Len(t, u.entries, tt.wantLen)

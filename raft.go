@@ -252,7 +252,8 @@ type raft struct {
 
 	// readiesSinceTick counts the Readies that handed out messages since
 	// the last Tick (saturating): from the second one on, the group is busy
-	// and msgs grows by msgsChunk at a time (growMsgs).
+	// and msgs grows by msgsChunk at a time, from msgsBusyReadies on by
+	// msgsChunkBusy (growMsgs).
 	readiesSinceTick uint8
 
 	// logger receives the node's log lines; the log's unstable part logs
@@ -363,6 +364,10 @@ const (
 	rareRecovery                   // rare.recovery or rare.recovering
 	rareQuiesced                   // rare.quiesced
 )
+
+// rareSeesMessages are the hooks that see the messages stepped and their
+// entries, and may keep them (RawNode.proposeAsLeader).
+const rareSeesMessages = rareMetrics | rareTracer | rareProposalTracer
 
 // syncRareOn sets rareOn from rare; every write of a field that rareOn
 // reflects is followed by a call. The root package's test clusters check
@@ -607,23 +612,41 @@ func (r *raft) send(m pb.Message) {
 // msgsChunk is how many messages the array of msgs holds when it is
 // allocated for a busy group (growMsgs): the Readies of the next rounds
 // take their messages from it, one part each, so that a Ready costs an
-// eighth of an allocation rather than one. 8 messages are 1280 bytes, a
-// size class.
-const msgsChunk = 8
+// eighth of an allocation rather than one. 8 messages are 1280 bytes,
+// which with the 8-byte header of an array with pointers over 512 bytes
+// take the 1408-byte size class.
+//
+// msgsChunkBusy is the size of the arrays that follow once a group has
+// made msgsBusyReadies Readies with messages since the last tick: 40
+// messages are 6400 bytes, and with the header take the 6528-byte class,
+// 163 bytes a message against 176 in arrays of 8, in one allocation per
+// 40 messages. Both are even, and multiples of 4, so that the Readies of
+// a leader of 3 or 5 voters, 2 or 4 messages each, end where an array
+// ends rather than leaving its last message alone in it.
+const (
+	msgsChunk       = 8
+	msgsChunkBusy   = 40
+	msgsBusyReadies = 16
+)
 
 // growMsgs makes room in msgs for n more messages. A Ready hands out the
 // messages it holds and leaves the room after them for the next ones
 // (RawNode.acceptMsgs). When msgs is empty and out of room in a busy group
 // (two Readies with messages since the last tick), the new array holds
-// msgsChunk messages; otherwise it grows as append grows it, so that an
-// idle group, whose heartbeats make one Ready per tick, keeps allocating
-// exactly what it sends and holds no room between ticks (Tick drops it).
+// msgsChunk messages, or msgsChunkBusy in a very busy one; otherwise it
+// grows as append grows it, so that an idle group, whose heartbeats make
+// one Ready per tick, keeps allocating exactly what it sends and holds no
+// room between ticks (Tick drops it).
 func (r *raft) growMsgs(n int) {
 	if cap(r.msgs)-len(r.msgs) >= n {
 		return
 	}
 	if len(r.msgs) == 0 && r.readiesSinceTick >= 2 {
-		r.msgs = make([]pb.Message, 0, max(n, msgsChunk))
+		chunk := msgsChunk
+		if r.readiesSinceTick >= msgsBusyReadies {
+			chunk = msgsChunkBusy
+		}
+		r.msgs = make([]pb.Message, 0, max(n, chunk))
 		return
 	}
 	r.msgs = slices.Grow(r.msgs, n)

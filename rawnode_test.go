@@ -1,7 +1,9 @@
 package raft
 
 import (
+	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -250,9 +252,10 @@ func TestFollowerCycleAllocatesOnlyTheMessages(t *testing.T) {
 	})
 	if !raceEnabled {
 		// The Messages array (the application's for good), one for eight
-		// rounds once the node is busy, and an array for the unstable
-		// entries once every 16 rounds: below one per round, which
-		// AllocsPerRun rounds down to 0.
+		// rounds once the node is busy and one for 40 once it is very
+		// busy, and an array for the unstable entries once every 21
+		// rounds: below one per round, which AllocsPerRun rounds down
+		// to 0.
 		assert.Equal(t, 0.0, allocs)
 	}
 	assert.Equal(t, index, rn.BasicStatus().Applied)
@@ -262,7 +265,9 @@ func TestReadySlicesStayIntactAfterLaterRounds(t *testing.T) {
 	rn, ms := newTestFollower(t)
 	var kept []Ready
 	var want []readyCopy
-	for index := uint64(1); index <= 40; index++ {
+	// 100 rounds: arrays of 8 messages, then of 40 (growMsgs), each
+	// filled up.
+	for index := uint64(1); index <= 100; index++ {
 		rd := followerRound(t, rn, ms, index)
 		require.Len(t, rd.Entries, 1)
 		require.Len(t, rd.Messages, 1)
@@ -400,14 +405,17 @@ func TestReadyMessagesEndWithTheirLastMessage(t *testing.T) {
 	// each Ready's slice ends with its own messages, so that an
 	// application appending to it cannot write over the next Ready's.
 	rn, ms := newTestFollower(t)
-	for index := uint64(1); index <= 40; index++ {
+	room := 0
+	for index := uint64(1); index <= 100; index++ {
 		rd := followerRound(t, rn, ms, index)
 		require.Len(t, rd.Messages, 1)
 		assert.Equal(t, len(rd.Messages), cap(rd.Messages))
 		assert.Equal(t, index+1, rd.Messages[0].Index)
 		_ = append(rd.Messages, pb.Message{Type: pb.MsgHeartbeat, Index: 999})
+		room = max(room, cap(rn.raft.msgs))
 		rn.Advance(rd)
 	}
+	assert.Equal(t, msgsChunkBusy-1, room, "a very busy node takes its messages from arrays of msgsChunkBusy")
 }
 
 // advanceBySteppingMessages is Advance as it was before the storage
@@ -479,4 +487,71 @@ func TestAdvanceTakesTheStorageResponsesAsSteppingThemWould(t *testing.T) {
 			}
 		})
 	}
+}
+
+// proposeWithArray is Propose as it was before proposeAsLeader: the
+// proposal's entry in an array of its own.
+func proposeWithArray(rn *RawNode, data []byte) error {
+	return rn.raft.stepMsg(&pb.Message{Type: pb.MsgProp, From: rn.raft.id, Entries: []pb.Entry{{Data: data}}})
+}
+
+// TestProposeOnABusyLeaderActsAsWithAnArrayOfItsOwn runs two identical
+// leaders through the same random proposals, acknowledgements, Readies,
+// ticks and leadership transfers: one proposes through Propose, whose
+// busy leader steps the entry from a buffer it reuses (proposeAsLeader),
+// the other with an array per proposal. Their answers and Readies must be
+// the same. After every proposal the buffer must be empty, and it is then
+// scribbled over: a log or message that kept it would show the scribble.
+func TestProposeOnABusyLeaderActsAsWithAnArrayOfItsOwn(t *testing.T) {
+	reused, reusedMS := newIdleLeader(t)
+	own, ownMS := newIdleLeader(t)
+	persist := func(rn *RawNode, ms *MemoryStorage) Ready {
+		rd := rn.Ready()
+		require.NoError(t, ms.Append(rd.Entries))
+		if !IsEmptyHardState(rd.HardState) {
+			require.NoError(t, ms.SetHardState(rd.HardState))
+		}
+		return rd
+	}
+	rnd := rand.New(rand.NewPCG(20, 6))
+	fast, proposals := 0, 0
+	for i := 0; i < 5000; i++ {
+		switch op := rnd.IntN(100); {
+		case op < 45:
+			proposals++
+			var data []byte
+			if n := rnd.IntN(4); n > 0 {
+				data = bytes.Repeat([]byte{byte(i)}, n)
+			}
+			if reused.adv != nil && reused.raft.state == StateLeader {
+				fast++
+			}
+
+			require.Equal(t, proposeWithArray(own, data), reused.Propose(data))
+			if a := reused.adv; a != nil {
+				require.Equal(t, pb.Entry{}, a.prop[0], "the buffer keeps no proposal")
+				a.prop[0] = pb.Entry{Term: 99, Index: 99, Data: []byte("scribble")}
+			}
+		case op < 75:
+			rd1, rd2 := persist(reused, reusedMS), persist(own, ownMS)
+			require.Equal(t, rd2, rd1, "step %d", i)
+			reused.Advance(rd1)
+			own.Advance(rd2)
+		case op < 95:
+			from := uint64(2 + rnd.IntN(2))
+			last := own.raft.raftLog.lastIndex()
+			m := pb.Message{Type: pb.MsgAppResp, From: from, To: 1, Term: own.raft.Term, Index: last - uint64(rnd.IntN(3))}
+			require.Equal(t, own.Step(m), reused.Step(m))
+		case op < 99 || rnd.IntN(5) > 0:
+			reused.Tick()
+			own.Tick()
+		default:
+			// Rare: the proposals are dropped until the transfer is
+			// abandoned, ten ticks later.
+			reused.TransferLeader(2)
+			own.TransferLeader(2)
+		}
+	}
+	assert.Equal(t, own.raft.raftLog.allEntries(), reused.raft.raftLog.allEntries())
+	assert.Greater(t, fast, proposals/2, "most proposals take the buffer")
 }

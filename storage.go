@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	pb "github.com/raftkit/raft/raftpb"
 )
@@ -90,17 +91,27 @@ type Storage interface {
 // concurrent use; the embedded mutex is exported so that an application can
 // make several calls atomically, as the reference implementation allows.
 type MemoryStorage struct {
-	// Mutex guards every field below. All methods take it, so a caller
-	// holding it must not call them.
+	// Mutex guards every field below. All methods but LastIndex take it,
+	// so a caller holding it must not call them; LastIndex reads an atomic
+	// copy of the last index that is only written under it, so its answer
+	// cannot change while the mutex is held.
 	sync.Mutex
 
 	hardState pb.HardState
 	snapshot  pb.Snapshot
-	// off and offTerm are the index and term of the compaction point (the
-	// snapshot, or 0/0 for a fresh log); ents holds the entries after it.
-	// Invariant: ents[i].Index == off+1+i.
-	off, offTerm uint64
-	ents         []pb.Entry
+	// last is the index of the last entry, and offTerm the term of the
+	// compaction point (the snapshot, or 0/0 for a fresh log), whose index
+	// is last-len(ents) (offset); ents holds the entries after it.
+	// Invariant: ents[i].Index == offset()+1+i.
+	//
+	// last is written under the lock and read without it by LastIndex,
+	// which raft calls a dozen times per entry of a three-node group and
+	// which otherwise costs a lock and an unlock (5 ns) for one load. It
+	// stands in for the compaction point's index rather than beside it so
+	// that the struct stays in its 224-byte size class.
+	last    atomic.Uint64
+	offTerm uint64
+	ents    []pb.Entry
 	// dead counts the compacted entries still in the array behind ents
 	// (Compact reslices rather than copies); once they outnumber the live
 	// ones, Compact moves the live ones to a new array so that the dead
@@ -133,20 +144,21 @@ func (ms *MemoryStorage) SetHardState(st pb.HardState) error {
 }
 
 // offset returns the index of the compaction point. Callers hold the lock.
-func (ms *MemoryStorage) offset() uint64 { return ms.off }
+func (ms *MemoryStorage) offset() uint64 { return ms.last.Load() - uint64(len(ms.ents)) }
 
 // lastIndex returns the index of the last entry. Callers hold the lock.
 func (ms *MemoryStorage) lastIndex() uint64 {
-	return ms.off + uint64(len(ms.ents))
+	return ms.last.Load()
 }
 
 // term returns the term of entry i, which must be in [offset, lastIndex].
 // Callers hold the lock.
 func (ms *MemoryStorage) term(i uint64) uint64 {
-	if i == ms.off {
+	off := ms.offset()
+	if i == off {
 		return ms.offTerm
 	}
-	return ms.ents[i-ms.off-1].Term
+	return ms.ents[i-off-1].Term
 }
 
 // Entries implements the Storage interface. The returned slice has capacity
@@ -192,12 +204,13 @@ func (ms *MemoryStorage) Term(i uint64) (uint64, error) {
 	return t, err
 }
 
-// LastIndex implements the Storage interface.
+// LastIndex implements the Storage interface. It does not take the lock
+// (the index is kept in an atomic that writers update under it), so it
+// does not wait for a caller that holds the embedded Mutex; the answer is
+// the same as under the lock: the last index after the latest write that
+// completed.
 func (ms *MemoryStorage) LastIndex() (uint64, error) {
-	ms.Lock()
-	i := ms.lastIndex()
-	ms.Unlock()
-	return i, nil
+	return ms.last.Load(), nil
 }
 
 // FirstIndex implements the Storage interface.
@@ -227,8 +240,9 @@ func (ms *MemoryStorage) ApplySnapshot(snap pb.Snapshot) error {
 		return ErrSnapOutOfDate
 	}
 	ms.snapshot = snap
-	ms.off, ms.offTerm = snap.Metadata.Index, snap.Metadata.Term
+	ms.offTerm = snap.Metadata.Term
 	ms.ents, ms.dead = nil, 0
+	ms.last.Store(snap.Metadata.Index)
 	return nil
 }
 
@@ -285,8 +299,7 @@ func (ms *MemoryStorage) Compact(compactIndex uint64) error {
 	}
 	k := int(compactIndex - offset) // entries compacted away
 	ms.offTerm = ms.ents[k-1].Term
-	ms.off = compactIndex
-	ms.ents = ms.ents[k:]
+	ms.ents = ms.ents[k:] // the last index stays: the offset moves to compactIndex
 	ms.dead += k
 	if ms.dead > len(ms.ents) {
 		// Copy the live entries to a new array, so that the old one (with
@@ -340,7 +353,8 @@ func (ms *MemoryStorage) Append(entries []pb.Entry) error {
 	ms.Lock()
 	defer ms.Unlock()
 
-	first := ms.offset() + 1
+	off := ms.offset()
+	first := off + 1
 	if last := entries[len(entries)-1].Index; last < first {
 		return nil // everything is already compacted
 	}
@@ -348,7 +362,7 @@ func (ms *MemoryStorage) Append(entries []pb.Entry) error {
 		entries = entries[first-entries[0].Index:]
 	}
 
-	at := entries[0].Index - ms.offset() - 1
+	at := entries[0].Index - off - 1
 	if at <= uint64(len(ms.ents)) {
 		if prev := ms.term(entries[0].Index - 1); entries[0].Term < prev {
 			return fmt.Errorf("raft: appended entries' terms decrease: entry %d has term %d, below the term %d of entry %d",
@@ -371,5 +385,6 @@ func (ms *MemoryStorage) Append(entries []pb.Entry) error {
 		return fmt.Errorf("raft: missing log entry [last: %d, append at: %d]",
 			ms.lastIndex(), entries[0].Index)
 	}
+	ms.last.Store(off + uint64(len(ms.ents)))
 	return nil
 }

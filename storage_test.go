@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sync"
 	"testing"
 
@@ -26,15 +27,16 @@ func entsAt(i uint64, terms ...uint64) []pb.Entry {
 // index and term of ents[0] and whose entries are ents[1:].
 func newStorageWith(ents []pb.Entry) *MemoryStorage {
 	ms := NewMemoryStorage()
-	ms.off, ms.offTerm = ents[0].Index, ents[0].Term
+	ms.offTerm = ents[0].Term
 	ms.ents = append([]pb.Entry(nil), ents[1:]...)
+	ms.last.Store(ents[0].Index + uint64(len(ms.ents)))
 	return ms
 }
 
 // withPoint returns the entries of ms after an entry standing for its
 // compaction point, the form newStorageWith takes.
 func withPoint(ms *MemoryStorage) []pb.Entry {
-	return append([]pb.Entry{{Index: ms.off, Term: ms.offTerm}}, ms.ents...)
+	return append([]pb.Entry{{Index: ms.offset(), Term: ms.offTerm}}, ms.ents...)
 }
 
 func TestMemoryStorageFreshIsEmpty(t *testing.T) {
@@ -493,4 +495,76 @@ func TestMemoryStorageConcurrentUse(t *testing.T) {
 	last, err := ms.LastIndex()
 	require.NoError(t, err)
 	assert.Equal(t, uint64(n), last)
+}
+
+// TestMemoryStorageLastIndexFollowsEveryWrite checks LastIndex, which
+// reads an atomic copy of the last index without the lock, and the
+// compaction point derived from it (FirstIndex, Term), against a model of
+// the log after each of a random sequence of appends (some overwriting,
+// some partly compacted), compactions, snapshots applied and created.
+func TestMemoryStorageLastIndexFollowsEveryWrite(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(20, 6))
+	for run := 0; run < 200; run++ {
+		ms := NewMemoryStorage()
+		// The model: the compaction point and the terms of the entries
+		// after it.
+		var off, offTerm, snapIndex, term uint64
+		var terms []uint64
+		last := func() uint64 { return off + uint64(len(terms)) }
+		for step := 0; step < 50; step++ {
+			switch op := rnd.IntN(10); {
+			case op < 6: // append, from up to two before the first index to the end
+				from := max(1, off+uint64(rnd.IntN(int(last()-off)+3))-1)
+				from = min(from, last()+1)
+				var ents []pb.Entry
+				for n := 1 + rnd.IntN(4); n > 0; n-- {
+					term += uint64(rnd.IntN(2))
+					ents = append(ents, pb.Entry{Index: from + uint64(len(ents)), Term: max(term, 1)})
+				}
+				require.NoError(t, ms.Append(ents))
+				for _, e := range ents {
+					if e.Index <= off {
+						continue // compacted
+					}
+					terms = append(terms[:e.Index-off-1], e.Term)
+				}
+			case op < 8: // compact
+				if last() == off {
+					continue
+				}
+				i := off + 1 + uint64(rnd.IntN(int(last()-off)))
+				require.NoError(t, ms.Compact(i))
+				offTerm, terms = terms[i-off-1], terms[i-off:]
+				off = i
+			case op < 9: // apply a snapshot past the current one
+				i := snapIndex + 1 + uint64(rnd.IntN(max(0, int(last())-int(snapIndex))+2))
+				term++
+				require.NoError(t, ms.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: i, Term: term}}))
+				snapIndex, off, offTerm, terms = i, i, term, nil
+			default: // create a snapshot: the log stays
+				if last() <= snapIndex || last() == off {
+					continue
+				}
+				i := max(snapIndex+1, off) + uint64(rnd.IntN(int(last()-max(snapIndex+1, off))+1))
+				_, err := ms.CreateSnapshot(i, nil, nil)
+				require.NoError(t, err)
+				snapIndex = i
+			}
+			li, err := ms.LastIndex()
+			require.NoError(t, err)
+			require.Equal(t, last(), li, "run %d step %d", run, step)
+			fi, err := ms.FirstIndex()
+			require.NoError(t, err)
+			require.Equal(t, off+1, fi, "run %d step %d", run, step)
+			for i := off; i <= last(); i++ {
+				want := offTerm
+				if i > off {
+					want = terms[i-off-1]
+				}
+				got, err := ms.Term(i)
+				require.NoError(t, err)
+				require.Equal(t, want, got, "run %d step %d: term of %d", run, step, i)
+			}
+		}
+	}
 }

@@ -58,6 +58,13 @@ func IsEmptySnap(sp pb.Snapshot) bool {
 	return sp.Metadata.Index == 0
 }
 
+// isEmptySnapAt is IsEmptySnap(*sp). Passing a snapshot by value copies
+// its 144 bytes even when IsEmptySnap is inlined, some 20 instructions
+// per call on the Ready path for one comparison.
+func isEmptySnapAt(sp *pb.Snapshot) bool {
+	return sp.Metadata.Index == 0
+}
+
 // MustSync reports whether the writes of a Ready must be durable (fsync)
 // before its messages are sent: when the term or the vote changed, or there
 // are entries to write. The commit index may be lost and learned again.

@@ -15,5 +15,6 @@ func SetLeaseMutation(name string) {
 		"etcd":                mutEtcd,
 		"follower-ticks-only": mutFollowerTicksOnly,
 		"recent-active":       mutRecentActive,
+		"promise-per-term":    mutPromisePerTerm,
 	}[name]
 }

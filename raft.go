@@ -907,8 +907,8 @@ func (r *raft) stepMsg(m *pb.Message) error {
 	case m.Term > r.Term:
 		if m.Type == pb.MsgVote || m.Type == pb.MsgPreVote {
 			force := bytes.Equal(m.Context, []byte(campaignTransfer))
-			inLease := r.checkQuorum && r.lead != None && (r.electionElapsed < r.electionTimeout || r.inLeaseByClock())
-			if !force && (inLease || r.leaseRefusesVote()) {
+			inLease := r.checkQuorum && r.lead != None && r.electionElapsed < r.electionTimeout
+			if !force && inLease {
 				// Within the lease of a leader we heard from, a vote
 				// request is most likely from a node that was cut off; it
 				// must not disrupt the cluster (thesis §4.2.3).
@@ -916,6 +916,15 @@ func (r *raft) stepMsg(m *pb.Message) error {
 				r.logger.Infof("%x [logterm: %d, index: %d, vote: %x] ignored %s from %x [logterm: %d, index: %d] at term %d: lease is not expired (remaining ticks: %d)",
 					r.id, last.term, last.index, r.Vote, m.Type, m.From, m.LogTerm, m.Index, r.Term, r.electionTimeout-r.electionElapsed)
 				return nil
+			}
+			if !force {
+				// In lease mode, also after a restart, and whatever the
+				// term and leader are now (rules 8, 10 and 11).
+				if why := r.leaseRefusesVote(); why != "" {
+					r.logger.Infof("%x [term: %d] ignored %s from %x at term %d: %s",
+						r.id, r.Term, m.Type, m.From, m.Term, why)
+					return nil
+				}
 			}
 		}
 		switch {
@@ -1050,6 +1059,18 @@ func (r *raft) handleVote(m pb.Message) {
 			r.id, r.Term, m.Type, m.From, m.Term)
 		r.send(pb.Message{To: m.From, Term: r.Term, Type: voteRespMsgType(m.Type), Reject: true})
 		return
+	}
+	if r.Vote != m.From && !bytes.Equal(m.Context, []byte(campaignTransfer)) {
+		// In lease mode, a request of our own term is refused inside the
+		// promise too: a message of a later term that no leader sent may
+		// have brought us to this term, with no leader and no vote, while
+		// the leader we last heard from still counts on us (rule 11).
+		if why := r.leaseRefusesVote(); why != "" {
+			r.logger.Infof("%x [term: %d] rejected %s from %x at term %d: %s",
+				r.id, r.Term, m.Type, m.From, m.Term, why)
+			r.send(pb.Message{To: m.From, Term: r.Term, Type: voteRespMsgType(m.Type), Reject: true})
+			return
+		}
 	}
 	// We can vote for the candidate we already voted for (a repeated
 	// request), or for anyone if we have not voted and know no leader in

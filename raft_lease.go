@@ -62,6 +62,12 @@ const (
 	// peer (a late append response, a heartbeat response echoing an older
 	// round) then dates the lease later than any promise the peer made.
 	mutRecentActive
+	// mutPromisePerTerm ends a follower's promise at every change of its
+	// term or role, as etcd's in-lease check does by looking at the
+	// current leader: a message of a later term that no leader sent (a
+	// late rejection of the node's own pre-vote) then frees it to vote at
+	// once.
+	mutPromisePerTerm
 )
 
 // maxLeaseRounds bounds the sent rounds a lease leader remembers while
@@ -103,17 +109,24 @@ type leaderLease struct {
 	// ticks counts every tick of this node since it started, in any role.
 	ticks int64
 
-	// The follower's state: the promise it keeps to its leader.
+	// The follower's state: the promise it keeps to the leader it last
+	// heard from. Unlike the leader's state it outlives changes of term
+	// and role (rule 11): a message of a later term that no leader sent
+	// (a late rejection of the node's own pre-vote, say) leaves the node
+	// with no leader, but the leader it heard from may still hold a lease
+	// on its acknowledgement.
 
 	// promise is (ElectionTick-1) * TickInterval: how long after hearing
 	// from its leader, on its clock, a follower refuses to help elect
 	// another (rule 8); zero without TickInterval, which leaves only the
 	// ticks to bound it.
 	promise time.Duration
-	// heard is the clock reading when this node last heard from the
-	// leader of its term; zero when it has not, or after a change of
-	// role or term.
-	heard time.Time
+	// heard is the clock reading when this node last heard from a leader
+	// (with promise set); heardTick is ticks then; heardAny tells
+	// whether it ever heard from one since it started.
+	heard     time.Time
+	heardTick int64
+	heardAny  bool
 
 	// The leader's state, for the current term.
 
@@ -199,29 +212,43 @@ func (r *raft) resetLease() {
 	l.minSeq = 0
 	l.start = leaseRound{}
 	l.transferred = false
-	l.heard = time.Time{}
 	clear(l.active)
+	if leaseMutation == mutPromisePerTerm {
+		l.heard, l.heardAny = time.Time{}, false
+	}
 }
 
 // leaseHeard records, on a node in lease mode, that it just heard from the
 // leader of its term: its promise to that leader starts again, on its
-// clock as on its ticks.
+// ticks as on its clock.
 func (r *raft) leaseHeard() {
-	if l := r.lease(); l != nil && l.promise > 0 {
-		l.heard = l.clock()
+	if l := r.lease(); l != nil {
+		l.heardTick, l.heardAny = l.ticks, true
+		if l.promise > 0 {
+			l.heard = l.clock()
+		}
 	}
 }
 
-// inLeaseByClock reports whether this node, a follower in lease mode that
-// knows its leader, is still inside the promise it made when it last heard
-// from it, by its clock. The ticks alone do not bound the promise: ticks
-// held back (a stalled tick loop, a full tick channel) and delivered in a
-// bunch after a heartbeat would end it at once, while the leader's lease,
-// earned by that heartbeat, still runs.
-func (r *raft) inLeaseByClock() bool {
-	l := r.lease()
-	return l != nil && !l.heard.IsZero() && r.lead != None && r.state == StateFollower &&
-		l.clock().Sub(l.heard) < l.promise
+// promised returns why this node, in lease mode, is still inside the
+// promise it made when it last heard from a leader, or "" once it is
+// over: an election timeout of its ticks, and (ElectionTick-1) *
+// TickInterval on its clock, must have passed since. The ticks alone do
+// not bound the promise: ticks held back (a stalled tick loop, a full tick
+// channel) and delivered in a bunch after a heartbeat would end it at
+// once, while the leader's lease, earned by that heartbeat, still runs
+// (rule 8). Neither does the node's current term, role or leader, which a
+// message of a later term changes without ending that lease (rule 11).
+func (l *leaderLease) promised() string {
+	switch {
+	case l == nil || !l.heardAny:
+		return ""
+	case l.ticks-l.heardTick < int64(l.electionTimeout):
+		return "it heard from a leader less than an election timeout of its ticks ago"
+	case l.promise > 0 && l.clock().Sub(l.heard) < l.promise:
+		return "its clock says it is inside the lease of the leader it last heard from"
+	}
+	return ""
 }
 
 // resetLeaseOnConfChange drops the lease when a configuration is applied:
@@ -384,21 +411,30 @@ func (r *raft) refuseTimeoutNow(m *pb.Message) string {
 	return ""
 }
 
-// leaseRefusesVote reports whether this node, in lease mode, must refuse a
-// (pre-)vote of a higher term beyond etcd raft's in-lease rule: during
-// the restart quarantine, when it cannot know whose lease it granted.
-func (r *raft) leaseRefusesVote() bool {
+// leaseRefusesVote returns why this node, in lease mode, must refuse a
+// (pre-)vote that is not a transfer's beyond etcd raft's in-lease rule,
+// or "": during the restart quarantine, when it cannot know whose lease it
+// granted, and inside the promise it made when it last heard from a
+// leader, whatever its term and leader are now.
+func (r *raft) leaseRefusesVote() string {
 	l := r.lease()
-	return l != nil && l.quarantined
+	switch {
+	case l == nil:
+		return ""
+	case l.quarantined:
+		return "it restarted less than an election timeout ago"
+	}
+	return l.promised()
 }
 
 // leaseRefusesCampaign returns why a node in lease mode must not start an
 // election on MsgHup, or "": inside the lease it grants its leader, by its
 // ticks or its clock, or during the restart quarantine. The election timer
-// (byTimer) fires only at or after ElectionTick ticks, and has reset
-// electionElapsed already; but ticks delivered in a bunch may make it fire
-// before the clock says the promise is over, and then it is refused too. A
-// transfer starts its election from MsgTimeoutNow, not MsgHup.
+// (byTimer) fires only at or after ElectionTick ticks since the node last
+// heard from a leader, and has reset electionElapsed already; but ticks
+// delivered in a bunch may make it fire before the clock says the promise
+// is over, and then it is refused too. A transfer starts its election from
+// MsgTimeoutNow, not MsgHup.
 func (r *raft) leaseRefusesCampaign(byTimer bool) string {
 	l := r.lease()
 	switch {
@@ -408,8 +444,6 @@ func (r *raft) leaseRefusesCampaign(byTimer bool) string {
 		return "it restarted less than an election timeout ago"
 	case !byTimer && r.state == StateFollower && r.lead != None && r.electionElapsed < r.electionTimeout:
 		return "it is inside the lease of its leader"
-	case r.inLeaseByClock():
-		return "its clock says it is inside the lease of its leader"
 	}
-	return ""
+	return l.promised()
 }

@@ -305,13 +305,58 @@ func staleReadRecentActive(s *leaseScript) leaseRead {
 	return s.read(1, wrote)
 }
 
+// staleReadTermBump: node 2 is cut off from the leader from the start,
+// node 3 from 10 (after it acknowledged the heartbeat sent at 10) to 20.
+// At 19.5 both may campaign: 3 pre-campaigns for term 3, keeping term 2,
+// and its pre-vote to 2 is held; 2's pre-vote is granted by 3, and 2
+// becomes candidate at term 3, its vote request to 3 held. At 20 node 3
+// hears the leader's heartbeat and follows it again, and its
+// acknowledgement gives the leader a lease to 28. The held messages then
+// arrive: 3 ignores 2's vote request (inside the lease), and 2 rejects 3's
+// pre-vote at its term 3, which moves 3 to term 3 with no leader. Without
+// rule 11, 3 then votes for 2 at once, and 2 is elected and writes while
+// the leader's lease runs.
+func staleReadTermBump(s *leaseScript) leaseRead {
+	s.cut[[2]uint64{1, 2}], s.cut[[2]uint64{2, 1}] = true, true
+	s.periods(1, 10)
+	s.cut[[2]uint64{1, 3}], s.cut[[2]uint64{3, 1}] = true, true
+	s.periods(11, 8)
+	s.at(19)
+	s.tick(1)
+	s.at(19.5)
+	s.tick(2, 3)
+	s.hold = func(m pb.Message) bool { return m.Type == pb.MsgPreVote && m.From == 3 && m.To == 2 }
+	require.NoError(s.t, s.node(3).Campaign())
+	s.settle()
+	require.Equal(s.t, StatePreCandidate, s.node(3).raft.state, "3's promise is over")
+	s.hold = func(m pb.Message) bool {
+		return (m.Type == pb.MsgPreVote && m.From == 3 && m.To == 2) || (m.Type == pb.MsgVote && m.From == 2 && m.To == 3)
+	}
+	require.NoError(s.t, s.node(2).Campaign())
+	s.settle()
+	require.Equal(s.t, StateCandidate, s.node(2).raft.state, "3 granted 2's pre-vote")
+	require.Len(s.t, s.held, 2)
+	s.cut[[2]uint64{1, 3}], s.cut[[2]uint64{3, 1}] = false, false
+	s.at(20)
+	s.tick(1)
+	require.Equal(s.t, uint64(1), s.node(3).raft.lead, "3 follows the leader again")
+	require.True(s.t, s.node(1).raft.leaseValid(), "3's acknowledgement gave 1 a lease")
+	s.at(20.2)
+	s.release()
+	require.Equal(s.t, s.node(2).raft.Term, s.node(3).raft.Term, "2's rejection moved 3 to its term")
+	require.Equal(s.t, None, s.node(3).raft.lead)
+	wrote := s.elect(2)
+	require.Equal(s.t, StateLeader, s.node(1).raft.state, "1 still believes it leads")
+	return s.read(1, wrote)
+}
+
 func TestLeaseRulesPreventStaleReads(t *testing.T) {
 	for _, tt := range []struct {
 		mutation string
 		script   func(*leaseScript) leaseRead
 		// elected tells whether another leader writes even with the rule:
 		// rules 2 and 3 make the old leader step back in time, rules 8 (by
-		// the clock) and 10 stop the election.
+		// the clock), 10 and 11 stop the election.
 		elected bool
 	}{
 		{"no-margin", staleReadNoMargin, true},
@@ -319,6 +364,7 @@ func TestLeaseRulesPreventStaleReads(t *testing.T) {
 		{"recent-active", staleReadRecentActive, true},
 		{"no-quarantine", staleReadNoQuarantine, false},
 		{"follower-ticks-only", staleReadBunchedTicks, false},
+		{"promise-per-term", staleReadTermBump, false},
 	} {
 		t.Run(tt.mutation+"/rule", func(t *testing.T) {
 			o := tt.script(newLeaseScript(t))

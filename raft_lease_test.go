@@ -368,6 +368,84 @@ func TestLeaseFollowerRefusesCampaignInsideLease(t *testing.T) {
 	assert.Equal(t, uint64(2), f.r.Term)
 }
 
+// Rule 11: a follower's promise outlives a change of term that no leader
+// caused. Node 3, cut off from leader 1 for an election timeout,
+// pre-campaigns at term 2 (keeping term 1), hears the leader's heartbeat
+// again and acknowledges it, which gives 1 its lease. Then node 2, which
+// campaigned for real at term 2 meanwhile, rejects 3's pre-vote at term 2,
+// and the late rejection moves 3 to term 2 with no leader. etcd's
+// in-lease check looks at the current leader only, so 3 would grant 2's
+// votes at once and elect it while 1's lease runs (soak seed 375168). It
+// must refuse them, and not campaign, until the promise it made at the
+// heartbeat is over; then it votes again.
+func TestLeasePromiseOutlivesATermChange(t *testing.T) {
+	// bumped returns node 3 at term 2 with no leader, one tick after it
+	// acknowledged leader 1's heartbeat of term 1, and its clock.
+	bumped := func(t *testing.T) (*testNode, *fakeClock) {
+		clk := newFakeClock()
+		f := newFollowerAt(t, 3, 1, 1, leaseConfig(clk), func(c *Config) { c.PreVote = true })
+		f.r.setRandIntn(func(n int) int { return n - 1 }) // no timer campaign
+		f.r.resetRandomizedElectionTimeout()
+		f.tickN(clk, 10)
+		require.NoError(t, f.Campaign())
+		require.Equal(t, StatePreCandidate, f.r.state)
+		f.flush()
+		resp := filterMsgs(f.stepFlush(pb.Message{From: 1, To: 3, Type: pb.MsgHeartbeat, Term: 1}), pb.MsgHeartbeatResp)
+		require.Len(t, resp, 1, "3 acknowledges the heartbeat: 1's lease counts on it")
+		require.Equal(t, uint64(1), f.r.lead)
+		f.tickN(clk, 1)
+		f.stepFlush(pb.Message{From: 2, To: 3, Type: pb.MsgPreVoteResp, Term: 2, Reject: true})
+		require.Equal(t, uint64(2), f.r.Term, "the late rejection moves 3 to 2's term")
+		require.Equal(t, None, f.r.lead)
+		return f, clk
+	}
+	granted := func(msgs []pb.Message) bool {
+		for _, m := range msgs {
+			if (m.Type == pb.MsgVoteResp || m.Type == pb.MsgPreVoteResp) && !m.Reject {
+				return true
+			}
+		}
+		return false
+	}
+	for _, tt := range []struct {
+		name string
+		typ  pb.MessageType
+		term uint64
+	}{
+		{"vote of its new term", pb.MsgVote, 2},
+		{"pre-vote of the next term", pb.MsgPreVote, 3},
+		{"vote of the next term", pb.MsgVote, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, clk := bumped(t)
+			last := f.r.raftLog.lastEntryID()
+			req := pb.Message{From: 2, To: 3, Type: tt.typ, Term: tt.term, Index: last.index, LogTerm: last.term}
+			assert.False(t, granted(f.stepFlush(req)), "granted inside the promise")
+			assert.Equal(t, None, f.r.Vote)
+
+			f.tickN(clk, 9)
+			assert.True(t, granted(f.stepFlush(req)), "refused once the promise is over")
+		})
+	}
+	t.Run("campaign", func(t *testing.T) {
+		f, clk := bumped(t)
+		require.NoError(t, f.Campaign())
+		f.flush()
+		assert.Equal(t, StateFollower, f.r.state, "campaigned inside the promise")
+		f.tickN(clk, 9)
+		require.NoError(t, f.Campaign())
+		assert.Equal(t, StatePreCandidate, f.r.state, "no campaign once the promise is over")
+	})
+	t.Run("promise-per-term", func(t *testing.T) {
+		SetLeaseMutation("promise-per-term")
+		defer SetLeaseMutation("")
+		f, _ := bumped(t)
+		last := f.r.raftLog.lastEntryID()
+		req := pb.Message{From: 2, To: 3, Type: pb.MsgVote, Term: 3, Index: last.index, LogTerm: last.term}
+		assert.True(t, granted(f.stepFlush(req)), "the mutation must vote at once, as etcd's check lets it")
+	})
+}
+
 // Rule 10: a node restarted with a term refuses (pre-)votes and does not
 // campaign for an election timeout: it may have granted a lease it no
 // longer remembers. A node that never had a term has granted none.

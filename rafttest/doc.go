@@ -125,8 +125,10 @@
 // -rafttest.sync), -rafttest.applylag=N, -rafttest.confchange=P and
 // -rafttest.losetail=P, -rafttest.losestate=P, -rafttest.torn=P,
 // -rafttest.wipe=P, -rafttest.backup=P and -rafttest.loseacked=P (with
-// -rafttest.tailonly) pin those parameters of every seed, to soak one
-// corner (asynchronous storage writes with lagging
-// applications and frequent membership changes, say). Each seed that ever
+// -rafttest.tailonly) pin those parameters of every seed, and
+// -rafttest.lease its reads to ReadOnlyLeaseBased (a sixth of the seeds
+// draw it), to soak one corner (asynchronous storage writes with lagging
+// applications and frequent membership changes, say, or lease reads under
+// disk faults). Each seed that ever
 // failed is kept in regression_test.go.
 package rafttest

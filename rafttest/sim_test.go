@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftkit/raft"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -30,16 +31,20 @@ var (
 	flagBackup  = flag.Float64("rafttest.backup", 0, "run every seed of TestSeeds with this Scenario.RestoreBackup (0: off, as drawn)")
 	flagAcked   = flag.Float64("rafttest.loseacked", 0, "run every seed of TestSeeds with this Scenario.LoseAcked (0: off, as drawn)")
 	flagTail    = flag.Bool("rafttest.tailonly", false, "with a disk fault (-rafttest.losetail and others), set Scenario.TailOnly (HardStateIndependentlyDurable)")
+	flagLease   = flag.Bool("rafttest.lease", false, "run every seed of TestSeeds with ReadOnlyLeaseBased reads (and the CheckQuorum they need) under the clock model it drew")
 )
 
 // pinScenario returns the Options.Scenario that the flags ask for, or nil.
 func pinScenario() func(*Scenario) {
 	disk := Scenario{LoseTail: *flagLose, LoseState: *flagState, TornHardState: *flagTorn,
 		WipeDisk: *flagWipe, RestoreBackup: *flagBackup, LoseAcked: *flagAcked}
-	if !*flagAsync && !*flagSync && *flagLag == 0 && *flagConf == 0 && !disk.diskFaults() {
+	if !*flagAsync && !*flagSync && *flagLag == 0 && *flagConf == 0 && !disk.diskFaults() && !*flagLease {
 		return nil
 	}
 	return func(sc *Scenario) {
+		if *flagLease {
+			sc.CheckQuorum, sc.ReadOnlyOption = true, raft.ReadOnlyLeaseBased
+		}
 		if *flagAsync || *flagSync {
 			sc.AsyncStorageWrites = *flagAsync
 		}

@@ -905,26 +905,23 @@ func (r *raft) stepMsg(m *pb.Message) error {
 	case m.Term == 0:
 		// Local message, or a proposal or read forwarded without a term.
 	case m.Term > r.Term:
-		if m.Type == pb.MsgVote || m.Type == pb.MsgPreVote {
-			force := bytes.Equal(m.Context, []byte(campaignTransfer))
-			inLease := r.checkQuorum && r.lead != None && r.electionElapsed < r.electionTimeout
-			if !force && inLease {
+		if (m.Type == pb.MsgVote || m.Type == pb.MsgPreVote) && !isTransferVote(m) {
+			if r.checkQuorum && r.lead != None && r.electionElapsed < r.electionTimeout {
 				// Within the lease of a leader we heard from, a vote
-				// request is most likely from a node that was cut off; it
-				// must not disrupt the cluster (thesis §4.2.3).
+				// request is most likely from a node that was cut
+				// off; it must not disrupt the cluster (thesis
+				// §4.2.3).
 				last := r.raftLog.lastEntryID()
 				r.logger.Infof("%x [logterm: %d, index: %d, vote: %x] ignored %s from %x [logterm: %d, index: %d] at term %d: lease is not expired (remaining ticks: %d)",
 					r.id, last.term, last.index, r.Vote, m.Type, m.From, m.LogTerm, m.Index, r.Term, r.electionTimeout-r.electionElapsed)
 				return nil
 			}
-			if !force {
-				// In lease mode, also after a restart, and whatever the
-				// term and leader are now (rules 8, 10 and 11).
-				if why := r.leaseRefusesVote(); why != "" {
-					r.logger.Infof("%x [term: %d] ignored %s from %x at term %d: %s",
-						r.id, r.Term, m.Type, m.From, m.Term, why)
-					return nil
-				}
+			// In lease mode, also after a restart, and whatever the
+			// term and leader are now (rules 8, 10 and 11).
+			if why := r.leaseRefusesVote(); why != "" {
+				r.logger.Infof("%x [term: %d] ignored %s from %x at term %d: %s",
+					r.id, r.Term, m.Type, m.From, m.Term, why)
+				return nil
 			}
 		}
 		switch {
@@ -1049,28 +1046,38 @@ func (r *raft) checkLeader(m *pb.Message) error {
 		m.Type, m.Term, m.From, r.termLead, r.Term)
 }
 
-// handleVote decides a vote or pre-vote request; every role decides the
-// same way (Raft §5.2, §5.4.1; thesis §9.6 for pre-votes).
-func (r *raft) handleVote(m pb.Message) {
+// isTransferVote reports whether m, a vote or pre-vote request, is from
+// the election a leadership transfer forced, which no lease holds back.
+func isTransferVote(m *pb.Message) bool {
+	return bytes.Equal(m.Context, []byte(campaignTransfer))
+}
+
+// refusesVote returns why this node must reject m, a vote or pre-vote
+// request of its term, whatever the candidate's log, or "".
+func (r *raft) refusesVote(m *pb.Message) string {
 	if r.quarantined() && recoveryMutation != mutVotes {
 		// Rule Q1: the log may lack entries this node acknowledged, and
 		// (StateLoss) it may have voted in this term already.
-		r.logger.Infof("%x [term: %d] rejected %s from %x at term %d: quarantined after a loss of persisted state",
-			r.id, r.Term, m.Type, m.From, m.Term)
-		r.send(pb.Message{To: m.From, Term: r.Term, Type: voteRespMsgType(m.Type), Reject: true})
-		return
+		return "quarantined after a loss of persisted state"
 	}
-	if r.Vote != m.From && !bytes.Equal(m.Context, []byte(campaignTransfer)) {
+	if r.Vote != m.From && !isTransferVote(m) {
 		// In lease mode, a request of our own term is refused inside the
 		// promise too: a message of a later term that no leader sent may
 		// have brought us to this term, with no leader and no vote, while
 		// the leader we last heard from still counts on us (rule 11).
-		if why := r.leaseRefusesVote(); why != "" {
-			r.logger.Infof("%x [term: %d] rejected %s from %x at term %d: %s",
-				r.id, r.Term, m.Type, m.From, m.Term, why)
-			r.send(pb.Message{To: m.From, Term: r.Term, Type: voteRespMsgType(m.Type), Reject: true})
-			return
-		}
+		return r.leaseRefusesVote()
+	}
+	return ""
+}
+
+// handleVote decides a vote or pre-vote request; every role decides the
+// same way (Raft §5.2, §5.4.1; thesis §9.6 for pre-votes).
+func (r *raft) handleVote(m pb.Message) {
+	if why := r.refusesVote(&m); why != "" {
+		r.logger.Infof("%x [term: %d] rejected %s from %x at term %d: %s",
+			r.id, r.Term, m.Type, m.From, m.Term, why)
+		r.send(pb.Message{To: m.From, Term: r.Term, Type: voteRespMsgType(m.Type), Reject: true})
+		return
 	}
 	// We can vote for the candidate we already voted for (a repeated
 	// request), or for anyone if we have not voted and know no leader in

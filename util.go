@@ -55,7 +55,7 @@ func IsEmptyHardState(st pb.HardState) bool {
 
 // IsEmptySnap reports whether sp is empty: its metadata index is 0.
 func IsEmptySnap(sp pb.Snapshot) bool {
-	return sp.Metadata.Index == 0
+	return isEmptySnapAt(&sp)
 }
 
 // isEmptySnapAt is IsEmptySnap(*sp). Passing a snapshot by value copies

@@ -33,7 +33,7 @@ func (s *sim) quarantineSlowsElections() bool {
 		}
 		for _, voters := range [][]uint64{n.cs.Voters, n.cs.VotersOutgoing} {
 			for _, id := range voters {
-				if rec := s.nodes[id].disk.Recovery(); rec != nil && rec.Quarantined && !s.quarantineBlocks(&n.cs) {
+				if s.nodes[id].disk.quarantined() && !s.quarantineBlocks(&n.cs) {
 					return true
 				}
 			}
@@ -65,9 +65,7 @@ func (s *sim) quarantineBlocks(cs *pb.ConfState) bool {
 		}
 		avail := 0
 		for _, id := range voters {
-			n := s.nodes[id]
-			rec := n.disk.Recovery()
-			if n.up() && (quarantinedToo || rec == nil || !rec.Quarantined) {
+			if n := s.nodes[id]; n.up() && (quarantinedToo || !n.disk.quarantined()) {
 				avail++
 			}
 		}

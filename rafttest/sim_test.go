@@ -4,6 +4,7 @@ import (
 	crand "crypto/rand"
 	"flag"
 	"os"
+	"reflect"
 	"runtime"
 	"strconv"
 	"sync"
@@ -313,5 +314,29 @@ func TestReplay(t *testing.T) {
 	t.Logf("ticks %d, events %d, ops %d, trace hash %x, faults %+v", res.Ticks, res.Events, res.Ops, res.TraceHash, res.Faults)
 	if res.Violation != nil {
 		t.Fatal(res.Violation)
+	}
+}
+
+// TestFaultsAddCoversEveryCount fills every count of two Faults and checks
+// that Add sums each one, or keeps the larger of the longest waits, so
+// that a count added to Faults without a line in Add fails here instead of
+// reading 0 in every soak's summary.
+func TestFaultsAddCoversEveryCount(t *testing.T) {
+	longest := map[string]bool{"QuarantineSlowTicks": true, "FenceTicks": true, "FenceStall": true}
+	var a, b Faults
+	va, vb := reflect.ValueOf(&a).Elem(), reflect.ValueOf(&b).Elem()
+	for i := range va.NumField() {
+		require.Equal(t, reflect.Int, va.Field(i).Kind(), "Faults.%s", va.Type().Field(i).Name)
+		va.Field(i).SetInt(int64(2*i + 1))
+		vb.Field(i).SetInt(int64(3*i + 2))
+	}
+	sum := reflect.ValueOf(a.Add(b))
+	for i := range sum.NumField() {
+		name := sum.Type().Field(i).Name
+		want := int64(5*i + 3)
+		if longest[name] {
+			want = int64(3*i + 2)
+		}
+		assert.Equal(t, want, sum.Field(i).Int(), "Faults.Add: %s", name)
 	}
 }

@@ -943,7 +943,7 @@ func (r *raft) stepMsg(m *pb.Message) error {
 
 	case m.Term < r.Term:
 		switch {
-		case (r.checkQuorum || r.preVote || r.tellsLowerTermLeader()) && (m.Type == pb.MsgHeartbeat || m.Type == pb.MsgApp):
+		case (r.checkQuorum || r.preVote || r.tellsLowerTerm()) && (m.Type == pb.MsgHeartbeat || m.Type == pb.MsgApp):
 			// A leader cut off by a partition keeps its old term. Tell it
 			// ours so it steps down; otherwise, with CheckQuorum or
 			// PreVote, this node would never hear from it again and it
@@ -951,13 +951,17 @@ func (r *raft) stepMsg(m *pb.Message) error {
 			// RecoverLostState a node that cannot campaign tells it too
 			// (rule T1 of the recovery).
 			r.send(pb.Message{To: m.From, Type: pb.MsgAppResp})
-		case m.Type == pb.MsgPreVote:
+		case m.Type == pb.MsgPreVote || (m.Type == pb.MsgVote && r.tellsLowerTerm() && recoveryMutation != mutSilentToCandidates):
 			// Reject explicitly, so the pre-candidate learns the newer term
-			// and does not wait for a timeout.
+			// and does not wait for a timeout. With RecoverLostState a node
+			// that cannot campaign rejects a lower-term vote the same way,
+			// as the Raft paper's answer always carries the term (rule T1
+			// of the recovery): the candidate may have no other way to
+			// learn it.
 			last := r.raftLog.lastEntryID()
 			r.logger.Infof("%x [logterm: %d, index: %d, vote: %x] rejected %s from %x [logterm: %d, index: %d] at term %d",
 				r.id, last.term, last.index, r.Vote, m.Type, m.From, m.LogTerm, m.Index, r.Term)
-			r.send(pb.Message{To: m.From, Term: r.Term, Type: pb.MsgPreVoteResp, Reject: true})
+			r.send(pb.Message{To: m.From, Term: r.Term, Type: voteRespMsgType(m.Type), Reject: true})
 		case m.Type == pb.MsgStorageAppendResp:
 			// The log may have changed since the write was handed out at an
 			// older term: only the snapshot part still holds.

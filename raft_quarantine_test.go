@@ -477,13 +477,16 @@ func leaderLacksAfterCrashAndCampaign(c *testCluster, crashed, index uint64, dat
 
 // TestNodeThatCannotCampaignTellsALowerTermLeaderItsTerm: rule T1.
 // Without CheckQuorum and PreVote a node ignores a lower-term leader in
-// silence and, if it can campaign, makes its term known in time. With
-// RecoverLostState a node that cannot campaign answers the leader's append
-// or heartbeat with its term instead: a quarantined node, whose term a
-// StateLoss may have brought back above the cluster's (rafttest seed
-// 13710), and a node that is not promotable, such as a new voter that has
-// no configuration yet and took the term of a candidate that is gone since
-// (seed 347271). Without the option, every node keeps etcd raft's silence.
+// silence, and any node ignores a lower-term candidate's vote; if it can
+// campaign, it makes its term known in time. With RecoverLostState a node
+// that cannot campaign answers the leader's append or heartbeat, and
+// rejects the candidate's vote, with its term instead: a quarantined node,
+// whose term a StateLoss may have brought back above the cluster's
+// (rafttest seed 13710), and a node that is not promotable, such as a new
+// voter that has no configuration yet and took the term of a candidate
+// that is gone since (seed 347271), or of one that cannot win and never
+// asks the lower-term candidate's voters (seed 389513). Without the
+// option, every node keeps etcd raft's silence.
 func TestNodeThatCannotCampaignTellsALowerTermLeaderItsTerm(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
@@ -492,6 +495,8 @@ func TestNodeThatCannotCampaignTellsALowerTermLeaderItsTerm(t *testing.T) {
 		quarantined bool
 		mut         recoveryMut
 		tells       bool
+		// silentToVotes: it tells a leader but ignores a vote.
+		silentToVotes bool
 	}{
 		{name: "quarantined voter", cs: &pb.ConfState{Voters: []uint64{1, 2, 3}}, recover: true, quarantined: true, tells: true},
 		{name: "voter", cs: &pb.ConfState{Voters: []uint64{1, 2, 3}}, recover: true},
@@ -503,6 +508,9 @@ func TestNodeThatCannotCampaignTellsALowerTermLeaderItsTerm(t *testing.T) {
 		{name: "no configuration, mutSilentUnpromotable", recover: true, mut: mutSilentUnpromotable},
 		{name: "quarantined voter, mutSilentUnpromotable", cs: &pb.ConfState{Voters: []uint64{1, 2, 3}},
 			recover: true, quarantined: true, mut: mutSilentUnpromotable, tells: true},
+		{name: "quarantined voter, mutSilentToCandidates", cs: &pb.ConfState{Voters: []uint64{1, 2, 3}},
+			recover: true, quarantined: true, mut: mutSilentToCandidates, tells: true, silentToVotes: true},
+		{name: "no configuration, mutSilentToCandidates", recover: true, mut: mutSilentToCandidates, tells: true, silentToVotes: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			withRecoveryMutation(tc.mut, func() {
@@ -525,6 +533,7 @@ func TestNodeThatCannotCampaignTellsALowerTermLeaderItsTerm(t *testing.T) {
 				for _, m := range []pb.Message{
 					{From: 2, To: 3, Type: pb.MsgHeartbeat, Term: 10},
 					{From: 2, To: 3, Type: pb.MsgApp, Term: 10, Index: 1, LogTerm: 1},
+					{From: 2, To: 3, Type: pb.MsgVote, Term: 10, Index: 5, LogTerm: 10},
 				} {
 					require.NoError(t, rn.Step(m))
 					var answers []pb.Message
@@ -533,13 +542,16 @@ func TestNodeThatCannotCampaignTellsALowerTermLeaderItsTerm(t *testing.T) {
 						answers = rd.Messages
 						rn.Advance(rd)
 					}
-					if !tc.tells {
+					if !tc.tells || (m.Type == pb.MsgVote && tc.silentToVotes) {
 						assert.Empty(t, answers, "%s: etcd raft's behaviour, ignored in silence", m.Type)
 						continue
 					}
 					require.Len(t, answers, 1, "%s", m.Type)
-					assert.Equal(t, pb.Message{From: 3, To: 2, Type: pb.MsgAppResp, Term: 11}, answers[0],
-						"%s: the leader learns the higher term, and nothing else", m.Type)
+					want := pb.Message{From: 3, To: 2, Type: pb.MsgAppResp, Term: 11}
+					if m.Type == pb.MsgVote {
+						want = pb.Message{From: 3, To: 2, Type: pb.MsgVoteResp, Term: 11, Reject: true}
+					}
+					assert.Equal(t, want, answers[0], "%s: the sender learns the higher term, and nothing else", m.Type)
 				}
 				assert.Equal(t, uint64(11), rn.raft.Term)
 				assert.Equal(t, StateFollower, rn.raft.state)

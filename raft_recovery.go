@@ -88,6 +88,9 @@ const (
 	// quarantined, ignore a lower-term leader in silence, as etcd raft
 	// does without CheckQuorum and PreVote.
 	mutSilentUnpromotable
+	// mutSilentToCandidates makes a node that cannot campaign ignore a
+	// lower-term vote in silence, as etcd raft does.
+	mutSilentToCandidates
 )
 
 // ErrQuarantined is returned by Campaign while the node is quarantined
@@ -336,22 +339,27 @@ func (r *raft) quarantined() bool {
 	return rc != nil && rc.rec.Quarantined
 }
 
-// tellsLowerTermLeader reports whether the node, with RecoverLostState,
-// answers an append or heartbeat of a lower term with its own term although
-// neither CheckQuorum nor PreVote asks it to (rule T1): it cannot campaign,
-// quarantined or not promotable (a voter of the leader's configuration that
-// has not applied it yet, a learner), so a term of its above the leader's
-// would otherwise never reach the cluster. A quarantined node may hold one
-// from a HardState a StateLoss brought back (rafttest seed 13710); any such
+// tellsLowerTerm reports whether the node, with RecoverLostState, answers
+// an append, heartbeat or vote of a lower term with its own term although
+// etcd raft would not (rule T1): without CheckQuorum and PreVote etcd raft
+// ignores a lower-term append or heartbeat, and it always ignores a
+// lower-term vote. The node cannot campaign, quarantined or not promotable
+// (a voter of the leader's configuration that has not applied it yet, a
+// learner, a removed node), so a term of its above the sender's would
+// otherwise never reach the cluster. A quarantined node may hold one from
+// a HardState a StateLoss brought back (rafttest seed 13710); any such
 // node may hold one from a vote for a candidate that is gone since: wiped,
-// removed or cut off (seed 347271). While it ignores the leader, its own
-// acknowledgements are missing from the leader's quorums, and it gets
-// nothing it needs (a snapshot of its configuration, a fence). The answer
-// carries only a term, which is always safe to send: the leader steps down
-// and a leader of a later term, which the node follows, is elected. As the
-// node never raises its term by itself, every step-down it causes relays a
-// term another node's campaign or leadership gave it.
-func (r *raft) tellsLowerTermLeader() bool {
+// removed or cut off (seed 347271), or that campaigns in a configuration
+// the lower-term candidate is not part of and cannot win (seed 389513).
+// While it ignores a leader, its own acknowledgements are missing from the
+// leader's quorums, and it gets nothing it needs (a snapshot of its
+// configuration, a fence); while it ignores a candidate, that candidate
+// may never reach the term of the voters it needs. The answer carries only
+// a term and a rejection, which is always safe to send: the sender becomes
+// a follower and a leader of a later term, which the node follows, is
+// elected. As the node never raises its term by itself, every step-down it
+// causes relays a term another node's campaign or leadership gave it.
+func (r *raft) tellsLowerTerm() bool {
 	if r.recoveryState() == nil {
 		return false
 	}

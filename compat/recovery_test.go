@@ -946,9 +946,15 @@ func TestEtcdLeaderStepsDownOnceForANodeThatCannotCampaign(t *testing.T) {
 					answers++
 				}
 			}
+			// 3 is cut off during the election: with the option it would
+			// reject the vote at its term (see
+			// TestEtcdCandidateLearnsTheTermOfANodeThatCannotCampaign).
+			c.isolate(3, true)
 			require.NoError(t, c.nodes[1].campaign())
 			c.stabilize()
+			c.isolate(3, false)
 			require.Equal(t, uint64(1), c.leaders[1], "node 1 led term 1")
+			c.tick(3) // a heartbeat reaches 3
 			if !recover {
 				for i := 0; i < 30; i++ {
 					c.tick(3)
@@ -960,7 +966,7 @@ func TestEtcdLeaderStepsDownOnceForANodeThatCannotCampaign(t *testing.T) {
 				assert.Zero(t, c3.status().last, "3 never gets its configuration")
 				return
 			}
-			assert.Equal(t, 1, answers, "3 answered the first append with its term")
+			assert.Equal(t, 1, answers, "3 answered the first heartbeat with its term")
 			st := c.nodes[1].status()
 			assert.False(t, st.leader, "the etcd leader stepped down")
 			assert.Equal(t, uint64(5), st.term)
@@ -978,6 +984,50 @@ func TestEtcdLeaderStepsDownOnceForANodeThatCannotCampaign(t *testing.T) {
 				assert.Equal(t, uint64(6), c.nodes[id].status().term, "node %d: no election after term 6", id)
 			}
 			assert.Equal(t, 1, answers, "3 told its term once")
+		})
+	}
+}
+
+// TestEtcdCandidateLearnsTheTermOfANodeThatCannotCampaign: rule T1 for a
+// vote (rafttest seed 389513). Node 3, a raftkit node with
+// RecoverLostState, has an empty storage (it cannot campaign) and term 5;
+// the etcd node 1 campaigns at term 1 and hears only from 3 (its link
+// with 2 is cut). etcd raft ignores a lower-term vote in silence, so
+// without the option 1 stays a candidate of term 1 and learns nothing;
+// with it, 3 rejects the vote at term 5, 1 becomes a follower of term 5
+// and wins term 6 with 3's vote at its next campaign.
+func TestEtcdCandidateLearnsTheTermOfANodeThatCannotCampaign(t *testing.T) {
+	for _, recover := range []bool{true, false} {
+		t.Run(fmt.Sprintf("RecoverLostState=%t", recover), func(t *testing.T) {
+			s := ourraft.NewMemoryStorage()
+			require.NoError(t, s.SetHardState(ourpb.HardState{Term: 5, Vote: 4}))
+			c3 := &kitMixNode{id: 3, s: s, recover: recover, noPreVote: true}
+			require.NoError(t, c3.start())
+			c := newMixCluster(t, newEtcdMixNodePreVote(t, 1, false), newEtcdMixNodePreVote(t, 2, false), c3)
+			c.cut[[2]uint64{1, 2}], c.cut[[2]uint64{2, 1}] = true, true
+			var rejections []ourpb.Message
+			c.observe = func(m ourpb.Message) {
+				if m.From == 3 && m.Type == ourpb.MsgVoteResp {
+					rejections = append(rejections, m)
+				}
+			}
+			require.NoError(t, c.nodes[1].campaign())
+			c.stabilize()
+			st := c.nodes[1].status()
+			if !recover {
+				assert.Empty(t, rejections, "etcd raft's silence")
+				assert.Equal(t, uint64(1), st.term, "1 learned nothing")
+				return
+			}
+			require.Len(t, rejections, 1)
+			assert.Equal(t, ourpb.Message{From: 3, To: 1, Type: ourpb.MsgVoteResp, Term: 5, Reject: true}, rejections[0],
+				"a rejection carrying 3's term, and nothing else")
+			assert.Equal(t, uint64(5), st.term, "1 took 3's term")
+			assert.False(t, st.leader)
+			require.NoError(t, c.nodes[1].campaign())
+			c.stabilize()
+			assert.Equal(t, uint64(1), c.leaders[6], "node 1 leads term 6, with 3's vote")
+			assert.Equal(t, uint64(6), c3.status().term)
 		})
 	}
 }

@@ -94,3 +94,17 @@ func TestSeed330196EndsOnTheElectionExcuse(t *testing.T) {
 	assert.Zero(t, res.Faults.QuarantineBlocked, "runs ended by the quorum excuse")
 	assert.Zero(t, res.Faults.QuarantineSlow, "runs the check waited longer for")
 }
+
+// TestSeed389513LeavesQuarantine runs the seed that narrowed the quorum
+// excuse to the nodes that can win: with rule T1 for votes, node 4 learns
+// the term of node 2 from the quarantined node 3, wins, and fences node 3,
+// so no excuse applies.
+func TestSeed389513LeavesQuarantine(t *testing.T) {
+	res := Run(Options{Seed: 389513, OutDir: outDir(t), Scenario: allSixDiskFaults})
+	require.Nil(t, res.Violation)
+	assert.Equal(t, 1, res.Faults.WipedDisks, "wiped disks")
+	assert.Equal(t, 1, res.Faults.LeftQuarantine, "node 3 was fenced")
+	assert.Zero(t, res.Faults.StillQuarantined, "nodes quarantined at the end")
+	assert.Zero(t, res.Faults.QuarantineBlocked, "runs ended by the quorum excuse")
+	assert.Zero(t, res.Faults.QuarantineUnelectable, "runs ended by the election excuse")
+}

@@ -102,6 +102,13 @@ var regressions = []struct {
 		"never committed; a node that cannot campaign now answers a lower-term append or heartbeat with its " +
 		"term (rule T1 of docs/design/recovery.md, fixed in raft)",
 		allSixDiskFaults},
+	{389513, "liveness (all six disk faults at 0.1 each), found once the quorum excuse looked at the nodes that " +
+		"can win: node 1 was removed; node 2, which had not applied that, campaigned in {1,2,3} and could not win, " +
+		"while quarantined node 3 took each of its terms; node 4, whose log was the longest, could win in {2,3,4} " +
+		"with node 2's vote, but its lower-term votes were ignored by both, and node 2 never asked it, so it never " +
+		"reached node 2's term (the quorum excuse ended the run, on node 2's configuration); a node that cannot " +
+		"campaign now rejects a lower-term vote with its term (rule T1 of docs/design/recovery.md, fixed in raft)",
+		allSixDiskFaults},
 	{375168, "read index covers earlier writes (found with all six disk faults at 0.1 each; fails without them " +
 		"too): node 3, a pre-candidate at term 8, heard leader 2 again and acknowledged its heartbeat, which gave 2 " +
 		"a lease; node 1, a candidate at term 9, then rejected 3's pre-vote at term 9, and the late rejection moved " +

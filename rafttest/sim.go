@@ -94,10 +94,11 @@ type Faults struct {
 	LeaderLosses int
 	// LeftQuarantine counts the nodes that left a quarantine;
 	// StillQuarantined the nodes still in quarantine at the end of the
-	// run; QuarantineBlocked the runs that ended without a leader because
-	// their quarantined voters, with the other nodes that were down or
-	// gone, left no quorum (the liveness check then passes: a
-	// quarantined voter counts as a failed one).
+	// run; QuarantineBlocked the runs that ended because their
+	// quarantined voters, with the other nodes that were down or gone,
+	// left the leader, or every node that could win an election, no
+	// quorum (the liveness check then passes: a quarantined voter counts
+	// as a failed one; see quarantineBlocksQuorum).
 	LeftQuarantine, StillQuarantined, QuarantineBlocked int
 	// QuarantineUnelectable counts the runs that ended without a leader
 	// because no node could win an election while the quarantined voters

@@ -273,11 +273,16 @@ const marshalHeads = 64
 // marshal is Marshal, with room for the headers of the first len(heads)
 // entries.
 func (m *Message) marshal(heads []entryHead) []byte {
-	n := m.sizeWithoutEntries() + entryHeads(m.Entries[:len(heads)], heads) +
-		entriesSize(m.Entries[len(heads):])
-	b := make([]byte, n)
+	b := make([]byte, m.sizeHeads(heads))
 	m.encode(b, 0, heads)
 	return b
+}
+
+// sizeHeads is size, which also computes the headers of the first
+// len(heads) entries into heads for encode.
+func (m *Message) sizeHeads(heads []entryHead) int {
+	return m.sizeWithoutEntries() + entryHeads(m.Entries[:len(heads)], heads) +
+		entriesSize(m.Entries[len(heads):])
 }
 
 // MarshalTo writes the encoding of m at the front of dAtA and returns its

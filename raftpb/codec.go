@@ -151,7 +151,13 @@ func (m *Message) Size() int {
 }
 
 // size is Size for a non-nil m.
-func (m *Message) size() int { return m.sizeWithoutEntries() + entriesSize(m.Entries) }
+func (m *Message) size() int {
+	n := m.sizeWithoutEntries()
+	if len(m.Entries) > 0 {
+		n += entriesSize(m.Entries)
+	}
+	return n
+}
 
 // sizeWithoutEntries is the length of the encoding of m but its Entries.
 func (m *Message) sizeWithoutEntries() int {
@@ -209,7 +215,12 @@ func (m *Message) encode(b []byte, i int, heads []entryHead) int {
 	i = putUvarint(b, i+1, m.LogTerm)
 	b[i] = 0x30 // field 6 (Index)
 	i = putUvarint(b, i+1, m.Index)
-	i = encodeEntries(b, i, m.Entries, heads)
+	if len(m.Entries) > 0 {
+		i = writeEntries(b, i, m.Entries[:len(heads)], heads)
+		if len(m.Entries) > len(heads) {
+			i = encodeEntriesChunked(b, i, m.Entries[len(heads):])
+		}
+	}
 	b[i] = 0x40 // field 8 (Commit)
 	i = putUvarint(b, i+1, m.Commit)
 	if m.Snapshot != nil {
@@ -257,9 +268,14 @@ func (m *Message) Marshal() ([]byte, error) {
 	// the encoding pass then copies (see entryHeads). Their array lives
 	// on the stack and is zeroed at every call: a small one for the
 	// messages of few entries or none, most of them.
-	if len(m.Entries) <= 4 {
+	switch n := len(m.Entries); {
+	case n == 0:
+		b := make([]byte, m.sizeWithoutEntries())
+		m.encode(b, 0, nil)
+		return b, nil
+	case n <= 4:
 		var heads [4]entryHead
-		return m.marshal(heads[:len(m.Entries)]), nil
+		return m.marshal(heads[:n]), nil
 	}
 	var heads [marshalHeads]entryHead
 	return m.marshal(heads[:min(len(m.Entries), len(heads))]), nil
@@ -281,8 +297,19 @@ func (m *Message) marshal(heads []entryHead) []byte {
 // sizeHeads is size, which also computes the headers of the first
 // len(heads) entries into heads for encode.
 func (m *Message) sizeHeads(heads []entryHead) int {
-	return m.sizeWithoutEntries() + entryHeads(m.Entries[:len(heads)], heads) +
-		entriesSize(m.Entries[len(heads):])
+	n := m.sizeWithoutEntries()
+	if len(heads) > 0 {
+		ents := m.Entries[:len(heads)]
+		c, l := commonHeads(ents, heads)
+		if c < len(ents) {
+			l = entryHeads(ents, heads)
+		}
+		n += l
+	}
+	if len(m.Entries) > len(heads) {
+		n += entriesSize(m.Entries[len(heads):])
+	}
+	return n
 }
 
 // MarshalTo writes the encoding of m at the front of dAtA and returns its
@@ -404,19 +431,9 @@ func commonHeads(ents []Entry, heads []entryHead) (int, int) {
 	return len(ents), n
 }
 
-// encodeEntries writes ents as fields 7 of a Message at b[i:] and returns
-// the index after them. heads[k], where present, is the header of ents[k]
-// (see entryHeads); those of the others are computed here.
-func encodeEntries(b []byte, i int, ents []Entry, heads []entryHead) int {
-	i = writeEntries(b, i, ents[:len(heads)], heads)
-	if len(ents) > len(heads) {
-		i = encodeEntriesChunked(b, i, ents[len(heads):])
-	}
-	return i
-}
-
-// encodeEntriesChunked is encodeEntries without headers: it computes them
-// a few entries at a time into an array on the stack.
+// encodeEntriesChunked writes ents as fields 7 of a Message at b[i:] and
+// returns the index after them, computing their headers a few entries at
+// a time into an array on the stack.
 func encodeEntriesChunked(b []byte, i int, ents []Entry) int {
 	var heads [16]entryHead
 	for len(ents) > 0 {

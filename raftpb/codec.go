@@ -1,6 +1,7 @@
 package raftpb
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"slices"
 )
@@ -21,10 +22,12 @@ import (
 // that a nested message's length was known once its body was written. Here
 // the encoder writes forwards into a buffer of exactly Size() bytes, and
 // the entries' payloads are copied with one memmove each into their final
-// place. The length prefix of an Entry is three varint lengths and a slice
-// length away: Marshal remembers those of the first 64 entries on the
-// stack between its sizing and encoding passes; MarshalTo, which needs no
-// sizing pass, computes each once as it goes.
+// place. What precedes a payload, an entry's header (its tag and length,
+// its type, term and index, the payload's tag and length), is worked out
+// once, as two words and their lengths (entryHead): by the sizing pass of
+// Marshal for the first 64 entries, which keeps them on the stack for the
+// encoding pass; by the encoding pass, 16 entries at a time, for the
+// others and for MarshalTo. Writing a header is then two 8-byte stores.
 
 // sov returns the number of bytes of v as a varint: one byte per started
 // group of seven significant bits, and at least one. Values of one and two
@@ -113,20 +116,6 @@ func (m *Entry) encode(b []byte, i int) int {
 	return i
 }
 
-// encodeField writes m as field 7 of a Message (tag, length, body) at b[i:]
-// and returns the index after it. It is encode with the size computation
-// fused in, for the per-entry loop of a MsgApp: the varint lengths it
-// needs for the length prefix are the ones it then writes.
-func (m *Entry) encodeField(b []byte, i int) int {
-	n := 3 + sov(uint64(m.Type)) + sov(m.Term) + sov(m.Index)
-	if m.Data != nil {
-		n += 1 + sov(uint64(len(m.Data))) + len(m.Data)
-	}
-	b[i] = 0x3a // field 7 (Entries), bytes
-	i = putUvarint(b, i+1, uint64(n))
-	return m.encode(b, i)
-}
-
 // Marshal returns the encoding of m in a new slice of exactly Size() bytes.
 // The error is always nil; it is there for the gogo/protobuf interface.
 func (m *Entry) Marshal() ([]byte, error) {
@@ -162,23 +151,20 @@ func (m *Message) Size() int {
 }
 
 // size is Size for a non-nil m.
-func (m *Message) size() int { return m.sizeCaching(nil) }
+func (m *Message) size() int {
+	n := m.sizeWithoutEntries()
+	if len(m.Entries) > 0 {
+		n += entriesSize(m.Entries)
+	}
+	return n
+}
 
-// sizeCaching is size, which also stores the size of m.Entries[k] in
-// sizes[k] for the k that sizes has room for, so that encode need not
-// compute them again.
-func (m *Message) sizeCaching(sizes []int) int {
+// sizeWithoutEntries is the length of the encoding of m but its Entries.
+func (m *Message) sizeWithoutEntries() int {
 	// Tags of the ten scalars always written, one byte each (vote's tag,
 	// field 13, still fits in one), and the reject bool's one-byte value.
 	n := 11 + sov(uint64(m.Type)) + sov(m.To) + sov(m.From) + sov(m.Term) +
 		sov(m.LogTerm) + sov(m.Index) + sov(m.Commit) + sov(m.RejectHint) + sov(m.Vote)
-	for k := range m.Entries {
-		l := m.Entries[k].size()
-		if k < len(sizes) {
-			sizes[k] = l
-		}
-		n += 1 + sov(uint64(l)) + l
-	}
 	if m.Snapshot != nil {
 		l := m.Snapshot.Size()
 		n += 1 + sov(uint64(l)) + l
@@ -193,13 +179,30 @@ func (m *Message) sizeCaching(sizes []int) int {
 	return n
 }
 
+// entriesSize is the length of the encoding of ents as fields 7 of a
+// Message.
+func entriesSize(ents []Entry) int {
+	n := 0
+	for k := range ents {
+		// Entry.size, written out: as a call it was half the cost of
+		// this loop.
+		e := &ents[k]
+		l := 3 + sov(uint64(e.Type)) + sov(e.Term) + sov(e.Index)
+		if e.Data != nil {
+			l += 1 + sov(uint64(len(e.Data))) + len(e.Data)
+		}
+		n += 1 + sov(uint64(l)) + l
+	}
+	return n
+}
+
 // encode writes m at b[i:] and returns the index after it. It needs no
 // total size: b only has to be long enough, and an index or slice
 // expression panics when it is not. Payloads are copied into slices of
 // their exact length for that reason, since copy alone would truncate.
-// sizes[k], where present, is the size of m.Entries[k] (see sizeCaching);
-// the others are computed.
-func (m *Message) encode(b []byte, i int, sizes []int) int {
+// heads[k], where present, is the header of m.Entries[k] (see
+// entryHeads); the others are computed.
+func (m *Message) encode(b []byte, i int, heads []entryHead) int {
 	b[i] = 0x08 // field 1 (Type), varint
 	i = putUvarint(b, i+1, uint64(m.Type))
 	b[i] = 0x10 // field 2 (To)
@@ -212,14 +215,11 @@ func (m *Message) encode(b []byte, i int, sizes []int) int {
 	i = putUvarint(b, i+1, m.LogTerm)
 	b[i] = 0x30 // field 6 (Index)
 	i = putUvarint(b, i+1, m.Index)
-	for k := range m.Entries {
-		e := &m.Entries[k]
-		if k >= len(sizes) {
-			i = e.encodeField(b, i)
-			continue
+	if len(m.Entries) > 0 {
+		i = writeEntries(b, i, m.Entries[:len(heads)], heads)
+		if len(m.Entries) > len(heads) {
+			i = encodeEntriesChunked(b, i, m.Entries[len(heads):])
 		}
-		b[i] = 0x3a // field 7 (Entries), bytes
-		i = e.encode(b, putUvarint(b, i+1, uint64(sizes[k])))
 	}
 	b[i] = 0x40 // field 8 (Commit)
 	i = putUvarint(b, i+1, m.Commit)
@@ -264,20 +264,53 @@ func (m *Message) encode(b []byte, i int, sizes []int) int {
 // one sizing pass, one allocation, one encoding pass. The error is always
 // nil; it is there for the gogo/protobuf interface.
 func (m *Message) Marshal() ([]byte, error) {
-	// The sizes of the first entries, remembered on the stack between
-	// the two passes: computing each twice was a tenth of the time of a
-	// MsgApp of 64 small entries.
-	var sizes [marshalCachedSizes]int
-	cached := sizes[:min(len(m.Entries), len(sizes))]
-	b := make([]byte, m.sizeCaching(cached))
-	m.encode(b, 0, cached)
-	return b, nil
+	// The sizing pass computes the headers of the first entries, which
+	// the encoding pass then copies (see entryHeads). Their array lives
+	// on the stack and is zeroed at every call: a small one for the
+	// messages of few entries or none, most of them.
+	switch n := len(m.Entries); {
+	case n == 0:
+		b := make([]byte, m.sizeWithoutEntries())
+		m.encode(b, 0, nil)
+		return b, nil
+	case n <= 4:
+		var heads [4]entryHead
+		return m.marshal(heads[:n]), nil
+	}
+	var heads [marshalHeads]entryHead
+	return m.marshal(heads[:min(len(m.Entries), len(heads))]), nil
 }
 
-// marshalCachedSizes is how many entry sizes Message.Marshal remembers on
-// the stack: those of a MsgApp of 64 entries, the size of a busy leader's
-// batch, in 512 bytes of stack.
-const marshalCachedSizes = 64
+// marshalHeads is how many entry headers Message.Marshal remembers on the
+// stack: those of a MsgApp of 64 entries, the size of a busy leader's
+// batch, in 1.5 KiB of stack.
+const marshalHeads = 64
+
+// marshal is Marshal, with room for the headers of the first len(heads)
+// entries.
+func (m *Message) marshal(heads []entryHead) []byte {
+	b := make([]byte, m.sizeHeads(heads))
+	m.encode(b, 0, heads)
+	return b
+}
+
+// sizeHeads is size, which also computes the headers of the first
+// len(heads) entries into heads for encode.
+func (m *Message) sizeHeads(heads []entryHead) int {
+	n := m.sizeWithoutEntries()
+	if len(heads) > 0 {
+		ents := m.Entries[:len(heads)]
+		c, l := commonHeads(ents, heads)
+		if c < len(ents) {
+			l = entryHeads(ents, heads)
+		}
+		n += l
+	}
+	if len(m.Entries) > len(heads) {
+		n += entriesSize(m.Entries[len(heads):])
+	}
+	return n
+}
 
 // MarshalTo writes the encoding of m at the front of dAtA and returns its
 // length. Like the generated code it used to be, it panics when the
@@ -309,3 +342,144 @@ func appendMarshal(b []byte, m interface {
 	k, err := m.MarshalTo(b[n : n+size])
 	return b[:n+k], err
 }
+
+// entryHead is the header of an entry encoded as field 7 of a Message:
+// the bytes before its payload. For an entry of the common shape (one-byte
+// type and term, an index under 2^35, a payload that is not nil and is
+// shorter than 16 KiB less 16 bytes) it is at most 16 bytes, which two 8-byte stores write: n0 bytes of w0, the tag
+// 0x3a, the length and the fields of type and term with the tag of the
+// index (08 type 10 term 18); then n1 bytes of w1, the index, the tag of
+// the payload (0x22) and its length; first bytes lowest. For another
+// entry, n0 is 0 and w0 is the entry's size.
+type entryHead struct {
+	w0, w1 uint64
+	n0, n1 int32
+}
+
+// entryHeads computes the headers of ents into heads, which has the same
+// length, and returns the length of the encoding of ents as fields 7 of a
+// Message. It is the sizing pass of Message.Marshal: working out a
+// header's bytes takes the same branches as its length.
+func entryHeads(ents []Entry, heads []entryHead) int {
+	heads = heads[:len(ents)]
+	n := 0
+	for k := 0; k < len(ents); k++ {
+		c, l := commonHeads(ents[k:], heads[k:])
+		n += l
+		k += c
+		if k == len(ents) {
+			break
+		}
+		l = ents[k].size()
+		heads[k] = entryHead{w0: uint64(l)}
+		n += 1 + sov(uint64(l)) + l
+	}
+	return n
+}
+
+// commonHeads computes the headers of the entries at the front of ents
+// that have the common shape into heads, which is as long as ents, and
+// returns how many there are and the length of their encoding as fields 7
+// of a Message. It calls nothing, so that its loop keeps everything in
+// registers.
+func commonHeads(ents []Entry, heads []entryHead) (int, int) {
+	heads = heads[:len(ents)]
+	n := 0
+	for k := range ents {
+		e := &ents[k]
+		dl := uint64(len(e.Data))
+		// The payload's bound keeps the entry's length below 2^14, two
+		// bytes of varint.
+		if uint64(e.Type)|e.Term >= 1<<7 || e.Data == nil || dl >= 1<<14-16 || e.Index >= 1<<35 {
+			return k, n
+		}
+		// The index, 0x22 (field 4, Data, bytes) and the payload's
+		// length.
+		x, n1 := e.Index, uint64(1)
+		if x >= 1<<7 {
+			if x < 1<<14 {
+				x, n1 = (x>>7)<<8|x&0x7f|0x80, 2
+			} else {
+				// Seven bits to a byte, and the continuation bit
+				// of every byte but the last.
+				n1 = uint64(bits.Len64(x)*9+64) / 64
+				x = x&0x7f | (x<<1)&0x7f00 | (x<<2)&0x7f0000 | (x<<3)&0x7f000000 | (x<<4)&0x7f00000000 |
+					varintCont[n1&7]
+			}
+		}
+		// Placed after the index by a multiplication: a shift by a
+		// variable count wants the CX register, which the loop needs.
+		if dl < 1<<7 {
+			x |= (dl<<8 | 0x22) * bytePow[n1&7]
+			n1 += 2
+		} else {
+			x |= ((dl>>7)<<16 | (dl&0x7f|0x80)<<8 | 0x22) * bytePow[n1&7]
+			n1 += 3
+		}
+		// 0x3a (field 7, Entries, bytes), the entry's length, then
+		// 08 type 10 term 18.
+		l := 5 + n1 + dl
+		fixed := 0x18<<32 | e.Term<<24 | 0x10<<16 | uint64(e.Type)<<8 | 0x08
+		if l < 1<<7 {
+			heads[k] = entryHead{w0: fixed<<16 | l<<8 | 0x3a, w1: x, n0: 7, n1: int32(n1)}
+			n += 2 + int(l)
+		} else {
+			heads[k] = entryHead{w0: fixed<<24 | (l>>7)<<16 | (l&0x7f|0x80)<<8 | 0x3a, w1: x, n0: 8, n1: int32(n1)}
+			n += 3 + int(l)
+		}
+	}
+	return len(ents), n
+}
+
+// encodeEntriesChunked writes ents as fields 7 of a Message at b[i:] and
+// returns the index after them, computing their headers a few entries at
+// a time into an array on the stack.
+func encodeEntriesChunked(b []byte, i int, ents []Entry) int {
+	var heads [16]entryHead
+	for len(ents) > 0 {
+		c := min(len(ents), len(heads))
+		entryHeads(ents[:c], heads[:c])
+		i = writeEntries(b, i, ents[:c], heads[:c])
+		ents = ents[c:]
+	}
+	return i
+}
+
+// writeEntries writes ents, whose headers are heads, as fields 7 of a
+// Message at b[i:] and returns the index after them.
+//
+// An entry of the common shape has its header written with two 8-byte
+// stores, each of which may write past it: the bytes beyond are garbage
+// that the stores and copies after it overwrite, since the encoding is
+// written in order and leaves no byte out. The stores
+// stay inside b, because a Message writes at least eight bytes after its
+// last entry (the tags and values of Commit, Reject, RejectHint and Vote).
+func writeEntries(b []byte, i int, ents []Entry, heads []entryHead) int {
+	heads = heads[:len(ents)]
+	for k := range ents {
+		e, h := &ents[k], &heads[k]
+		if h.n0 == 0 {
+			b[i] = 0x3a // field 7 (Entries), bytes
+			i = e.encode(b, putUvarint(b, i+1, h.w0))
+			continue
+		}
+		put64(b, i, h.w0)
+		i += int(h.n0)
+		put64(b, i, h.w1)
+		i += int(h.n1)
+		i += copy(b[i:i+len(e.Data)], e.Data)
+	}
+	return i
+}
+
+// put64 writes v at b[i:i+8], least significant byte first.
+func put64(b []byte, i int, v uint64) {
+	binary.LittleEndian.PutUint64(b[i:i+8], v)
+}
+
+// varintCont[n] holds the continuation bits of a varint of n bytes, n from
+// 2 to 5, in the low bytes of a word: 0x80 in each byte but the last.
+var varintCont = [8]uint64{2: 0x80, 3: 0x8080, 4: 0x808080, 5: 0x80808080}
+
+// bytePow[n] is 256^n: multiplying by it shifts left by n bytes.
+var bytePow = [8]uint64{1, 1 << 8, 1 << 16, 1 << 24, 1 << 32, 1 << 40, 1 << 48, 1 << 56}

@@ -569,7 +569,12 @@ func (l *raftLog) slice(lo, hi, maxSize uint64) ([]pb.Entry, error) {
 	}
 	off := l.unstable.offset
 	if lo >= off {
-		ents := limitSize(l.unstable.slice(lo, hi), maxSize)
+		// checkBounds put hi at most at lastIndex()+1, the unstable log's
+		// end when lo >= off < hi: no second check (unstable.slice's).
+		ents := l.unstable.entries[lo-off : hi-off : hi-off]
+		if len(ents) > 1 {
+			ents = limitSize(ents, maxSize)
+		}
 		return ents[:len(ents):len(ents)], nil
 	}
 

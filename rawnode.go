@@ -446,8 +446,9 @@ func (rn *RawNode) readyWithoutAccept(rd *Ready) {
 	rd.Entries = r.raftLog.nextUnstableEnts()
 	rd.CommittedEntries = r.raftLog.nextCommittedEnts(rn.applyUnstableEntries())
 	// Empty but with room when the array is a returned loan
-	// (Config.LendReadyMessages); nil below if nothing is added.
-	rd.Messages = r.msgs
+	// (Config.LendReadyMessages); nil below if nothing is added. Built in
+	// a local slice and stored in rd once.
+	msgs := r.msgs
 	if softSt := r.softState(); !softSt.equal(&rn.prevSoftSt) {
 		// Allocate only when it changed: the pointer escapes to the caller.
 		escapingSoftSt := softSt
@@ -468,34 +469,38 @@ func (rn *RawNode) readyWithoutAccept(rd *Ready) {
 		// Persistence and application become messages to the storage
 		// threads, each carrying the responses to deliver when done.
 		if needStorageAppendMsg(r, rd) {
-			rd.Messages = append(rd.Messages, newStorageAppendMsg(r, rd))
+			msgs = append(msgs, newStorageAppendMsg(r, rd))
 		}
 		if len(rd.CommittedEntries) > 0 {
-			rd.Messages = append(rd.Messages, newStorageApplyMsg(r, rd.CommittedEntries))
+			msgs = append(msgs, newStorageApplyMsg(r, rd.CommittedEntries))
 		}
-	} else {
+	} else if after := r.msgsAfterAppend; len(after) > 0 {
 		// Responses that wait for durability go out with the Ready: the
 		// contract makes the application persist before sending. Those
 		// addressed to this node are stepped on Advance.
-		n := 0
-		for i := range r.msgsAfterAppend {
-			if r.msgsAfterAppend[i].To != r.id {
-				n++
+		if cap(msgs)-len(msgs) < len(after) {
+			// growMsgs makes room for those to peers only; with room for
+			// all of them (the common case) it would do nothing.
+			n := 0
+			for i := range after {
+				if after[i].To != r.id {
+					n++
+				}
+			}
+			if n > 0 {
+				r.growMsgs(n)
+				msgs = r.msgs
 			}
 		}
-		if n > 0 {
-			r.growMsgs(n)
-			rd.Messages = r.msgs
-			for i := range r.msgsAfterAppend {
-				if m := &r.msgsAfterAppend[i]; m.To != r.id {
-					rd.Messages = append(rd.Messages, *m)
-				}
+		for i := range after {
+			if m := &after[i]; m.To != r.id {
+				msgs = append(msgs, *m)
 			}
 		}
 	}
-	if len(rd.Messages) == 0 {
+	if len(msgs) > 0 {
 		// A Ready without messages has nil Messages, as in etcd.
-		rd.Messages = nil
+		rd.Messages = msgs
 	}
 }
 
@@ -757,6 +762,11 @@ func (rn *RawNode) applyUnstableEntries() bool {
 // HasReady reports whether Ready would return anything.
 func (rn *RawNode) HasReady() bool {
 	r := rn.raft
+	// Messages first: the cheapest check, and the one that answers in a
+	// busy group (an appending follower's answer, a leader's appends).
+	if len(r.msgs) > 0 || len(r.msgsAfterAppend) > 0 {
+		return true
+	}
 	if softSt := r.softState(); !softSt.equal(&rn.prevSoftSt) {
 		return true
 	}
@@ -764,9 +774,6 @@ func (rn *RawNode) HasReady() bool {
 		return true
 	}
 	if r.raftLog.hasNextUnstableSnapshot() {
-		return true
-	}
-	if len(r.msgs) > 0 || len(r.msgsAfterAppend) > 0 {
 		return true
 	}
 	if r.raftLog.hasNextUnstableEnts() || r.raftLog.hasNextCommittedEnts(rn.applyUnstableEntries()) {

@@ -431,16 +431,18 @@ func (rn *RawNode) Ready() (rd Ready) {
 
 // fillReady fills rd, a zero Ready, and marks its content handed out.
 func (rn *RawNode) fillReady(rd *Ready) {
-	rn.readyWithoutAccept(rd)
-	rn.acceptReady(rd)
+	selfAcks := rn.readyWithoutAccept(rd)
+	rn.acceptReady(rd, selfAcks)
 	// The room after the messages takes the next ones (acceptMsgs): the
 	// application's slice ends with them.
 	rd.Messages = rd.Messages[:len(rd.Messages):len(rd.Messages)]
 }
 
 // readyWithoutAccept fills rd, a zero Ready, without marking anything
-// handed out.
-func (rn *RawNode) readyWithoutAccept(rd *Ready) {
+// handed out. In synchronous mode it returns how many of the responses
+// waiting for durability (msgsAfterAppend) are addressed to this node, to
+// be stepped on Advance (see recordAdvance).
+func (rn *RawNode) readyWithoutAccept(rd *Ready) (selfAcks int) {
 	r := rn.raft
 
 	rd.Entries = r.raftLog.nextUnstableEnts()
@@ -495,6 +497,8 @@ func (rn *RawNode) readyWithoutAccept(rd *Ready) {
 		for i := range after {
 			if m := &after[i]; m.To != r.id {
 				msgs = append(msgs, *m)
+			} else {
+				selfAcks++
 			}
 		}
 	}
@@ -502,6 +506,7 @@ func (rn *RawNode) readyWithoutAccept(rd *Ready) {
 		// A Ready without messages has nil Messages, as in etcd.
 		rd.Messages = msgs
 	}
+	return selfAcks
 }
 
 // needStorageAppendMsg reports whether the append thread has work: state to
@@ -595,8 +600,9 @@ func newStorageApplyRespMsg(r *raft, ents []pb.Entry) pb.Message {
 	}
 }
 
-// acceptReady marks the content of rd handed out.
-func (rn *RawNode) acceptReady(rd *Ready) {
+// acceptReady marks the content of rd handed out. selfAcks is what
+// readyWithoutAccept returned for it.
+func (rn *RawNode) acceptReady(rd *Ready, selfAcks int) {
 	r := rn.raft
 	// The encoded size of the committed entries, measured once for the
 	// apply budget and for the apply response.
@@ -614,7 +620,7 @@ func (rn *RawNode) acceptReady(rd *Ready) {
 		r.readStates = nil
 	}
 	if !rn.raft.asyncStorageWrites {
-		rn.recordAdvance(rd, committedSize)
+		rn.recordAdvance(rd, committedSize, selfAcks)
 	}
 	rn.acceptMsgs(rd.Messages)
 	if rn.raft.asyncStorageWrites {
@@ -638,9 +644,9 @@ func (rn *RawNode) acceptReady(rd *Ready) {
 }
 
 // recordAdvance records what Advance must do for rd, in synchronous mode:
-// step the acknowledgements this node sent itself, and take the storage
-// responses (see advance).
-func (rn *RawNode) recordAdvance(rd *Ready, committedSize uint64) {
+// step the acknowledgements this node sent itself, selfAcks of
+// msgsAfterAppend, and take the storage responses (see advance).
+func (rn *RawNode) recordAdvance(rd *Ready, committedSize uint64, selfAcks int) {
 	r := rn.raft
 	a := rn.adv
 	if a == nil {
@@ -653,9 +659,11 @@ func (rn *RawNode) recordAdvance(rd *Ready, committedSize uint64) {
 	}
 	// A second Ready before Advance: the first one's responses come first.
 	a.flush(r)
-	for i := range r.msgsAfterAppend {
-		if m := &r.msgsAfterAppend[i]; m.To == r.id {
-			a.steps = append(a.steps, *m)
+	if selfAcks > 0 {
+		for i := range r.msgsAfterAppend {
+			if m := &r.msgsAfterAppend[i]; m.To == r.id {
+				a.steps = append(a.steps, *m)
+			}
 		}
 	}
 	if !isEmptySnapAt(&rd.Snapshot) {

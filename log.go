@@ -420,6 +420,20 @@ func (l *raftLog) nextCommittedEnts(allowUnstable bool) []pb.Entry {
 	if l.applyingEntsSize < l.maxApplyingEntsSize {
 		budget = l.maxApplyingEntsSize - l.applyingEntsSize
 	}
+	if off := l.unstable.offset; lo >= off && hi <= off+uint64(len(l.unstable.entries)) {
+		// All in the unstable log, as in a busy follower's cycle (appended
+		// and committed since the last Ready): what slice returns, without
+		// the checks that cannot fail here, but for the storage's first
+		// index, which it asks all the same (a storage that fails to
+		// answer makes this panic, as in slice).
+		if first := l.firstIndex(); lo >= first {
+			ents := l.unstable.entries[lo-off : hi-off : hi-off]
+			if len(ents) > 1 {
+				ents = limitSize(ents, budget)
+			}
+			return ents[:len(ents):len(ents)]
+		}
+	}
 	ents, err := l.slice(lo, hi, budget)
 	if err != nil {
 		panic(fmt.Sprintf("committed entries [%d, %d) are unavailable (applied %d): %v", lo, hi, l.applied, err))
@@ -569,7 +583,12 @@ func (l *raftLog) slice(lo, hi, maxSize uint64) ([]pb.Entry, error) {
 	}
 	off := l.unstable.offset
 	if lo >= off {
-		ents := limitSize(l.unstable.slice(lo, hi), maxSize)
+		// checkBounds put hi at most at lastIndex()+1, the unstable log's
+		// end when lo >= off < hi: no second check (unstable.slice's).
+		ents := l.unstable.entries[lo-off : hi-off : hi-off]
+		if len(ents) > 1 {
+			ents = limitSize(ents, maxSize)
+		}
 		return ents[:len(ents):len(ents)], nil
 	}
 

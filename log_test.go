@@ -967,6 +967,50 @@ func TestLogLastEntryIDReadsWhatLastIndexAndTermAnswer(t *testing.T) {
 	}
 }
 
+// TestLogNextCommittedEntsAnswersAsSlice checks nextCommittedEnts, which
+// slices the unstable log directly when the committed entries are all
+// there, against slice, the path it stands for, on random logs, commit and
+// applying indexes and apply budgets (the entries carry payloads so that a
+// small budget cuts the batch).
+func TestLogNextCommittedEntsAnswersAsSlice(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(20, 7))
+	fast := 0
+	for i := 0; i < 5000; i++ {
+		l := randomTestLog(t, rnd)
+		for j := range l.unstable.entries {
+			l.unstable.entries[j].Data = make([]byte, rnd.IntN(20))
+		}
+		first, last := l.firstIndex(), l.lastIndex()
+		if last < first {
+			continue
+		}
+		l.committed = first + uint64(rnd.IntN(int(last-first)+1))
+		l.applying = first - 1 + uint64(rnd.IntN(int(l.committed-first)+1))
+		l.applied = l.applying
+		l.maxApplyingEntsSize = []uint64{0, 1, 20, 40, 1000, math.MaxUint64}[rnd.IntN(6)]
+		l.applyingEntsSize = uint64(rnd.IntN(30))
+		allowUnstable := rnd.IntN(4) != 0
+		lo, hi := l.applying+1, l.maxAppliableIndex(allowUnstable)+1
+		var want []pb.Entry
+		if lo < hi {
+			budget := uint64(0)
+			if l.applyingEntsSize < l.maxApplyingEntsSize {
+				budget = l.maxApplyingEntsSize - l.applyingEntsSize
+			}
+			var err error
+			want, err = l.slice(lo, hi, budget)
+			require.NoError(t, err)
+			if lo >= l.unstable.offset {
+				fast++
+			}
+		}
+		got := l.nextCommittedEnts(allowUnstable)
+		require.Equal(t, want, got, "log %s, applying %d, committed %d", l, l.applying, l.committed)
+		require.Equal(t, len(got), cap(got), "the capacity ends with the entries")
+	}
+	require.Greater(t, fast, 500, "the unstable log's path was taken")
+}
+
 // TestLogFindConflictAnswersAsTheTermLookups checks findConflict, which
 // takes an entry past the last one as new without looking its term up,
 // against the lookups it stands for (the first entry whose term is

@@ -609,6 +609,24 @@ func (r *raft) send(m pb.Message) {
 	traceSentEntries(r, &m)
 }
 
+// sendAppResp is send(pb.Message{To: to, Type: pb.MsgAppResp, Index:
+// index}), a follower's acceptance of an append, built in place in
+// msgsAfterAppend rather than built and copied there: it is a follower's
+// one message per append. An acknowledgement to this node itself may
+// supersede the one before it, and goes through send.
+func (r *raft) sendAppResp(to, index uint64) {
+	if to == r.id || to == None {
+		r.send(pb.Message{To: to, Type: pb.MsgAppResp, Index: index})
+		return
+	}
+	n := len(r.msgsAfterAppend)
+	r.msgsAfterAppend = append(r.msgsAfterAppend, pb.Message{})
+	m := &r.msgsAfterAppend[n]
+	m.Type, m.To, m.From, m.Term, m.Index = pb.MsgAppResp, to, r.id, r.Term, index
+	traceSendMessage(r, m)
+	observeSend(r, m)
+}
+
 // msgsChunk is how many messages the array of msgs holds when it is
 // allocated for a busy group (growMsgs): the Readies of the next rounds
 // take their messages from it, one part each, so that a Ready costs an

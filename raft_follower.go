@@ -151,7 +151,7 @@ func (r *raft) handleAppendEntries(m *pb.Message) {
 		return
 	}
 	if ok {
-		r.send(pb.Message{To: m.From, Type: pb.MsgAppResp, Index: r.ackIndex(lastNew, m.Commit)})
+		r.sendAppResp(m.From, r.ackIndex(lastNew, m.Commit))
 		r.maybeLeaveQuarantine()
 		return
 	}

@@ -431,23 +431,26 @@ func (rn *RawNode) Ready() (rd Ready) {
 
 // fillReady fills rd, a zero Ready, and marks its content handed out.
 func (rn *RawNode) fillReady(rd *Ready) {
-	rn.readyWithoutAccept(rd)
-	rn.acceptReady(rd)
+	selfAcks := rn.readyWithoutAccept(rd)
+	rn.acceptReady(rd, selfAcks)
 	// The room after the messages takes the next ones (acceptMsgs): the
 	// application's slice ends with them.
 	rd.Messages = rd.Messages[:len(rd.Messages):len(rd.Messages)]
 }
 
 // readyWithoutAccept fills rd, a zero Ready, without marking anything
-// handed out.
-func (rn *RawNode) readyWithoutAccept(rd *Ready) {
+// handed out. In synchronous mode it returns how many of the responses
+// waiting for durability (msgsAfterAppend) are addressed to this node, to
+// be stepped on Advance (see recordAdvance).
+func (rn *RawNode) readyWithoutAccept(rd *Ready) (selfAcks int) {
 	r := rn.raft
 
 	rd.Entries = r.raftLog.nextUnstableEnts()
 	rd.CommittedEntries = r.raftLog.nextCommittedEnts(rn.applyUnstableEntries())
 	// Empty but with room when the array is a returned loan
-	// (Config.LendReadyMessages); nil below if nothing is added.
-	rd.Messages = r.msgs
+	// (Config.LendReadyMessages); nil below if nothing is added. Built in
+	// a local slice and stored in rd once.
+	msgs := r.msgs
 	if softSt := r.softState(); !softSt.equal(&rn.prevSoftSt) {
 		// Allocate only when it changed: the pointer escapes to the caller.
 		escapingSoftSt := softSt
@@ -468,35 +471,42 @@ func (rn *RawNode) readyWithoutAccept(rd *Ready) {
 		// Persistence and application become messages to the storage
 		// threads, each carrying the responses to deliver when done.
 		if needStorageAppendMsg(r, rd) {
-			rd.Messages = append(rd.Messages, newStorageAppendMsg(r, rd))
+			msgs = append(msgs, newStorageAppendMsg(r, rd))
 		}
 		if len(rd.CommittedEntries) > 0 {
-			rd.Messages = append(rd.Messages, newStorageApplyMsg(r, rd.CommittedEntries))
+			msgs = append(msgs, newStorageApplyMsg(r, rd.CommittedEntries))
 		}
-	} else {
+	} else if after := r.msgsAfterAppend; len(after) > 0 {
 		// Responses that wait for durability go out with the Ready: the
 		// contract makes the application persist before sending. Those
 		// addressed to this node are stepped on Advance.
-		n := 0
-		for i := range r.msgsAfterAppend {
-			if r.msgsAfterAppend[i].To != r.id {
-				n++
-			}
-		}
-		if n > 0 {
-			r.growMsgs(n)
-			rd.Messages = r.msgs
-			for i := range r.msgsAfterAppend {
-				if m := &r.msgsAfterAppend[i]; m.To != r.id {
-					rd.Messages = append(rd.Messages, *m)
+		if cap(msgs)-len(msgs) < len(after) {
+			// growMsgs makes room for those to peers only; with room for
+			// all of them (the common case) it would do nothing.
+			n := 0
+			for i := range after {
+				if after[i].To != r.id {
+					n++
 				}
 			}
+			if n > 0 {
+				r.growMsgs(n)
+				msgs = r.msgs
+			}
+		}
+		for i := range after {
+			if m := &after[i]; m.To != r.id {
+				msgs = append(msgs, *m)
+			} else {
+				selfAcks++
+			}
 		}
 	}
-	if len(rd.Messages) == 0 {
+	if len(msgs) > 0 {
 		// A Ready without messages has nil Messages, as in etcd.
-		rd.Messages = nil
+		rd.Messages = msgs
 	}
+	return selfAcks
 }
 
 // needStorageAppendMsg reports whether the append thread has work: state to
@@ -590,8 +600,9 @@ func newStorageApplyRespMsg(r *raft, ents []pb.Entry) pb.Message {
 	}
 }
 
-// acceptReady marks the content of rd handed out.
-func (rn *RawNode) acceptReady(rd *Ready) {
+// acceptReady marks the content of rd handed out. selfAcks is what
+// readyWithoutAccept returned for it.
+func (rn *RawNode) acceptReady(rd *Ready, selfAcks int) {
 	r := rn.raft
 	// The encoded size of the committed entries, measured once for the
 	// apply budget and for the apply response.
@@ -609,7 +620,7 @@ func (rn *RawNode) acceptReady(rd *Ready) {
 		r.readStates = nil
 	}
 	if !rn.raft.asyncStorageWrites {
-		rn.recordAdvance(rd, committedSize)
+		rn.recordAdvance(rd, committedSize, selfAcks)
 	}
 	rn.acceptMsgs(rd.Messages)
 	if rn.raft.asyncStorageWrites {
@@ -633,9 +644,9 @@ func (rn *RawNode) acceptReady(rd *Ready) {
 }
 
 // recordAdvance records what Advance must do for rd, in synchronous mode:
-// step the acknowledgements this node sent itself, and take the storage
-// responses (see advance).
-func (rn *RawNode) recordAdvance(rd *Ready, committedSize uint64) {
+// step the acknowledgements this node sent itself, selfAcks of
+// msgsAfterAppend, and take the storage responses (see advance).
+func (rn *RawNode) recordAdvance(rd *Ready, committedSize uint64, selfAcks int) {
 	r := rn.raft
 	a := rn.adv
 	if a == nil {
@@ -648,9 +659,11 @@ func (rn *RawNode) recordAdvance(rd *Ready, committedSize uint64) {
 	}
 	// A second Ready before Advance: the first one's responses come first.
 	a.flush(r)
-	for i := range r.msgsAfterAppend {
-		if m := &r.msgsAfterAppend[i]; m.To == r.id {
-			a.steps = append(a.steps, *m)
+	if selfAcks > 0 {
+		for i := range r.msgsAfterAppend {
+			if m := &r.msgsAfterAppend[i]; m.To == r.id {
+				a.steps = append(a.steps, *m)
+			}
 		}
 	}
 	if !isEmptySnapAt(&rd.Snapshot) {
@@ -757,6 +770,11 @@ func (rn *RawNode) applyUnstableEntries() bool {
 // HasReady reports whether Ready would return anything.
 func (rn *RawNode) HasReady() bool {
 	r := rn.raft
+	// Messages first: the cheapest check, and the one that answers in a
+	// busy group (an appending follower's answer, a leader's appends).
+	if len(r.msgs) > 0 || len(r.msgsAfterAppend) > 0 {
+		return true
+	}
 	if softSt := r.softState(); !softSt.equal(&rn.prevSoftSt) {
 		return true
 	}
@@ -764,9 +782,6 @@ func (rn *RawNode) HasReady() bool {
 		return true
 	}
 	if r.raftLog.hasNextUnstableSnapshot() {
-		return true
-	}
-	if len(r.msgs) > 0 || len(r.msgsAfterAppend) > 0 {
 		return true
 	}
 	if r.raftLog.hasNextUnstableEnts() || r.raftLog.hasNextCommittedEnts(rn.applyUnstableEntries()) {

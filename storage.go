@@ -3,6 +3,7 @@ package raft
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 
@@ -101,8 +102,8 @@ type MemoryStorage struct {
 	snapshot  pb.Snapshot
 	// last is the index of the last entry, and offTerm the term of the
 	// compaction point (the snapshot, or 0/0 for a fresh log), whose index
-	// is last-len(ents) (offset); ents holds the entries after it.
-	// Invariant: ents[i].Index == offset()+1+i.
+	// is last-len(live()) (offset); live() holds the entries after it.
+	// Invariant: live()[i].Index == offset()+1+i.
 	//
 	// last is written under the lock and read without it by LastIndex,
 	// which raft calls a dozen times per entry of a three-node group and
@@ -111,12 +112,17 @@ type MemoryStorage struct {
 	// that the struct stays in its 224-byte size class.
 	last    atomic.Uint64
 	offTerm uint64
-	ents    []pb.Entry
-	// dead counts the compacted entries still in the array behind ents
-	// (Compact reslices rather than copies); once they outnumber the live
-	// ones, Compact moves the live ones to a new array so that the dead
-	// ones, and their payloads, can be freed.
-	dead int
+	// ents is the array from its start: ents[:dead] are compacted entries
+	// still in it (Compact reslices rather than copies), ents[dead:] the
+	// live ones. Once the dead outnumber the live ones, Compact moves the
+	// live ones, so that the dead ones, and their payloads, can be freed.
+	ents []pb.Entry
+	dead int32
+	// shared is set once Entries has handed out a slice of the array:
+	// the array is then never written below len(ents) again. Until then
+	// Compact moves the live entries to the start of the same array
+	// instead of to a new one.
+	shared bool
 }
 
 // NewMemoryStorage returns an empty MemoryStorage: FirstIndex is 1 and
@@ -143,8 +149,14 @@ func (ms *MemoryStorage) SetHardState(st pb.HardState) error {
 	return nil
 }
 
+// live returns the entries after the compaction point. Callers hold the
+// lock.
+func (ms *MemoryStorage) live() []pb.Entry { return ms.ents[ms.dead:] }
+
 // offset returns the index of the compaction point. Callers hold the lock.
-func (ms *MemoryStorage) offset() uint64 { return ms.last.Load() - uint64(len(ms.ents)) }
+func (ms *MemoryStorage) offset() uint64 {
+	return ms.last.Load() - uint64(len(ms.ents)-int(ms.dead))
+}
 
 // lastIndex returns the index of the last entry. Callers hold the lock.
 func (ms *MemoryStorage) lastIndex() uint64 {
@@ -158,7 +170,7 @@ func (ms *MemoryStorage) term(i uint64) uint64 {
 	if i == off {
 		return ms.offTerm
 	}
-	return ms.ents[i-off-1].Term
+	return ms.ents[uint64(ms.dead)+i-off-1].Term
 }
 
 // Entries implements the Storage interface. The returned slice has capacity
@@ -179,11 +191,15 @@ func (ms *MemoryStorage) Entries(lo, hi, maxSize uint64) ([]pb.Entry, error) {
 	if lo > hi {
 		return nil, fmt.Errorf("raft: invalid entries range [%d, %d): lo > hi", lo, hi)
 	}
-	if len(ms.ents) == 0 {
+	live := ms.live()
+	if len(live) == 0 {
 		// Nothing after the compaction point.
 		return nil, ErrUnavailable
 	}
-	ents := limitSize(ms.ents[lo-offset-1:hi-offset-1], maxSize)
+	ents := limitSize(live[lo-offset-1:hi-offset-1], maxSize)
+	if len(ents) > 0 {
+		ms.shared = true
+	}
 	return ents[:len(ents):len(ents)], nil
 }
 
@@ -241,7 +257,7 @@ func (ms *MemoryStorage) ApplySnapshot(snap pb.Snapshot) error {
 	}
 	ms.snapshot = snap
 	ms.offTerm = snap.Metadata.Term
-	ms.ents, ms.dead = nil, 0
+	ms.ents, ms.dead, ms.shared = nil, 0, false
 	ms.last.Store(snap.Metadata.Index)
 	return nil
 }
@@ -298,29 +314,41 @@ func (ms *MemoryStorage) Compact(compactIndex uint64) error {
 			compactIndex, last, ErrUnavailable)
 	}
 	k := int(compactIndex - offset) // entries compacted away
-	ms.offTerm = ms.ents[k-1].Term
-	ms.ents = ms.ents[k:] // the last index stays: the offset moves to compactIndex
-	ms.dead += k
-	if ms.dead > len(ms.ents) {
-		// Copy the live entries to a new array, so that the old one (with
-		// the compacted entries' payloads) can be freed. Copying only when
-		// the dead outnumber the live costs at most one copy per compacted
-		// entry, however long the uncompacted tail: a compaction far
-		// behind the last index does not copy the tail each time. The old
-		// array is never written: slices returned earlier by Entries stay
-		// intact.
-		//
-		// The new array has room for as many entries as this one saw
-		// compacted, at most four times the live ones: a log that is
-		// compacted at a steady pace (keep K entries every D appended)
-		// then fills it up to its next compaction without growing
-		// through append's steps, each of which copies every live entry,
-		// while a compaction after a burst does not keep the burst's size.
-		room := min(ms.dead, 4*len(ms.ents))
-		live := make([]pb.Entry, len(ms.ents), len(ms.ents)+room)
-		copy(live, ms.ents)
-		ms.ents, ms.dead = live, 0
+	ms.offTerm = ms.live()[k-1].Term
+	dead := int(ms.dead) + k // the last index stays: the offset moves to compactIndex
+	live := ms.ents[dead:]
+	if dead <= len(live) && dead <= math.MaxInt32 {
+		ms.dead = int32(dead)
+		return nil
 	}
+	// Move the live entries, so that the array no longer holds the dead
+	// ones and their payloads. Moving only when the dead outnumber the
+	// live costs at most one copy per compacted entry, however long the
+	// uncompacted tail: a compaction far behind the last index does not
+	// copy the tail each time.
+	//
+	// They move to an array with room for as many entries as this one saw
+	// compacted, at most four times the live ones: a log that is
+	// compacted at a steady pace (keep K entries every D appended) then
+	// fills it up to its next compaction without growing through append's
+	// steps, each of which copies every live entry, while a compaction
+	// after a burst does not keep the burst's size.
+	room := min(dead, 4*len(live))
+	if !ms.shared && cap(ms.ents) <= 2*(len(live)+room) {
+		// No slice of the array was handed out, and it is not much larger
+		// than a new one would be (a log compacted at a steady pace
+		// reuses its array at every compaction): the live entries move to
+		// its start, and the entries behind them are cleared.
+		n := copy(ms.ents, live)
+		clear(ms.ents[n:])
+		ms.ents, ms.dead = ms.ents[:n], 0
+		return nil
+	}
+	// A new array: the old one is never written again, so that slices
+	// returned earlier by Entries stay intact.
+	moved := make([]pb.Entry, len(live), len(live)+room)
+	copy(moved, live)
+	ms.ents, ms.dead, ms.shared = moved, 0, false
 	return nil
 }
 
@@ -350,9 +378,17 @@ func (ms *MemoryStorage) Append(entries []pb.Entry) error {
 		}
 	}
 
+	// Without defer, which costs as much as the rest of a one-entry
+	// append: nothing below panics but a broken invariant of the storage.
 	ms.Lock()
-	defer ms.Unlock()
+	err := ms.appendLocked(entries)
+	ms.Unlock()
+	return err
+}
 
+// appendLocked is Append once the entries are checked. Callers hold the
+// lock.
+func (ms *MemoryStorage) appendLocked(entries []pb.Entry) error {
 	off := ms.offset()
 	first := off + 1
 	if last := entries[len(entries)-1].Index; last < first {
@@ -362,29 +398,32 @@ func (ms *MemoryStorage) Append(entries []pb.Entry) error {
 		entries = entries[first-entries[0].Index:]
 	}
 
+	live := ms.live()
 	at := entries[0].Index - off - 1
-	if at <= uint64(len(ms.ents)) {
+	if at <= uint64(len(live)) {
 		if prev := ms.term(entries[0].Index - 1); entries[0].Term < prev {
 			return fmt.Errorf("raft: appended entries' terms decrease: entry %d has term %d, below the term %d of entry %d",
 				entries[0].Index, entries[0].Term, prev, entries[0].Index-1)
 		}
 	}
-	switch n := uint64(len(ms.ents)); {
+	switch n := uint64(len(live)); {
 	case at < n:
 		// Truncate the conflicting suffix. Copy the prefix so that the
 		// array shared with earlier Entries results is left untouched.
 		ents := make([]pb.Entry, at, at+uint64(len(entries)))
-		copy(ents, ms.ents[:at])
-		ms.ents, ms.dead = append(ents, entries...), 0
+		copy(ents, live[:at])
+		ms.ents, ms.dead, ms.shared = append(ents, entries...), 0, false
 	case at == n:
 		if len(ms.ents)+len(entries) > cap(ms.ents) {
-			ms.dead = 0 // append moves the live entries to a new array
+			// append moves the live entries to a new array.
+			ms.ents, ms.dead, ms.shared = appendEntries(live, entries), 0, false
+		} else {
+			ms.ents = appendEntries(ms.ents, entries)
 		}
-		ms.ents = appendEntries(ms.ents, entries)
 	default:
 		return fmt.Errorf("raft: missing log entry [last: %d, append at: %d]",
 			ms.lastIndex(), entries[0].Index)
 	}
-	ms.last.Store(off + uint64(len(ms.ents)))
+	ms.last.Store(off + uint64(len(ms.ents)-int(ms.dead)))
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -36,7 +37,7 @@ func newStorageWith(ents []pb.Entry) *MemoryStorage {
 // withPoint returns the entries of ms after an entry standing for its
 // compaction point, the form newStorageWith takes.
 func withPoint(ms *MemoryStorage) []pb.Entry {
-	return append([]pb.Entry{{Index: ms.offset(), Term: ms.offTerm}}, ms.ents...)
+	return append([]pb.Entry{{Index: ms.offset(), Term: ms.offTerm}}, ms.live()...)
 }
 
 func TestMemoryStorageFreshIsEmpty(t *testing.T) {
@@ -254,12 +255,14 @@ func TestMemoryStorageCompactReleasesTheCompactedEntries(t *testing.T) {
 		terms[i] = 1
 	}
 	ms := newStorageWith(entsAt(0, terms...)) // entries 1..100
+	array := &ms.ents[0]
 	require.NoError(t, ms.Compact(30))
-	assert.Equal(t, 30, ms.dead, "fewer dead than live: resliced")
+	assert.Equal(t, int32(30), ms.dead, "fewer dead than live: resliced")
 	require.NoError(t, ms.Compact(60))
 	assert.Zero(t, ms.dead, "more dead than live: the live ones moved")
-	assert.Len(t, ms.ents, 40, "to an array of their own")
-	assert.Equal(t, 100, cap(ms.ents), "with room for as many entries as were compacted")
+	assert.Len(t, ms.ents, 40)
+	assert.Same(t, array, &ms.ents[0], "to the start of their array, which no Entries result shares")
+	assert.Equal(t, make([]pb.Entry, 60), ms.ents[40:100], "the entries behind them cleared")
 	got, err := ms.Entries(61, 101, math.MaxUint64)
 	require.NoError(t, err)
 	assert.Len(t, got, 40)
@@ -278,8 +281,118 @@ func TestMemoryStorageCompactedAtASteadyPaceAppendsWithoutGrowing(t *testing.T) 
 	for i := uint64(81); i <= 140; i++ {
 		require.NoError(t, ms.Append([]pb.Entry{{Index: i, Term: 1}}))
 	}
-	assert.Len(t, ms.ents, 80)
-	assert.Same(t, array, &ms.ents[79], "the next 60 entries fit in the array the compaction made")
+	assert.Len(t, ms.live(), 80)
+	assert.Same(t, array, &ms.ents[:cap(ms.ents)][cap(ms.ents)-1], "the next 60 entries fit in the array the compaction left")
+}
+
+// A log compacted at a steady pace whose entries nobody read through
+// Entries (a follower's, whose committed entries come from raft's unstable
+// log) moves its live entries to the start of its own array: compacting
+// allocates nothing. Once Entries has handed out a slice of the array, the
+// next move is to a new array.
+func TestMemoryStorageCompactReusesAnArrayNeverHandedOut(t *testing.T) {
+	ms := NewMemoryStorage()
+	data := []byte("x")
+	next := uint64(1)
+	appendN := func(n int) {
+		for ; n > 0; n-- {
+			require.NoError(t, ms.Append([]pb.Entry{{Index: next, Term: 1, Data: data}}))
+			next++
+		}
+	}
+	appendN(80)
+	cycle := func() {
+		appendN(60)
+		require.NoError(t, ms.Compact(next-21)) // keep 20
+	}
+	cycle()
+	assert.Zero(t, testing.AllocsPerRun(20, cycle), "appends and compactions at a steady pace")
+
+	array := &ms.ents[0]
+	got, err := ms.Entries(next-5, next, math.MaxUint64)
+	require.NoError(t, err)
+	want := append([]pb.Entry(nil), got...)
+	cycle()
+	assert.NotSame(t, array, &ms.ents[0], "a new array once a slice was handed out")
+	assert.Equal(t, want, got, "the slice handed out is intact")
+	array = &ms.ents[0]
+	assert.Zero(t, testing.AllocsPerRun(20, cycle), "then the new array is reused")
+	assert.Same(t, array, &ms.ents[0])
+}
+
+// TestMemoryStorageMovesKeepHandedOutSlicesIntact runs random appends
+// (some overwriting), compactions, snapshots and reads through Entries,
+// and checks after each one that every slice Entries returned still holds
+// what it held, that the live entries are those of a model, and that no
+// slot behind the last entry refers to a payload.
+func TestMemoryStorageMovesKeepHandedOutSlicesIntact(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(7, 20))
+	type handed struct{ got, want []pb.Entry }
+	for run := 0; run < 300; run++ {
+		ms := NewMemoryStorage()
+		var off uint64
+		var model []pb.Entry // the entries after the compaction point
+		var term uint64
+		var kept []handed
+		last := func() uint64 { return off + uint64(len(model)) }
+		for step := 0; step < 80; step++ {
+			switch op := rnd.IntN(20); {
+			case op < 12: // append, mostly at the end, sometimes overwriting
+				from := last() + 1
+				if rnd.IntN(4) == 0 {
+					from = max(1, off+uint64(rnd.IntN(int(last()-off)+3))-1)
+					from = min(from, last()+1)
+				}
+				var ents []pb.Entry
+				for n := 1 + rnd.IntN(6); n > 0; n-- {
+					term += uint64(rnd.IntN(2))
+					i := from + uint64(len(ents))
+					ents = append(ents, pb.Entry{Index: i, Term: max(term, 1), Data: []byte(fmt.Sprint(run, step, i))})
+				}
+				require.NoError(t, ms.Append(ents))
+				for _, e := range ents {
+					if e.Index > off {
+						model = append(model[:e.Index-off-1], e)
+					}
+				}
+			case op < 16: // compact
+				if last() == off {
+					continue
+				}
+				i := off + 1 + uint64(rnd.IntN(int(last()-off)))
+				require.NoError(t, ms.Compact(i))
+				model = append([]pb.Entry(nil), model[i-off:]...)
+				off = i
+			case op < 17: // apply a snapshot
+				i := last() + uint64(rnd.IntN(3))
+				if i <= off {
+					continue
+				}
+				term++
+				require.NoError(t, ms.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: i, Term: term}}))
+				off, model = i, nil
+			default: // read
+				if last() == off {
+					continue
+				}
+				lo := off + 1 + uint64(rnd.IntN(int(last()-off)))
+				hi := lo + 1 + uint64(rnd.IntN(int(last()-lo)+1))
+				got, err := ms.Entries(lo, hi, math.MaxUint64)
+				require.NoError(t, err)
+				kept = append(kept, handed{got, append([]pb.Entry(nil), got...)})
+			}
+			for k, h := range kept {
+				require.Equal(t, h.want, h.got, "run %d step %d: slice %d handed out", run, step, k)
+			}
+			require.Equal(t, len(model), len(ms.live()), "run %d step %d", run, step)
+			if len(model) > 0 {
+				require.Equal(t, model, ms.live(), "run %d step %d", run, step)
+			}
+			for k, e := range ms.ents[len(ms.ents):cap(ms.ents)] {
+				require.Zero(t, e, "run %d step %d: slot %d behind the last entry", run, step, k)
+			}
+		}
+	}
 }
 
 func TestMemoryStorageCompactAfterABurstKeepsLittleRoom(t *testing.T) {
@@ -289,8 +402,15 @@ func TestMemoryStorageCompactAfterABurstKeepsLittleRoom(t *testing.T) {
 	}
 	ms := newStorageWith(entsAt(0, terms...)) // entries 1..1000
 	require.NoError(t, ms.Compact(990))
-	assert.Len(t, ms.ents, 10)
+	assert.Len(t, ms.live(), 10)
 	assert.Equal(t, 50, cap(ms.ents), "room for four times the live entries, not for the 990 compacted")
+}
+
+// TestMemoryStorageFitsItsSizeClass pins down the size of a MemoryStorage:
+// IdleGroupsThreeNodes counts three per group, and the next size class is
+// 240 bytes.
+func TestMemoryStorageFitsItsSizeClass(t *testing.T) {
+	assert.LessOrEqual(t, unsafe.Sizeof(MemoryStorage{}), uintptr(224))
 }
 
 func TestMemoryStorageCreateSnapshot(t *testing.T) {

@@ -923,6 +923,17 @@ func copyKitStorage(t *testing.T, s *ourraft.MemoryStorage) *ourraft.MemoryStora
 	return cp
 }
 
+// newCannotCampaignCluster returns two etcd nodes without PreVote and a
+// raftkit node 3 (RecoverLostState as recover) that cannot campaign: its
+// storage is empty but for term 5, from a vote for a node 4 that is gone.
+func newCannotCampaignCluster(t *testing.T, recover bool) (*mixCluster, *kitMixNode) {
+	s := ourraft.NewMemoryStorage()
+	require.NoError(t, s.SetHardState(ourpb.HardState{Term: 5, Vote: 4}))
+	c3 := &kitMixNode{id: 3, s: s, recover: recover, noPreVote: true}
+	require.NoError(t, c3.start())
+	return newMixCluster(t, newEtcdMixNodePreVote(t, 1, false), newEtcdMixNodePreVote(t, 2, false), c3), c3
+}
+
 // TestEtcdLeaderStepsDownOnceForANodeThatCannotCampaign: rule T1 under
 // etcd leaders (rafttest seed 347271). Node 3, a raftkit node with
 // RecoverLostState, has an empty storage (no configuration yet, so it
@@ -935,11 +946,7 @@ func copyKitStorage(t *testing.T, s *ourraft.MemoryStorage) *ourraft.MemoryStora
 func TestEtcdLeaderStepsDownOnceForANodeThatCannotCampaign(t *testing.T) {
 	for _, recover := range []bool{true, false} {
 		t.Run(fmt.Sprintf("RecoverLostState=%t", recover), func(t *testing.T) {
-			s := ourraft.NewMemoryStorage()
-			require.NoError(t, s.SetHardState(ourpb.HardState{Term: 5, Vote: 4}))
-			c3 := &kitMixNode{id: 3, s: s, recover: recover, noPreVote: true}
-			require.NoError(t, c3.start())
-			c := newMixCluster(t, newEtcdMixNodePreVote(t, 1, false), newEtcdMixNodePreVote(t, 2, false), c3)
+			c, c3 := newCannotCampaignCluster(t, recover)
 			answers := 0
 			c.observe = func(m ourpb.Message) {
 				if m.From == 3 && m.Type == ourpb.MsgAppResp && m.Term == 5 {
@@ -999,11 +1006,7 @@ func TestEtcdLeaderStepsDownOnceForANodeThatCannotCampaign(t *testing.T) {
 func TestEtcdCandidateLearnsTheTermOfANodeThatCannotCampaign(t *testing.T) {
 	for _, recover := range []bool{true, false} {
 		t.Run(fmt.Sprintf("RecoverLostState=%t", recover), func(t *testing.T) {
-			s := ourraft.NewMemoryStorage()
-			require.NoError(t, s.SetHardState(ourpb.HardState{Term: 5, Vote: 4}))
-			c3 := &kitMixNode{id: 3, s: s, recover: recover, noPreVote: true}
-			require.NoError(t, c3.start())
-			c := newMixCluster(t, newEtcdMixNodePreVote(t, 1, false), newEtcdMixNodePreVote(t, 2, false), c3)
+			c, c3 := newCannotCampaignCluster(t, recover)
 			c.cut[[2]uint64{1, 2}], c.cut[[2]uint64{2, 1}] = true, true
 			var rejections []ourpb.Message
 			c.observe = func(m ourpb.Message) {

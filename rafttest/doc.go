@@ -86,9 +86,9 @@
 //     node restarts, and a leader must then commit a proposal within
 //     Options.LivenessTicks (five times that while a quarantined voter
 //     leaves the others without a spare: see quarantineSlowsElections),
-//     unless a quarantined voter leaves the leader, or every node able to
-//     win an election, no quorum (Faults.QuarantineBlocked; see
-//     quarantineBlocksQuorum) or no node able to win an election without
+//     unless a quarantined voter leaves the leader, or with none every
+//     node able to win an election, no quorum (Faults.QuarantineBlocked;
+//     see quarantineBlocksQuorum) or no node able to win an election without
 //     its vote (Faults.QuarantineUnelectable; see quarantineBlocksElection).
 //
 // # The checks

@@ -44,26 +44,33 @@ func (s *sim) quarantineSlowsElections() bool {
 
 // quarantineBlocksQuorum reports whether no leader can commit while the
 // quarantined voters count for no quorum (raft.Config.RecoverLostState,
-// rule S1 of docs/design/recovery.md): the leader's configuration, or the
-// configuration of every node that could win an election while the
-// quarantined voters refuse it (none leads), has a quorum of voters that
-// are up, but not without its quarantined ones. The node whose log is the
-// most up to date may be one that has not applied the latest
-// configuration, and need a quorum of an older one to win and commit. A
-// run in which some node could win in a configuration that commits
-// without the quarantined voters is not excused (seed 389513, where the
-// check was once satisfied by another node's older configuration).
+// rule S1 of docs/design/recovery.md). With a leader: its configuration
+// has a quorum of voters that are up, but not without its quarantined
+// ones. Without one: the configuration of some node that is up is so
+// blocked, and no node that could win an election while the quarantined
+// voters refuse it (see winners) has a configuration that is not. The
+// node whose log is the most up to date may be one that has not applied
+// the latest configuration, and need a quorum of an older one to win and
+// commit; it may also be the quarantined one, which no other voter's log
+// can outvote (seed 1204746). A run in which some node could win in a
+// configuration that commits without the quarantined voters is not
+// excused (seed 389513, where another node's older configuration once
+// satisfied the check).
 func (s *sim) quarantineBlocksQuorum() bool {
 	if l := s.leader(); l != nil {
 		return s.quarantineBlocks(&l.cs)
 	}
-	ws := winners(s.electionViews(), false)
-	for _, w := range ws {
+	for _, w := range winners(s.electionViews(), false) {
 		if !s.quarantineBlocks(&w.cs) {
 			return false
 		}
 	}
-	return len(ws) > 0
+	for _, n := range s.nodes[1:] {
+		if n.up() && s.quarantineBlocks(&n.cs) {
+			return true
+		}
+	}
+	return false
 }
 
 // quarantineBlocks reports whether cs has a quorum of voters that are up,

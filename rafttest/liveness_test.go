@@ -108,3 +108,15 @@ func TestSeed389513LeavesQuarantine(t *testing.T) {
 	assert.Zero(t, res.Faults.QuarantineBlocked, "runs ended by the quorum excuse")
 	assert.Zero(t, res.Faults.QuarantineUnelectable, "runs ended by the election excuse")
 }
+
+// TestSeed1204746EndsOnTheQuorumExcuse runs the seed in which no node can
+// win an election, with or without the quarantined voter's vote (its log
+// is the longest, and the outgoing half of the joint configuration has
+// no quorum without it): the quorum excuse must still apply when there is
+// no node that can win to ask.
+func TestSeed1204746EndsOnTheQuorumExcuse(t *testing.T) {
+	res := Run(Options{Seed: 1204746, OutDir: outDir(t), Scenario: leaseAndAllSixDiskFaults})
+	require.Nil(t, res.Violation)
+	assert.Equal(t, 1, res.Faults.QuarantineBlocked, "runs ended by the quorum excuse")
+	assert.Zero(t, res.Faults.QuarantineUnelectable, "runs ended by the election excuse")
+}

@@ -3,6 +3,8 @@ package rafttest
 import (
 	"strconv"
 	"testing"
+
+	"github.com/raftkit/raft"
 )
 
 // regressions holds every seed that ever failed, with what it found. Each
@@ -109,6 +111,12 @@ var regressions = []struct {
 		"reached node 2's term (the quorum excuse ended the run, on node 2's configuration); a node that cannot " +
 		"campaign now rejects a lower-term vote with its term (rule T1 of docs/design/recovery.md, fixed in raft)",
 		allSixDiskFaults},
+	{1204746, "liveness (lease reads and all six disk faults at 0.1 each), found in the soak of the narrowed quorum " +
+		"excuse: in the joint configuration {1,2,4} && {1,2,3}, node 3 was gone and node 2, quarantined, held the " +
+		"longest log, so no node could win the outgoing half; the narrowed excuse asked only the nodes that can win, " +
+		"and there were none. It now excuses a run where no node can win, or none in a configuration that commits " +
+		"without the quarantined voters, while some live node's configuration is blocked (fixed in rafttest)",
+		leaseAndAllSixDiskFaults},
 	{375168, "read index covers earlier writes (found with all six disk faults at 0.1 each; fails without them " +
 		"too): node 3, a pre-candidate at term 8, heard leader 2 again and acknowledged its heartbeat, which gave 2 " +
 		"a lease; node 1, a candidate at term 9, then rejected 3's pre-vote at term 9, and the late rejection moved " +
@@ -123,6 +131,13 @@ var regressions = []struct {
 // -rafttest.loseacked=0.1).
 func allSixDiskFaults(sc *Scenario) {
 	sc.LoseTail, sc.LoseState, sc.TornHardState, sc.WipeDisk, sc.RestoreBackup, sc.LoseAcked = 0.1, 0.1, 0.1, 0.1, 0.1, 0.1
+}
+
+// leaseAndAllSixDiskFaults pins the seeds found with -rafttest.lease and
+// the six disk faults of allSixDiskFaults.
+func leaseAndAllSixDiskFaults(sc *Scenario) {
+	allSixDiskFaults(sc)
+	sc.CheckQuorum, sc.ReadOnlyOption = true, raft.ReadOnlyLeaseBased
 }
 
 // noLag pins the seeds found before Scenario.ApplyLag existed to the run

@@ -427,11 +427,7 @@ func (l *raftLog) nextCommittedEnts(allowUnstable bool) []pb.Entry {
 		// index, which it asks all the same (a storage that fails to
 		// answer makes this panic, as in slice).
 		if first := l.firstIndex(); lo >= first {
-			ents := l.unstable.entries[lo-off : hi-off : hi-off]
-			if len(ents) > 1 {
-				ents = limitSize(ents, budget)
-			}
-			return ents[:len(ents):len(ents)]
+			return l.unstableSlice(lo, hi, budget)
 		}
 	}
 	ents, err := l.slice(lo, hi, budget)
@@ -563,6 +559,19 @@ func (l *raftLog) checkBounds(lo, hi uint64) error {
 	return nil
 }
 
+// unstableSlice returns the entries in [lo, hi), which the caller knows
+// to be all in the unstable log, limited to maxSize as slice limits them
+// (at least one entry), with a capacity equal to their length.
+func (l *raftLog) unstableSlice(lo, hi, maxSize uint64) []pb.Entry {
+	off := l.unstable.offset
+	ents := l.unstable.entries[lo-off : hi-off : hi-off]
+	if len(ents) > 1 {
+		n := len(limitSize(ents, maxSize))
+		ents = ents[:n:n]
+	}
+	return ents
+}
+
 // slice returns the entries in [lo, hi), read from storage below the
 // unstable offset and from the unstable log above it. Their total encoded
 // size is limited by maxSize, but at least one entry is returned when
@@ -585,11 +594,7 @@ func (l *raftLog) slice(lo, hi, maxSize uint64) ([]pb.Entry, error) {
 	if lo >= off {
 		// checkBounds put hi at most at lastIndex()+1, the unstable log's
 		// end when lo >= off < hi: no second check (unstable.slice's).
-		ents := l.unstable.entries[lo-off : hi-off : hi-off]
-		if len(ents) > 1 {
-			ents = limitSize(ents, maxSize)
-		}
-		return ents[:len(ents):len(ents)], nil
+		return l.unstableSlice(lo, hi, maxSize), nil
 	}
 
 	cut := min(hi, off)

@@ -1,6 +1,7 @@
 package rafttest
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -81,42 +82,43 @@ func TestElectionExcuseNeedsTheQuarantinedVotes(t *testing.T) {
 	}
 }
 
-// TestSeed330196EndsOnTheElectionExcuse runs the seed that found the
-// excuse, with its fault flags, and requires that it passes through that
-// excuse and no other: the wiped node stays quarantined, no node can
-// win, and no quorum excuse or longer wait applied.
-func TestSeed330196EndsOnTheElectionExcuse(t *testing.T) {
-	res := Run(Options{Seed: 330196, OutDir: outDir(t), Scenario: allSixDiskFaults})
-	require.Nil(t, res.Violation)
-	assert.Equal(t, 1, res.Faults.WipedDisks, "wiped disks")
-	assert.Equal(t, 1, res.Faults.StillQuarantined, "nodes quarantined at the end")
-	assert.Equal(t, 1, res.Faults.QuarantineUnelectable, "runs ended by the election excuse")
-	assert.Zero(t, res.Faults.QuarantineBlocked, "runs ended by the quorum excuse")
-	assert.Zero(t, res.Faults.QuarantineSlow, "runs the check waited longer for")
+// quarantineOutcome is what TestSeedsEndOnTheirExcuses reads of a run:
+// the wiped disks, the quarantines that ended and did not, and which
+// liveness excuse, or longer wait, applied.
+type quarantineOutcome struct {
+	wiped, left, still         int
+	blocked, unelectable, slow int
 }
 
-// TestSeed389513LeavesQuarantine runs the seed that narrowed the quorum
-// excuse to the nodes that can win: with rule T1 for votes, node 4 learns
-// the term of node 2 from the quarantined node 3, wins, and fences node 3,
-// so no excuse applies.
-func TestSeed389513LeavesQuarantine(t *testing.T) {
-	res := Run(Options{Seed: 389513, OutDir: outDir(t), Scenario: allSixDiskFaults})
-	require.Nil(t, res.Violation)
-	assert.Equal(t, 1, res.Faults.WipedDisks, "wiped disks")
-	assert.Equal(t, 1, res.Faults.LeftQuarantine, "node 3 was fenced")
-	assert.Zero(t, res.Faults.StillQuarantined, "nodes quarantined at the end")
-	assert.Zero(t, res.Faults.QuarantineBlocked, "runs ended by the quorum excuse")
-	assert.Zero(t, res.Faults.QuarantineUnelectable, "runs ended by the election excuse")
-}
-
-// TestSeed1204746EndsOnTheQuorumExcuse runs the seed in which no node can
-// win an election, with or without the quarantined voter's vote (its log
-// is the longest, and the outgoing half of the joint configuration has
-// no quorum without it): the quorum excuse must still apply when there is
-// no node that can win to ask.
-func TestSeed1204746EndsOnTheQuorumExcuse(t *testing.T) {
-	res := Run(Options{Seed: 1204746, OutDir: outDir(t), Scenario: leaseAndAllSixDiskFaults})
-	require.Nil(t, res.Violation)
-	assert.Equal(t, 1, res.Faults.QuarantineBlocked, "runs ended by the quorum excuse")
-	assert.Zero(t, res.Faults.QuarantineUnelectable, "runs ended by the election excuse")
+// TestSeedsEndOnTheirExcuses runs the seeds that shaped the liveness
+// excuses, with their fault flags, and requires that each ends through
+// the excuse it found and no other:
+//   - 330196 found the election excuse: the wiped node stays quarantined
+//     and no node can win without its vote;
+//   - 389513 narrowed the quorum excuse to the nodes that can win: with
+//     rule T1 for votes, node 4 learns node 2's term from the quarantined
+//     node 3, wins and fences node 3, so no excuse applies;
+//   - 1204746 keeps the quorum excuse where no node can win at all, with
+//     or without the quarantined voter's vote (its log is the longest,
+//     and the outgoing half of the joint configuration has no quorum
+//     without it).
+func TestSeedsEndOnTheirExcuses(t *testing.T) {
+	for _, tc := range []struct {
+		seed int64
+		pin  func(*Scenario)
+		want quarantineOutcome
+	}{
+		{330196, allSixDiskFaults, quarantineOutcome{wiped: 1, still: 1, unelectable: 1}},
+		{389513, allSixDiskFaults, quarantineOutcome{wiped: 1, left: 1}},
+		{1204746, leaseAndAllSixDiskFaults, quarantineOutcome{wiped: 1, left: 2, still: 1, blocked: 1}},
+	} {
+		t.Run(strconv.FormatInt(tc.seed, 10), func(t *testing.T) {
+			res := Run(Options{Seed: tc.seed, OutDir: outDir(t), Scenario: tc.pin})
+			require.Nil(t, res.Violation)
+			f := res.Faults
+			assert.Equal(t, tc.want, quarantineOutcome{wiped: f.WipedDisks, left: f.LeftQuarantine,
+				still: f.StillQuarantined, blocked: f.QuarantineBlocked, unelectable: f.QuarantineUnelectable,
+				slow: f.QuarantineSlow})
+		})
+	}
 }
